@@ -1,0 +1,68 @@
+# The project's commands. `make run` and `make test` work on a fresh machine with only
+# Python 3.11, git and make: they create .venv and install what they need.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-pg e2e lint format messages seed migrate clean help
+
+help:
+	@echo "make run       install, migrate, load the demo clinic and serve http://$(HOST):$(PORT)"
+	@echo "make test      run the pytest suite on SQLite"
+	@echo "make test-pg   run the suite on PostgreSQL + Redis (DATABASE_URL, REDIS_URL)"
+	@echo "make e2e       browser tests in Chromium (needs /usr/bin/chromium)"
+	@echo "make lint      ruff check and format check"
+	@echo "make messages  update and compile the es/en translation catalogues"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+migrate: $(VENV)/.installed
+	$(BIN)/python manage.py migrate --noinput
+
+seed: migrate
+	$(BIN)/python manage.py seed_demo
+
+run: seed
+	@$(BIN)/python manage.py compilemessages --ignore=.venv -v 0
+	@echo "Starting the huey consumer (background tasks) and the web server on http://$(HOST):$(PORT)"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/python manage.py run_huey --quiet & \
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-pg: $(VENV)/.installed-dev
+	@test -n "$$DATABASE_URL" || (echo "Set DATABASE_URL=postgres://postgres@127.0.0.1:5432/clinic" && exit 2)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+e2e: $(VENV)/.installed-dev
+	DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest tests/e2e -o addopts="-p no:cacheprovider -ra" $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+messages: $(VENV)/.installed
+	$(BIN)/python manage.py makemessages -l es -l en --ignore=.venv --ignore=staticfiles --ignore=tests --no-obsolete
+	$(BIN)/python manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf $(VENV) staticfiles .test-media

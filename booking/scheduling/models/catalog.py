@@ -1,0 +1,363 @@
+"""The clinic catalog: what is offered, where, and by whom.
+
+These are plain Django models managed in the Wagtail admin's "Clinic" menu. Public
+pages (``website.clinic``) link to them; the scheduling engine books against them.
+"""
+
+import zoneinfo
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from modelcluster.fields import ParentalKey, ParentalManyToManyField
+from modelcluster.models import ClusterableModel
+from wagtail.models import Orderable
+from wagtail.search import index
+
+from portal.accounts.rut import normalize_rut, validate_rut
+
+CURRENCY_CHOICES = [("CLP", "CLP — Peso chileno"), ("USD", "USD — US dollar"), ("EUR", "EUR — Euro")]
+
+
+def time_zone_choices():
+    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+
+
+class Modality(models.TextChoices):
+    IN_PERSON = "in_person", _("In person")
+    ONLINE = "online", _("Online")
+    BOTH = "both", _("In person or online")
+
+
+class PaymentMode(models.TextChoices):
+    ONLINE_AT_BOOKING = "online", _("Pay online when booking")
+    LATER = "later", _("Pay later (online or at the clinic)")
+    AT_CLINIC = "clinic", _("Pay at the clinic")
+
+
+class ActiveQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(active=True)
+
+
+class ServiceCategory(index.Indexed, models.Model):
+    """A family of services, e.g. Psychology or Nutrition."""
+
+    name = models.CharField(_("name"), max_length=100)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    sort_order = models.PositiveIntegerField(_("order"), default=0)
+
+    search_fields = [index.SearchField("name"), index.AutocompleteField("name")]
+
+    class Meta:
+        verbose_name = _("service category")
+        verbose_name_plural = _("service categories")
+        ordering = ["sort_order", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Service(index.Indexed, models.Model):
+    """Something a patient can book: a kind of session with its duration, price and policy."""
+
+    name = models.CharField(_("name"), max_length=150)
+    slug = models.SlugField(_("slug"), max_length=150, unique=True)
+    category = models.ForeignKey(
+        ServiceCategory, on_delete=models.PROTECT, related_name="services", verbose_name=_("category")
+    )
+    description = models.TextField(_("description"), blank=True)
+    duration_minutes = models.PositiveIntegerField(
+        _("duration (minutes)"), default=50, validators=[MinValueValidator(5)]
+    )
+    buffer_before_minutes = models.PositiveIntegerField(
+        _("buffer before (minutes)"),
+        default=0,
+        help_text=_("Time kept free before the session, e.g. to prepare the room."),
+    )
+    buffer_after_minutes = models.PositiveIntegerField(
+        _("buffer after (minutes)"),
+        default=10,
+        help_text=_("Time kept free after the session, e.g. to write notes."),
+    )
+    price = models.DecimalField(
+        _("price"), max_digits=12, decimal_places=2, default=Decimal("0"), validators=[MinValueValidator(0)]
+    )
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES, default="CLP")
+    modality = models.CharField(_("modality"), max_length=16, choices=Modality.choices, default=Modality.BOTH)
+    min_notice_minutes = models.PositiveIntegerField(
+        _("minimum notice (minutes)"),
+        default=12 * 60,
+        help_text=_("How long before the start a session can still be booked."),
+    )
+    booking_horizon_days = models.PositiveIntegerField(
+        _("booking horizon (days)"),
+        default=60,
+        validators=[MinValueValidator(1)],
+        help_text=_("How many days ahead patients can book."),
+    )
+    cancellation_window_hours = models.PositiveIntegerField(
+        _("cancellation window (hours)"),
+        default=24,
+        help_text=_("Patients may cancel with a refund up to this many hours before the start."),
+    )
+    reschedule_window_hours = models.PositiveIntegerField(
+        _("reschedule window (hours)"),
+        default=24,
+        help_text=_("Patients may reschedule up to this many hours before the start."),
+    )
+    max_reschedules = models.PositiveIntegerField(
+        _("maximum reschedules"), default=2, help_text=_("How many times a patient may move one booking.")
+    )
+    payment_mode = models.CharField(
+        _("payment"), max_length=16, choices=PaymentMode.choices, default=PaymentMode.LATER
+    )
+    available_in_packs = models.BooleanField(_("available in packs"), default=True)
+    active = models.BooleanField(_("active"), default=True, help_text=_("Inactive services cannot be booked."))
+    sort_order = models.PositiveIntegerField(_("order"), default=0)
+
+    objects = ActiveQuerySet.as_manager()
+
+    search_fields = [
+        index.SearchField("name"),
+        index.AutocompleteField("name"),
+        index.SearchField("description"),
+        index.FilterField("active"),
+        index.FilterField("category_id"),
+    ]
+
+    class Meta:
+        verbose_name = _("service")
+        verbose_name_plural = _("services")
+        ordering = ["category__sort_order", "sort_order", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=0), name="scheduling_service_price_non_negative"),
+            models.CheckConstraint(condition=Q(duration_minutes__gte=5), name="scheduling_service_min_duration"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def duration(self) -> timedelta:
+        return timedelta(minutes=self.duration_minutes)
+
+    @property
+    def offers_in_person(self) -> bool:
+        return self.modality in (Modality.IN_PERSON, Modality.BOTH)
+
+    @property
+    def offers_online(self) -> bool:
+        return self.modality in (Modality.ONLINE, Modality.BOTH)
+
+
+class Location(index.Indexed, models.Model):
+    """A place where sessions happen, with its own time zone for wall-clock schedules."""
+
+    name = models.CharField(_("name"), max_length=150)
+    slug = models.SlugField(_("slug"), max_length=150, unique=True)
+    address = models.CharField(_("address"), max_length=255)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    region = models.CharField(_("region"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    directions = models.TextField(_("how to get there"), blank=True)
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, choices=time_zone_choices, default=settings.TIME_ZONE
+    )
+    active = models.BooleanField(_("active"), default=True)
+    sort_order = models.PositiveIntegerField(_("order"), default=0)
+
+    objects = ActiveQuerySet.as_manager()
+
+    search_fields = [
+        index.SearchField("name"),
+        index.AutocompleteField("name"),
+        index.SearchField("address"),
+        index.SearchField("city"),
+    ]
+
+    class Meta:
+        verbose_name = _("location")
+        verbose_name_plural = _("locations")
+        ordering = ["sort_order", "name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def full_address(self) -> str:
+        return ", ".join(part for part in (self.address, self.city, self.region) if part)
+
+
+class Room(models.Model):
+    """An optional room inside a location; a booking may reserve one."""
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="rooms", verbose_name=_("location"))
+    name = models.CharField(_("name"), max_length=100)
+    active = models.BooleanField(_("active"), default=True)
+
+    objects = ActiveQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("room")
+        verbose_name_plural = _("rooms")
+        ordering = ["location__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["location", "name"], name="scheduling_room_unique_name_per_location"),
+        ]
+
+    def __str__(self):
+        return f"{self.location} · {self.name}"
+
+
+class ProfessionalQuerySet(ActiveQuerySet):
+    def bookable(self):
+        return self.filter(active=True, accepting_new_patients=True)
+
+    def offering(self, service):
+        return self.filter(offered_services__service=service).distinct()
+
+
+class Professional(index.Indexed, ClusterableModel):
+    """A psychologist, nutritionist or other therapist who sees patients."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="professional",
+        verbose_name=_("user account"),
+        help_text=_("The account this professional uses to log in to the portal."),
+    )
+    display_name = models.CharField(_("display name"), max_length=150)
+    slug = models.SlugField(_("slug"), max_length=150, unique=True)
+    title = models.CharField(_("title"), max_length=150, blank=True, help_text=_("E.g. Clinical psychologist"))
+    rut = models.CharField(_("RUT"), max_length=12, null=True, blank=True, validators=[validate_rut])
+    bio = models.TextField(_("biography"), blank=True)
+    photo = models.ForeignKey(
+        "wagtailimages.Image",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("photo"),
+    )
+    video_url = models.URLField(_("video URL"), blank=True, help_text=_("A presentation video (YouTube or Vimeo)."))
+    locations = ParentalManyToManyField(
+        Location, blank=True, related_name="professionals", verbose_name=_("locations")
+    )
+    accepting_new_patients = models.BooleanField(_("accepting new patients"), default=True)
+    active = models.BooleanField(_("active"), default=True)
+    sort_order = models.PositiveIntegerField(_("order"), default=0)
+
+    objects = ProfessionalQuerySet.as_manager()
+
+    search_fields = [
+        index.SearchField("display_name"),
+        index.AutocompleteField("display_name"),
+        index.SearchField("title"),
+        index.SearchField("bio"),
+        index.FilterField("active"),
+    ]
+
+    class Meta:
+        verbose_name = _("professional")
+        verbose_name_plural = _("professionals")
+        ordering = ["sort_order", "display_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["rut"], name="scheduling_professional_rut_unique"),
+        ]
+
+    def __str__(self):
+        return self.display_name
+
+    def save(self, *args, **kwargs):
+        self.rut = normalize_rut(self.rut or "") or None
+        super().save(*args, **kwargs)
+
+
+class ProfessionalService(Orderable):
+    """A service a professional offers, optionally at their own price or duration."""
+
+    professional = ParentalKey(Professional, on_delete=models.CASCADE, related_name="offered_services")
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="offered_by", verbose_name=_("service")
+    )
+    price_override = models.DecimalField(
+        _("own price"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=_("Leave empty to use the service's price."),
+    )
+    duration_override_minutes = models.PositiveIntegerField(
+        _("own duration (minutes)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(5)],
+        help_text=_("Leave empty to use the service's duration."),
+    )
+
+    class Meta(Orderable.Meta):
+        verbose_name = _("service offered")
+        verbose_name_plural = _("services offered")
+        constraints = [
+            models.UniqueConstraint(fields=["professional", "service"], name="scheduling_professional_service_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.professional} · {self.service}"
+
+    @property
+    def price(self) -> Decimal:
+        return self.price_override if self.price_override is not None else self.service.price
+
+    @property
+    def duration_minutes(self) -> int:
+        return self.duration_override_minutes or self.service.duration_minutes
+
+
+class ProfessionalDegree(Orderable):
+    """A postgraduate degree or specialisation, shown in order on the profile."""
+
+    professional = ParentalKey(Professional, on_delete=models.CASCADE, related_name="degrees")
+    title = models.CharField(_("degree"), max_length=200)
+    institution = models.CharField(_("institution"), max_length=200, blank=True)
+    year = models.PositiveIntegerField(_("year"), null=True, blank=True)
+
+    class Meta(Orderable.Meta):
+        verbose_name = _("postgraduate degree")
+        verbose_name_plural = _("postgraduate degrees")
+
+    def __str__(self):
+        return self.title
+
+
+class ProfessionalExperience(Orderable):
+    """A past or current position, shown in order on the profile."""
+
+    professional = ParentalKey(Professional, on_delete=models.CASCADE, related_name="experience")
+    role = models.CharField(_("role"), max_length=200)
+    organisation = models.CharField(_("organisation"), max_length=200, blank=True)
+    period = models.CharField(_("period"), max_length=100, blank=True, help_text=_("E.g. 2018 – today"))
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta(Orderable.Meta):
+        verbose_name = _("experience")
+        verbose_name_plural = _("experience")
+
+    def __str__(self):
+        return self.role

@@ -1,0 +1,152 @@
+"""Turn environment variables into Django settings.
+
+Each function takes the environment as a mapping so tests can call it with any values
+without touching ``os.environ``. Safe local defaults apply when a variable is absent:
+SQLite, huey on SQLite storage, console email, Stripe switched off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE_VALUES = {"1", "true", "yes", "on"}
+
+
+def env_bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in TRUE_VALUES
+
+
+def env_list(env: Mapping[str, str], name: str, default: list[str] | None = None) -> list[str]:
+    value = env.get(name, "")
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    return items or list(default or [])
+
+
+def database_config(env: Mapping[str, str], base_dir: Path) -> dict:
+    """PostgreSQL from ``DATABASE_URL``, else a local SQLite file.
+
+    SQLite runs every transaction as ``BEGIN IMMEDIATE`` so that writers serialise: the
+    booking transaction then checks for overlaps under the write lock.
+    """
+    url = env.get("DATABASE_URL", "").strip()
+    if url:
+        config = dj_database_url.parse(url, conn_max_age=int(env.get("CONN_MAX_AGE", "60")))
+        config["CONN_HEALTH_CHECKS"] = True
+        return config
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env.get("SQLITE_PATH") or str(base_dir / "db.sqlite3"),
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
+
+
+def huey_config(env: Mapping[str, str], base_dir: Path, *, immediate: bool) -> dict:
+    """huey on Redis when ``REDIS_URL`` is set, else on a SQLite file next to the database.
+
+    ``immediate`` is always explicit: djhuey would otherwise follow ``DEBUG``.
+    """
+    redis_url = env.get("REDIS_URL", "").strip()
+    config: dict = {
+        "name": "clinic",
+        "immediate": immediate,
+        "utc": True,
+        "consumer": {"workers": 2, "worker_type": "thread", "periodic": True},
+    }
+    if redis_url:
+        config["huey_class"] = "huey.RedisHuey"
+        config["connection"] = {"url": redis_url}
+    else:
+        config["huey_class"] = "huey.SqliteHuey"
+        config["filename"] = env.get("HUEY_SQLITE_PATH") or str(base_dir / "huey.sqlite3")
+    if immediate:
+        # Immediate mode keeps its results in memory, whatever the storage above.
+        config["immediate_use_memory"] = True
+    return config
+
+
+def email_config(env: Mapping[str, str]) -> dict:
+    """Mailgun through anymail when ``MAILGUN_API_KEY`` is set, else the console."""
+    api_key = env.get("MAILGUN_API_KEY", "").strip()
+    if not api_key:
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend", "ANYMAIL": {}}
+    anymail = {"MAILGUN_API_KEY": api_key}
+    if env.get("MAILGUN_SENDER_DOMAIN"):
+        anymail["MAILGUN_SENDER_DOMAIN"] = env["MAILGUN_SENDER_DOMAIN"]
+    if env.get("MAILGUN_API_URL"):
+        anymail["MAILGUN_API_URL"] = env["MAILGUN_API_URL"]
+    if env.get("MAILGUN_WEBHOOK_SIGNING_KEY"):
+        anymail["MAILGUN_WEBHOOK_SIGNING_KEY"] = env["MAILGUN_WEBHOOK_SIGNING_KEY"]
+    return {"EMAIL_BACKEND": "anymail.backends.mailgun.EmailBackend", "ANYMAIL": anymail}
+
+
+def stripe_config(env: Mapping[str, str]) -> dict:
+    """Stripe switches on only when a secret key is present."""
+    secret = env.get("STRIPE_SECRET_KEY", "").strip()
+    return {
+        "STRIPE_ENABLED": bool(secret),
+        "STRIPE_SECRET_KEY": secret,
+        "STRIPE_PUBLISHABLE_KEY": env.get("STRIPE_PUBLISHABLE_KEY", "").strip(),
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", "").strip(),
+        # Points the SDK at another server (localstripe in tests); empty means Stripe itself.
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE", "").strip(),
+    }
+
+
+def storage_config(env: Mapping[str, str]) -> dict:
+    """Media on S3 through django-storages when a bucket is configured, else local files."""
+    staticfiles = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
+    bucket = env.get("AWS_STORAGE_BUCKET_NAME", "").strip()
+    if not bucket:
+        return {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": staticfiles,
+        }
+    options = {
+        "bucket_name": bucket,
+        "default_acl": None,
+        "querystring_auth": True,
+        "file_overwrite": False,
+    }
+    for env_name, option in (
+        ("AWS_S3_REGION_NAME", "region_name"),
+        ("AWS_S3_ENDPOINT_URL", "endpoint_url"),
+        ("AWS_S3_CUSTOM_DOMAIN", "custom_domain"),
+        ("AWS_ACCESS_KEY_ID", "access_key"),
+        ("AWS_SECRET_ACCESS_KEY", "secret_key"),
+    ):
+        if env.get(env_name):
+            options[option] = env[env_name]
+    return {
+        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+        "staticfiles": staticfiles,
+    }
+
+
+def require(env: Mapping[str, str], name: str) -> str:
+    """Return a variable that production cannot run without, or refuse to start."""
+    value = env.get(name, "").strip()
+    if not value:
+        raise ImproperlyConfigured(f"The {name} environment variable is required in production.")
+    return value
+
+
+def trusted_origins(site_url: str) -> list[str]:
+    """CSRF trusted origins derived from ``SITE_URL`` (scheme and host only)."""
+    if not site_url:
+        return []
+    parts = urlsplit(site_url)
+    if not parts.scheme or not parts.netloc:
+        raise ImproperlyConfigured("SITE_URL must be an absolute URL such as https://clinic.example")
+    return [f"{parts.scheme}://{parts.netloc}"]
