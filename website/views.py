@@ -55,9 +55,8 @@ def page_not_found(request, exception=None):
 
 def server_error(request):
     # No context processors that touch the database: the error may be the database.
-    from django.template import loader
-
     from django.http import HttpResponseServerError
+    from django.template import loader
 
     template = loader.get_template("500.html")
     return HttpResponseServerError(template.render())

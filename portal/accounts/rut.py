@@ -22,9 +22,7 @@ def normalize_rut(value: str) -> str:
             _("The RUT's check digit does not match. Please check it."), code="rut_checksum"
         ) from None
     except stdnum_errors.ValidationError:
-        raise ValidationError(
-            _("Enter a valid RUT, for example 12.345.678-5."), code="rut_invalid"
-        ) from None
+        raise ValidationError(_("Enter a valid RUT, for example 12.345.678-5."), code="rut_invalid") from None
     return stdnum_rut.format(compact)
 
 

@@ -12,197 +12,421 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('wagtailimages', '0027_image_description'),
+        ("wagtailimages", "0027_image_description"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Location',
+            name="Location",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=150, verbose_name='name')),
-                ('slug', models.SlugField(max_length=150, unique=True, verbose_name='slug')),
-                ('address', models.CharField(max_length=255, verbose_name='address')),
-                ('city', models.CharField(blank=True, max_length=100, verbose_name='city')),
-                ('region', models.CharField(blank=True, max_length=100, verbose_name='region')),
-                ('phone', models.CharField(blank=True, max_length=32, verbose_name='phone')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='email')),
-                ('directions', models.TextField(blank=True, verbose_name='how to get there')),
-                ('time_zone', models.CharField(choices=booking.scheduling.models.catalog.time_zone_choices, default='America/Santiago', max_length=64, verbose_name='time zone')),
-                ('active', models.BooleanField(default=True, verbose_name='active')),
-                ('sort_order', models.PositiveIntegerField(default=0, verbose_name='order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=150, verbose_name="name")),
+                ("slug", models.SlugField(max_length=150, unique=True, verbose_name="slug")),
+                ("address", models.CharField(max_length=255, verbose_name="address")),
+                ("city", models.CharField(blank=True, max_length=100, verbose_name="city")),
+                ("region", models.CharField(blank=True, max_length=100, verbose_name="region")),
+                ("phone", models.CharField(blank=True, max_length=32, verbose_name="phone")),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="email")),
+                ("directions", models.TextField(blank=True, verbose_name="how to get there")),
+                (
+                    "time_zone",
+                    models.CharField(
+                        choices=booking.scheduling.models.catalog.time_zone_choices,
+                        default="America/Santiago",
+                        max_length=64,
+                        verbose_name="time zone",
+                    ),
+                ),
+                ("active", models.BooleanField(default=True, verbose_name="active")),
+                ("sort_order", models.PositiveIntegerField(default=0, verbose_name="order")),
             ],
             options={
-                'verbose_name': 'location',
-                'verbose_name_plural': 'locations',
-                'ordering': ['sort_order', 'name'],
+                "verbose_name": "location",
+                "verbose_name_plural": "locations",
+                "ordering": ["sort_order", "name"],
             },
             bases=(modelsearch.index.Indexed, models.Model),
         ),
         migrations.CreateModel(
-            name='Service',
+            name="Service",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=150, verbose_name='name')),
-                ('slug', models.SlugField(max_length=150, unique=True, verbose_name='slug')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('duration_minutes', models.PositiveIntegerField(default=50, validators=[django.core.validators.MinValueValidator(5)], verbose_name='duration (minutes)')),
-                ('buffer_before_minutes', models.PositiveIntegerField(default=0, help_text='Time kept free before the session, e.g. to prepare the room.', verbose_name='buffer before (minutes)')),
-                ('buffer_after_minutes', models.PositiveIntegerField(default=10, help_text='Time kept free after the session, e.g. to write notes.', verbose_name='buffer after (minutes)')),
-                ('price', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=12, validators=[django.core.validators.MinValueValidator(0)], verbose_name='price')),
-                ('currency', models.CharField(choices=[('CLP', 'CLP — Peso chileno'), ('USD', 'USD — US dollar'), ('EUR', 'EUR — Euro')], default='CLP', max_length=3, verbose_name='currency')),
-                ('modality', models.CharField(choices=[('in_person', 'In person'), ('online', 'Online'), ('both', 'In person or online')], default='both', max_length=16, verbose_name='modality')),
-                ('min_notice_minutes', models.PositiveIntegerField(default=720, help_text='How long before the start a session can still be booked.', verbose_name='minimum notice (minutes)')),
-                ('booking_horizon_days', models.PositiveIntegerField(default=60, help_text='How many days ahead patients can book.', validators=[django.core.validators.MinValueValidator(1)], verbose_name='booking horizon (days)')),
-                ('cancellation_window_hours', models.PositiveIntegerField(default=24, help_text='Patients may cancel with a refund up to this many hours before the start.', verbose_name='cancellation window (hours)')),
-                ('reschedule_window_hours', models.PositiveIntegerField(default=24, help_text='Patients may reschedule up to this many hours before the start.', verbose_name='reschedule window (hours)')),
-                ('max_reschedules', models.PositiveIntegerField(default=2, help_text='How many times a patient may move one booking.', verbose_name='maximum reschedules')),
-                ('payment_mode', models.CharField(choices=[('online', 'Pay online when booking'), ('later', 'Pay later (online or at the clinic)'), ('clinic', 'Pay at the clinic')], default='later', max_length=16, verbose_name='payment')),
-                ('available_in_packs', models.BooleanField(default=True, verbose_name='available in packs')),
-                ('active', models.BooleanField(default=True, help_text='Inactive services cannot be booked.', verbose_name='active')),
-                ('sort_order', models.PositiveIntegerField(default=0, verbose_name='order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=150, verbose_name="name")),
+                ("slug", models.SlugField(max_length=150, unique=True, verbose_name="slug")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                (
+                    "duration_minutes",
+                    models.PositiveIntegerField(
+                        default=50,
+                        validators=[django.core.validators.MinValueValidator(5)],
+                        verbose_name="duration (minutes)",
+                    ),
+                ),
+                (
+                    "buffer_before_minutes",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="Time kept free before the session, e.g. to prepare the room.",
+                        verbose_name="buffer before (minutes)",
+                    ),
+                ),
+                (
+                    "buffer_after_minutes",
+                    models.PositiveIntegerField(
+                        default=10,
+                        help_text="Time kept free after the session, e.g. to write notes.",
+                        verbose_name="buffer after (minutes)",
+                    ),
+                ),
+                (
+                    "price",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("0"),
+                        max_digits=12,
+                        validators=[django.core.validators.MinValueValidator(0)],
+                        verbose_name="price",
+                    ),
+                ),
+                (
+                    "currency",
+                    models.CharField(
+                        choices=[("CLP", "CLP — Peso chileno"), ("USD", "USD — US dollar"), ("EUR", "EUR — Euro")],
+                        default="CLP",
+                        max_length=3,
+                        verbose_name="currency",
+                    ),
+                ),
+                (
+                    "modality",
+                    models.CharField(
+                        choices=[("in_person", "In person"), ("online", "Online"), ("both", "In person or online")],
+                        default="both",
+                        max_length=16,
+                        verbose_name="modality",
+                    ),
+                ),
+                (
+                    "min_notice_minutes",
+                    models.PositiveIntegerField(
+                        default=720,
+                        help_text="How long before the start a session can still be booked.",
+                        verbose_name="minimum notice (minutes)",
+                    ),
+                ),
+                (
+                    "booking_horizon_days",
+                    models.PositiveIntegerField(
+                        default=60,
+                        help_text="How many days ahead patients can book.",
+                        validators=[django.core.validators.MinValueValidator(1)],
+                        verbose_name="booking horizon (days)",
+                    ),
+                ),
+                (
+                    "cancellation_window_hours",
+                    models.PositiveIntegerField(
+                        default=24,
+                        help_text="Patients may cancel with a refund up to this many hours before the start.",
+                        verbose_name="cancellation window (hours)",
+                    ),
+                ),
+                (
+                    "reschedule_window_hours",
+                    models.PositiveIntegerField(
+                        default=24,
+                        help_text="Patients may reschedule up to this many hours before the start.",
+                        verbose_name="reschedule window (hours)",
+                    ),
+                ),
+                (
+                    "max_reschedules",
+                    models.PositiveIntegerField(
+                        default=2,
+                        help_text="How many times a patient may move one booking.",
+                        verbose_name="maximum reschedules",
+                    ),
+                ),
+                (
+                    "payment_mode",
+                    models.CharField(
+                        choices=[
+                            ("online", "Pay online when booking"),
+                            ("later", "Pay later (online or at the clinic)"),
+                            ("clinic", "Pay at the clinic"),
+                        ],
+                        default="later",
+                        max_length=16,
+                        verbose_name="payment",
+                    ),
+                ),
+                ("available_in_packs", models.BooleanField(default=True, verbose_name="available in packs")),
+                (
+                    "active",
+                    models.BooleanField(
+                        default=True, help_text="Inactive services cannot be booked.", verbose_name="active"
+                    ),
+                ),
+                ("sort_order", models.PositiveIntegerField(default=0, verbose_name="order")),
             ],
             options={
-                'verbose_name': 'service',
-                'verbose_name_plural': 'services',
-                'ordering': ['category__sort_order', 'sort_order', 'name'],
+                "verbose_name": "service",
+                "verbose_name_plural": "services",
+                "ordering": ["category__sort_order", "sort_order", "name"],
             },
             bases=(modelsearch.index.Indexed, models.Model),
         ),
         migrations.CreateModel(
-            name='ServiceCategory',
+            name="ServiceCategory",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('slug', models.SlugField(max_length=100, unique=True, verbose_name='slug')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('sort_order', models.PositiveIntegerField(default=0, verbose_name='order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                ("slug", models.SlugField(max_length=100, unique=True, verbose_name="slug")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                ("sort_order", models.PositiveIntegerField(default=0, verbose_name="order")),
             ],
             options={
-                'verbose_name': 'service category',
-                'verbose_name_plural': 'service categories',
-                'ordering': ['sort_order', 'name'],
+                "verbose_name": "service category",
+                "verbose_name_plural": "service categories",
+                "ordering": ["sort_order", "name"],
             },
             bases=(modelsearch.index.Indexed, models.Model),
         ),
         migrations.CreateModel(
-            name='Professional',
+            name="Professional",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('display_name', models.CharField(max_length=150, verbose_name='display name')),
-                ('slug', models.SlugField(max_length=150, unique=True, verbose_name='slug')),
-                ('title', models.CharField(blank=True, help_text='E.g. Clinical psychologist', max_length=150, verbose_name='title')),
-                ('rut', models.CharField(blank=True, max_length=12, null=True, validators=[portal.accounts.rut.validate_rut], verbose_name='RUT')),
-                ('bio', models.TextField(blank=True, verbose_name='biography')),
-                ('video_url', models.URLField(blank=True, help_text='A presentation video (YouTube or Vimeo).', verbose_name='video URL')),
-                ('accepting_new_patients', models.BooleanField(default=True, verbose_name='accepting new patients')),
-                ('active', models.BooleanField(default=True, verbose_name='active')),
-                ('sort_order', models.PositiveIntegerField(default=0, verbose_name='order')),
-                ('locations', modelcluster.fields.ParentalManyToManyField(blank=True, related_name='professionals', to='scheduling.location', verbose_name='locations')),
-                ('photo', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='wagtailimages.image', verbose_name='photo')),
-                ('user', models.OneToOneField(blank=True, help_text='The account this professional uses to log in to the portal.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='professional', to=settings.AUTH_USER_MODEL, verbose_name='user account')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("display_name", models.CharField(max_length=150, verbose_name="display name")),
+                ("slug", models.SlugField(max_length=150, unique=True, verbose_name="slug")),
+                (
+                    "title",
+                    models.CharField(
+                        blank=True, help_text="E.g. Clinical psychologist", max_length=150, verbose_name="title"
+                    ),
+                ),
+                (
+                    "rut",
+                    models.CharField(
+                        blank=True,
+                        max_length=12,
+                        null=True,
+                        validators=[portal.accounts.rut.validate_rut],
+                        verbose_name="RUT",
+                    ),
+                ),
+                ("bio", models.TextField(blank=True, verbose_name="biography")),
+                (
+                    "video_url",
+                    models.URLField(
+                        blank=True, help_text="A presentation video (YouTube or Vimeo).", verbose_name="video URL"
+                    ),
+                ),
+                ("accepting_new_patients", models.BooleanField(default=True, verbose_name="accepting new patients")),
+                ("active", models.BooleanField(default=True, verbose_name="active")),
+                ("sort_order", models.PositiveIntegerField(default=0, verbose_name="order")),
+                (
+                    "locations",
+                    modelcluster.fields.ParentalManyToManyField(
+                        blank=True, related_name="professionals", to="scheduling.location", verbose_name="locations"
+                    ),
+                ),
+                (
+                    "photo",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="wagtailimages.image",
+                        verbose_name="photo",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        blank=True,
+                        help_text="The account this professional uses to log in to the portal.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="professional",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user account",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'professional',
-                'verbose_name_plural': 'professionals',
-                'ordering': ['sort_order', 'display_name'],
+                "verbose_name": "professional",
+                "verbose_name_plural": "professionals",
+                "ordering": ["sort_order", "display_name"],
             },
             bases=(modelsearch.index.Indexed, models.Model),
         ),
         migrations.CreateModel(
-            name='ProfessionalDegree',
+            name="ProfessionalDegree",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sort_order', models.IntegerField(blank=True, editable=False, null=True)),
-                ('title', models.CharField(max_length=200, verbose_name='degree')),
-                ('institution', models.CharField(blank=True, max_length=200, verbose_name='institution')),
-                ('year', models.PositiveIntegerField(blank=True, null=True, verbose_name='year')),
-                ('professional', modelcluster.fields.ParentalKey(on_delete=django.db.models.deletion.CASCADE, related_name='degrees', to='scheduling.professional')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sort_order", models.IntegerField(blank=True, editable=False, null=True)),
+                ("title", models.CharField(max_length=200, verbose_name="degree")),
+                ("institution", models.CharField(blank=True, max_length=200, verbose_name="institution")),
+                ("year", models.PositiveIntegerField(blank=True, null=True, verbose_name="year")),
+                (
+                    "professional",
+                    modelcluster.fields.ParentalKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="degrees",
+                        to="scheduling.professional",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'postgraduate degree',
-                'verbose_name_plural': 'postgraduate degrees',
-                'ordering': ['sort_order'],
-                'abstract': False,
+                "verbose_name": "postgraduate degree",
+                "verbose_name_plural": "postgraduate degrees",
+                "ordering": ["sort_order"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='ProfessionalExperience',
+            name="ProfessionalExperience",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sort_order', models.IntegerField(blank=True, editable=False, null=True)),
-                ('role', models.CharField(max_length=200, verbose_name='role')),
-                ('organisation', models.CharField(blank=True, max_length=200, verbose_name='organisation')),
-                ('period', models.CharField(blank=True, help_text='E.g. 2018 – today', max_length=100, verbose_name='period')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('professional', modelcluster.fields.ParentalKey(on_delete=django.db.models.deletion.CASCADE, related_name='experience', to='scheduling.professional')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sort_order", models.IntegerField(blank=True, editable=False, null=True)),
+                ("role", models.CharField(max_length=200, verbose_name="role")),
+                ("organisation", models.CharField(blank=True, max_length=200, verbose_name="organisation")),
+                (
+                    "period",
+                    models.CharField(blank=True, help_text="E.g. 2018 – today", max_length=100, verbose_name="period"),
+                ),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                (
+                    "professional",
+                    modelcluster.fields.ParentalKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="experience",
+                        to="scheduling.professional",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'experience',
-                'verbose_name_plural': 'experience',
-                'ordering': ['sort_order'],
-                'abstract': False,
+                "verbose_name": "experience",
+                "verbose_name_plural": "experience",
+                "ordering": ["sort_order"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Room',
+            name="Room",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('active', models.BooleanField(default=True, verbose_name='active')),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rooms', to='scheduling.location', verbose_name='location')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                ("active", models.BooleanField(default=True, verbose_name="active")),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rooms",
+                        to="scheduling.location",
+                        verbose_name="location",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'room',
-                'verbose_name_plural': 'rooms',
-                'ordering': ['location__name', 'name'],
+                "verbose_name": "room",
+                "verbose_name_plural": "rooms",
+                "ordering": ["location__name", "name"],
             },
         ),
         migrations.CreateModel(
-            name='ProfessionalService',
+            name="ProfessionalService",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sort_order', models.IntegerField(blank=True, editable=False, null=True)),
-                ('price_override', models.DecimalField(blank=True, decimal_places=2, help_text="Leave empty to use the service's price.", max_digits=12, null=True, validators=[django.core.validators.MinValueValidator(0)], verbose_name='own price')),
-                ('duration_override_minutes', models.PositiveIntegerField(blank=True, help_text="Leave empty to use the service's duration.", null=True, validators=[django.core.validators.MinValueValidator(5)], verbose_name='own duration (minutes)')),
-                ('professional', modelcluster.fields.ParentalKey(on_delete=django.db.models.deletion.CASCADE, related_name='offered_services', to='scheduling.professional')),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='offered_by', to='scheduling.service', verbose_name='service')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sort_order", models.IntegerField(blank=True, editable=False, null=True)),
+                (
+                    "price_override",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        help_text="Leave empty to use the service's price.",
+                        max_digits=12,
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(0)],
+                        verbose_name="own price",
+                    ),
+                ),
+                (
+                    "duration_override_minutes",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Leave empty to use the service's duration.",
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(5)],
+                        verbose_name="own duration (minutes)",
+                    ),
+                ),
+                (
+                    "professional",
+                    modelcluster.fields.ParentalKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="offered_services",
+                        to="scheduling.professional",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="offered_by",
+                        to="scheduling.service",
+                        verbose_name="service",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'service offered',
-                'verbose_name_plural': 'services offered',
-                'ordering': ['sort_order'],
-                'abstract': False,
+                "verbose_name": "service offered",
+                "verbose_name_plural": "services offered",
+                "ordering": ["sort_order"],
+                "abstract": False,
             },
         ),
         migrations.AddField(
-            model_name='service',
-            name='category',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='services', to='scheduling.servicecategory', verbose_name='category'),
+            model_name="service",
+            name="category",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="services",
+                to="scheduling.servicecategory",
+                verbose_name="category",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='professional',
-            constraint=models.UniqueConstraint(fields=('rut',), name='scheduling_professional_rut_unique'),
+            model_name="professional",
+            constraint=models.UniqueConstraint(fields=("rut",), name="scheduling_professional_rut_unique"),
         ),
         migrations.AddConstraint(
-            model_name='room',
-            constraint=models.UniqueConstraint(fields=('location', 'name'), name='scheduling_room_unique_name_per_location'),
+            model_name="room",
+            constraint=models.UniqueConstraint(
+                fields=("location", "name"), name="scheduling_room_unique_name_per_location"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='professionalservice',
-            constraint=models.UniqueConstraint(fields=('professional', 'service'), name='scheduling_professional_service_unique'),
+            model_name="professionalservice",
+            constraint=models.UniqueConstraint(
+                fields=("professional", "service"), name="scheduling_professional_service_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='service',
-            constraint=models.CheckConstraint(condition=models.Q(('price__gte', 0)), name='scheduling_service_price_non_negative'),
+            model_name="service",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("price__gte", 0)), name="scheduling_service_price_non_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='service',
-            constraint=models.CheckConstraint(condition=models.Q(('duration_minutes__gte', 5)), name='scheduling_service_min_duration'),
+            model_name="service",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("duration_minutes__gte", 5)), name="scheduling_service_min_duration"
+            ),
         ),
     ]

@@ -167,9 +167,7 @@ class Location(index.Indexed, models.Model):
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     email = models.EmailField(_("email"), blank=True)
     directions = models.TextField(_("how to get there"), blank=True)
-    time_zone = models.CharField(
-        _("time zone"), max_length=64, choices=time_zone_choices, default=settings.TIME_ZONE
-    )
+    time_zone = models.CharField(_("time zone"), max_length=64, choices=time_zone_choices, default=settings.TIME_ZONE)
     active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveIntegerField(_("order"), default=0)
 
