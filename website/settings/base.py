@@ -165,6 +165,7 @@ MFA_TOTP_ISSUER = ENV.get("CLINIC_NAME", "Clínica")
 LANGUAGE_CODE = ENV.get("LANGUAGE_CODE", "es-cl")
 LANGUAGES = [("es-cl", _("Spanish")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["website.formats"]
 TIME_ZONE = ENV.get("TIME_ZONE", "America/Santiago")
 USE_I18N = True
 USE_TZ = True
