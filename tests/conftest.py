@@ -31,3 +31,23 @@ def site_root(db):
     from wagtail.models import Site
 
     return Site.objects.get(is_default_site=True).root_page.specific
+
+
+@pytest.fixture
+def home_page(db):
+    """The site's HomePage at the root of the default site, created if a migration has not made it."""
+    from wagtail.models import Page, Site
+
+    from website.models import HomePage
+
+    site = Site.objects.filter(is_default_site=True).select_related("root_page").first()
+    if site and isinstance(site.root_page.specific, HomePage):
+        return site.root_page.specific
+    root = Page.get_first_root_node()
+    home = root.add_child(instance=HomePage(title="Inicio", slug="inicio-test"))
+    if site:
+        site.root_page = home
+        site.save()
+    else:
+        Site.objects.create(hostname="localhost", root_page=home, is_default_site=True)
+    return home
