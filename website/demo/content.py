@@ -315,7 +315,10 @@ BLOG_POSTS = [
         "author": "catalina-munoz",
         "categories": ["salud-mental"],
         "tags": ["terapia", "primera consulta"],
-        "excerpt": "Cinco señales de que una conversación con un profesional puede ayudarte, y qué esperar de la primera sesión.",
+        "excerpt": (
+            "Cinco señales de que una conversación con un profesional puede ayudarte, y qué esperar de la "
+            "primera sesión."
+        ),
         "paragraphs": [
             "No hace falta estar en crisis para consultar. Muchas personas llegan porque sienten que algo no anda "
             "bien hace semanas: duermen mal, se irritan con facilidad o ya no disfrutan lo que antes les gustaba.",
@@ -330,7 +333,9 @@ BLOG_POSTS = [
         "author": "matias-fernandez",
         "categories": ["salud-mental", "bienestar"],
         "tags": ["ansiedad", "respiración"],
-        "excerpt": "La respiración diafragmática, el registro de pensamientos y otras técnicas que puedes practicar hoy.",
+        "excerpt": (
+            "La respiración diafragmática, el registro de pensamientos y otras técnicas que puedes practicar hoy."
+        ),
         "paragraphs": [
             "La ansiedad es una respuesta normal del cuerpo, pero cuando aparece sin motivo claro o con mucha "
             "intensidad puede limitar tu vida.",
@@ -376,8 +381,7 @@ BLOG_POSTS = [
         "excerpt": "¿Los carbohidratos engordan? ¿Hay que comer cada tres horas? Revisamos la evidencia.",
         "paragraphs": [
             "Ningún alimento por sí solo engorda o adelgaza: importa el patrón completo de alimentación.",
-            "Comer cada tres horas no acelera el metabolismo; la frecuencia ideal depende de tu rutina y tu "
-            "hambre.",
+            "Comer cada tres horas no acelera el metabolismo; la frecuencia ideal depende de tu rutina y tu hambre.",
         ],
     },
     {

@@ -229,6 +229,7 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        "django_tasks": {"level": "WARNING"},
         "huey": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
     },
 }
