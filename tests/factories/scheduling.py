@@ -1,17 +1,45 @@
 from decimal import Decimal
 
 import factory
+from django.utils.text import slugify
+from wagtail.images import get_image_model
+from wagtail.images.tests.utils import get_test_image_file
 
 from booking.scheduling.models import (
     Location,
     Professional,
+    ProfessionalDegree,
+    ProfessionalExperience,
     ProfessionalService,
     Room,
     Service,
     ServiceCategory,
 )
 
-from .accounts import UserFactory
+from .accounts import UserFactory, activate_totp
+
+
+class StaffUserFactory(UserFactory):
+    """A staff member with two-factor authentication set up, as the admin requires."""
+
+    is_staff = True
+
+    @factory.post_generation
+    def totp(obj, create, extracted, **kwargs):
+        if create:
+            activate_totp(obj)
+
+
+class SuperuserFactory(StaffUserFactory):
+    is_superuser = True
+
+
+class PhotoFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_image_model()
+
+    title = factory.Sequence(lambda n: f"Portrait {n}")
+    file = factory.LazyAttribute(lambda o: get_test_image_file(filename=f"{slugify(o.title)}.png", size=(64, 64)))
 
 
 class ServiceCategoryFactory(factory.django.DjangoModelFactory):
@@ -73,3 +101,32 @@ class ProfessionalFactory(factory.django.DjangoModelFactory):
     def locations(obj, create, extracted, **kwargs):
         if create and extracted:
             obj.locations.set(extracted)
+            obj.save()  # a ParentalManyToManyField is only written when the cluster is saved
+
+
+class ProfessionalServiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProfessionalService
+
+    professional = factory.SubFactory(ProfessionalFactory)
+    service = factory.SubFactory(ServiceFactory)
+
+
+class ProfessionalDegreeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProfessionalDegree
+
+    professional = factory.SubFactory(ProfessionalFactory)
+    title = factory.Sequence(lambda n: f"Magíster {n}")
+    institution = "Universidad de Chile"
+    year = 2015
+
+
+class ProfessionalExperienceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProfessionalExperience
+
+    professional = factory.SubFactory(ProfessionalFactory)
+    role = factory.Sequence(lambda n: f"Role {n}")
+    organisation = "Hospital del Salvador"
+    period = "2018 – 2022"

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey, ParentalManyToManyField
 from modelcluster.models import ClusterableModel
@@ -19,6 +20,7 @@ from wagtail.models import Orderable
 from wagtail.search import index
 
 from portal.accounts.rut import normalize_rut, validate_rut
+from website.money import format_money
 
 CURRENCY_CHOICES = [("CLP", "CLP — Peso chileno"), ("USD", "USD — US dollar"), ("EUR", "EUR — Euro")]
 
@@ -148,6 +150,43 @@ class Service(index.Indexed, models.Model):
         return timedelta(minutes=self.duration_minutes)
 
     @property
+    def formatted_price(self) -> str:
+        """The price as a patient reads it, e.g. ``$35.000``."""
+        return format_money(self.price, self.currency)
+
+    @property
+    def cancellation_policy(self) -> str:
+        """The cancellation and rescheduling rules in one plain sentence for the public pages."""
+        if self.cancellation_window_hours:
+            cancel = ngettext(
+                "You can cancel free of charge up to %(hours)d hour before the session.",
+                "You can cancel free of charge up to %(hours)d hours before the session.",
+                self.cancellation_window_hours,
+            ) % {"hours": self.cancellation_window_hours}
+        else:
+            cancel = gettext("You can cancel free of charge until the session starts.")
+        if not self.max_reschedules:
+            reschedule = gettext("Bookings of this service cannot be rescheduled.")
+        elif self.reschedule_window_hours:
+            reschedule = ngettext(
+                "You can reschedule up to %(hours)d hour before the session",
+                "You can reschedule up to %(hours)d hours before the session",
+                self.reschedule_window_hours,
+            ) % {"hours": self.reschedule_window_hours}
+            reschedule += " " + ngettext(
+                "(at most %(count)d time per booking).",
+                "(at most %(count)d times per booking).",
+                self.max_reschedules,
+            ) % {"count": self.max_reschedules}
+        else:
+            reschedule = ngettext(
+                "You can reschedule until the session starts (at most %(count)d time per booking).",
+                "You can reschedule until the session starts (at most %(count)d times per booking).",
+                self.max_reschedules,
+            ) % {"count": self.max_reschedules}
+        return f"{cancel} {reschedule}"
+
+    @property
     def offers_in_person(self) -> bool:
         return self.modality in (Modality.IN_PERSON, Modality.BOTH)
 
@@ -156,8 +195,11 @@ class Service(index.Indexed, models.Model):
         return self.modality in (Modality.ONLINE, Modality.BOTH)
 
 
-class Location(index.Indexed, models.Model):
-    """A place where sessions happen, with its own time zone for wall-clock schedules."""
+class Location(index.Indexed, ClusterableModel):
+    """A place where sessions happen, with its own time zone for wall-clock schedules.
+
+    Clusterable so that its rooms are edited inline on the location's admin form.
+    """
 
     name = models.CharField(_("name"), max_length=150)
     slug = models.SlugField(_("slug"), max_length=150, unique=True)
@@ -200,7 +242,7 @@ class Location(index.Indexed, models.Model):
 class Room(models.Model):
     """An optional room inside a location; a booking may reserve one."""
 
-    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="rooms", verbose_name=_("location"))
+    location = ParentalKey(Location, on_delete=models.CASCADE, related_name="rooms", verbose_name=_("location"))
     name = models.CharField(_("name"), max_length=100)
     active = models.BooleanField(_("active"), default=True)
 
@@ -209,7 +251,7 @@ class Room(models.Model):
     class Meta:
         verbose_name = _("room")
         verbose_name_plural = _("rooms")
-        ordering = ["location__name", "name"]
+        ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["location", "name"], name="scheduling_room_unique_name_per_location"),
         ]
@@ -220,10 +262,23 @@ class Room(models.Model):
 
 class ProfessionalQuerySet(ActiveQuerySet):
     def bookable(self):
+        """Professionals a new patient can book: active and accepting new patients."""
         return self.filter(active=True, accepting_new_patients=True)
 
     def offering(self, service):
+        """Professionals who offer ``service`` (a Service or its slug)."""
+        if isinstance(service, str):
+            return self.filter(offered_services__service__slug=service).distinct()
         return self.filter(offered_services__service=service).distinct()
+
+    def in_category(self, category):
+        """Professionals who offer at least one active service of ``category`` (a ServiceCategory or its slug)."""
+        lookup = (
+            "offered_services__service__category__slug"
+            if isinstance(category, str)
+            else ("offered_services__service__category")
+        )
+        return self.filter(**{lookup: category, "offered_services__service__active": True}).distinct()
 
 
 class Professional(index.Indexed, ClusterableModel):
@@ -280,6 +335,12 @@ class Professional(index.Indexed, ClusterableModel):
     def __str__(self):
         return self.display_name
 
+    def clean(self):
+        # Normalised before the form's uniqueness check, so "12345678-5" and "12.345.678-5"
+        # are recognised as the same RUT instead of failing later in the database.
+        super().clean()
+        self.rut = normalize_rut(self.rut or "") or None
+
     def save(self, *args, **kwargs):
         self.rut = normalize_rut(self.rut or "") or None
         super().save(*args, **kwargs)
@@ -326,6 +387,19 @@ class ProfessionalService(Orderable):
     @property
     def duration_minutes(self) -> int:
         return self.duration_override_minutes or self.service.duration_minutes
+
+    @property
+    def formatted_price(self) -> str:
+        return format_money(self.price, self.service.currency)
+
+    @property
+    def has_own_price(self) -> bool:
+        """True when this professional charges something other than the service's list price."""
+        return self.price_override is not None and self.price_override != self.service.price
+
+    @property
+    def has_own_duration(self) -> bool:
+        return bool(self.duration_override_minutes) and self.duration_override_minutes != self.service.duration_minutes
 
 
 class ProfessionalDegree(Orderable):
