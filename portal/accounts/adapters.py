@@ -1,5 +1,61 @@
+"""Project hooks into allauth: the user's language after login and in every email."""
+
+from __future__ import annotations
+
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.utils import filter_users_by_email
+from django.conf import settings
+from django.utils import translation
+
+
+def supported_language(code: str | None) -> str | None:
+    """``code`` if the site offers it, else None."""
+    code = (code or "").lower()
+    return code if code in {language for language, _name in settings.LANGUAGES} else None
+
+
+def activate_user_language(request, response, user) -> str | None:
+    """Switch this request and the following ones (language cookie) to the user's preferred language."""
+    language = supported_language(getattr(user, "preferred_language", None))
+    if not language:
+        return None
+    translation.activate(language)
+    request.LANGUAGE_CODE = language
+    if response is not None:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            path=settings.LANGUAGE_COOKIE_PATH,
+            domain=settings.LANGUAGE_COOKIE_DOMAIN,
+            secure=settings.LANGUAGE_COOKIE_SECURE,
+            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        )
+    return language
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    """Project hooks into allauth (extended by the accounts work)."""
+    """allauth adapter. Enumeration prevention stays on (``ACCOUNT_PREVENT_ENUMERATION``): nothing here
+    tells a visitor whether an address has an account."""
+
+    def post_login(self, request, user, **kwargs):
+        # Activate first, so allauth's "Successfully signed in" message is already in the user's language.
+        activate_user_language(request, None, user)
+        response = super().post_login(request, user, **kwargs)
+        activate_user_language(request, response, user)
+        return response
+
+    def send_mail(self, template_prefix, email, context):
+        """Render every email in its recipient's preferred language (the page's language if unknown)."""
+        language = self._recipient_language(email, context) or translation.get_language()
+        with translation.override(language):
+            super().send_mail(template_prefix, email, context)
+
+    @staticmethod
+    def _recipient_language(email, context) -> str | None:
+        user = context.get("user")
+        if user is None or not getattr(user, "pk", None):
+            users = filter_users_by_email(email, prefer_verified=True)
+            user = users[0] if users else None
+        return supported_language(getattr(user, "preferred_language", None)) if user else None

@@ -29,3 +29,8 @@ def normalize_rut(value: str) -> str:
 def validate_rut(value: str) -> None:
     """Model-field validator: accepts any format that normalises to a valid RUT."""
     normalize_rut(value)
+
+
+def rut_or_none(value: str | None) -> str | None:
+    """Canonical RUT, or ``None`` for a blank value (stored as NULL so "unique when present" holds)."""
+    return normalize_rut(value or "") or None

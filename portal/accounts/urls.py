@@ -1,1 +1,3 @@
+"""Account URLs of our own; allauth's are included right after these in website/urls.py."""
+
 urlpatterns = []

@@ -1,0 +1,154 @@
+"""Account use cases: patient profiles, legal consents and profile updates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import Group
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
+
+from .models import ConsentRecord, Patient, User
+from .roles import PATIENTS
+
+UNVERSIONED = "unversioned"
+
+
+class AccountError(Exception):
+    """A rule of the accounts domain was broken; ``message`` is shown to the user."""
+
+    def __init__(self, message, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class LegalDocument:
+    """One legal document a user must accept: which page, its URL and the revision shown."""
+
+    document: str
+    page_id: int | None = None
+    url: str | None = None
+    version: str = UNVERSIONED
+
+
+def legal_documents(request=None) -> dict[str, LegalDocument]:
+    """The privacy policy and terms pages chosen in the site settings, if the website app provides them.
+
+    Imported lazily and defensively: the site settings model may not exist yet, may have no page
+    chosen, or the page may be unpublished; the signup form still works (without a link).
+    """
+    documents = {
+        ConsentRecord.Document.PRIVACY: LegalDocument(ConsentRecord.Document.PRIVACY),
+        ConsentRecord.Document.TERMS: LegalDocument(ConsentRecord.Document.TERMS),
+    }
+    if request is None:
+        return documents
+    try:
+        from website.models import SiteSettings
+    except ImportError:
+        return documents
+    try:
+        site_settings = SiteSettings.for_request(request)
+    except Exception:  # no Site matches the request, or the settings table is not migrated yet
+        return documents
+    for document, attribute in (
+        (ConsentRecord.Document.PRIVACY, "privacy_policy_page"),
+        (ConsentRecord.Document.TERMS, "terms_page"),
+    ):
+        page = getattr(site_settings, attribute, None)
+        if page is None:
+            continue
+        documents[document] = LegalDocument(
+            document=document,
+            page_id=page.pk,
+            url=page.get_url(request) if page.live else None,
+            version=str(page.live_revision_id) if page.live_revision_id else UNVERSIONED,
+        )
+    return documents
+
+
+def ensure_patient(user: User) -> Patient:
+    """The user's patient profile, created on first need; idempotent and safe under concurrent requests."""
+    try:
+        return user.patient
+    except Patient.DoesNotExist:
+        pass
+    with transaction.atomic():
+        patient, created = Patient.objects.get_or_create(user=user, defaults={"phone": user.phone})
+        if created:
+            group, _created = Group.objects.get_or_create(name=PATIENTS)
+            user.groups.add(group)
+    user.patient = patient
+    return patient
+
+
+def record_consents(
+    user: User, documents: dict[str, LegalDocument] | list[LegalDocument], *, ip_address: str | None
+) -> list[ConsentRecord]:
+    """Write one ConsentRecord per accepted document, keeping the page revision the user was shown."""
+    values = documents.values() if isinstance(documents, dict) else documents
+    return ConsentRecord.objects.bulk_create(
+        [
+            ConsentRecord(
+                user=user,
+                document=doc.document,
+                version=doc.version,
+                page_id=doc.page_id,
+                ip_address=ip_address or None,
+            )
+            for doc in values
+        ]
+    )
+
+
+def register_patient(
+    user: User,
+    *,
+    phone: str,
+    preferred_language: str,
+    accepted_documents: dict[str, LegalDocument],
+    ip_address: str | None,
+) -> Patient:
+    """Complete a signup: contact details, the patient profile and the consents, all or nothing."""
+    with transaction.atomic():
+        user.phone = phone
+        user.preferred_language = preferred_language
+        user.save(update_fields=["phone", "preferred_language"])
+        patient = ensure_patient(user)
+        record_consents(user, accepted_documents, ip_address=ip_address)
+    return patient
+
+
+def update_profile(user: User, patient: Patient, **changes) -> Patient:
+    """Save the profile form's values on the user and the patient; a RUT already taken raises ``AccountError``.
+
+    The RUT uniqueness is checked by the form first; the IntegrityError branch covers two people
+    saving the same RUT at the same moment.
+    """
+    user_fields = ["first_name", "last_name", "phone", "preferred_language"]
+    patient_fields = ["rut", "birth_date", "emergency_contact_name", "emergency_contact_phone"]
+    try:
+        with transaction.atomic():
+            for name in user_fields:
+                setattr(user, name, changes[name])
+            user.save(update_fields=user_fields)
+            for name in patient_fields:
+                setattr(patient, name, changes[name])
+            patient.phone = user.phone
+            patient.save()
+    except IntegrityError:
+        raise AccountError(_("This RUT is already registered."), field="rut") from None
+    return patient
+
+
+def mark_email_verified(user: User) -> None:
+    """Record the user's login email as verified and primary, as allauth's confirmation would.
+
+    For accounts created by staff or the demo seed: with mandatory verification, allauth refuses
+    to log in a user whose address has no verified EmailAddress row.
+    """
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.update_or_create(user=user, email=user.email, defaults={"verified": True, "primary": True})

@@ -1,0 +1,174 @@
+"""The portal's home and profile pages: who gets in, what they see, what they can change."""
+
+import datetime
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from portal.accounts.models import Patient
+from tests.factories.accounts import PatientFactory, UserFactory, VerifiedUserFactory
+
+HOME_URL = reverse("portal:home")
+PROFILE_URL = reverse("portal:profile")
+
+
+def profile_data(**overrides):
+    data = {
+        "first_name": "Paula",
+        "last_name": "Soto",
+        "phone": "+56 9 8765 4321",
+        "preferred_language": "es-cl",
+        "rut": "12.345.678-5",
+        "birth_date": "1990-04-12",
+        "emergency_contact_name": "Marta Soto",
+        "emergency_contact_phone": "+56 9 1111 2222",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.mark.parametrize("url", [HOME_URL, PROFILE_URL], ids=["home", "profile"])
+@pytest.mark.django_db
+def test_anonymous_visitors_are_sent_to_login(client, url):
+    response = client.get(url)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+
+
+@pytest.mark.parametrize("url", [HOME_URL, PROFILE_URL], ids=["home", "profile"])
+@pytest.mark.django_db
+def test_unverified_user_is_sent_to_verify_their_email(client, url):
+    client.force_login(UserFactory(email="unverified@example.com"))
+
+    response = client.get(url)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_email_verification_sent"))
+
+
+@pytest.mark.django_db
+def test_home_greets_the_patient_with_profile_and_account_links(patient_client, patient_user):
+    response = patient_client.get(HOME_URL)
+
+    assert response.status_code == 200
+    html = response.text
+    assert patient_user.first_name in html
+    for url in [PROFILE_URL, reverse("account_email"), reverse("account_change_password"), reverse("mfa_index")]:
+        assert f'href="{url}"' in html, url
+    assert f'action="{reverse("account_logout")}"' in html
+    assert 'href="/admin/"' not in html
+
+
+@pytest.mark.django_db
+def test_home_shows_the_admin_link_to_staff(mfa_admin_client):
+    response = mfa_admin_client.get(HOME_URL)
+
+    assert response.status_code == 200
+    assert 'href="/admin/"' in response.text
+
+
+@pytest.mark.django_db
+def test_home_creates_the_missing_patient_profile_once(client, verified_user):
+    client.force_login(verified_user)
+
+    client.get(HOME_URL)
+    client.get(HOME_URL)
+
+    assert Patient.objects.filter(user=verified_user).count() == 1
+
+
+@pytest.mark.django_db
+def test_profile_saves_and_redirects_with_a_message(patient_client, patient_user):
+    response = patient_client.post(PROFILE_URL, profile_data(rut="123456785", preferred_language="en"))
+
+    assert response.status_code == 302
+    assert response["Location"] == PROFILE_URL
+    assert response.cookies["django_language"].value == "en"
+    patient_user.refresh_from_db()
+    patient = patient_user.patient
+    patient.refresh_from_db()
+    assert (patient_user.last_name, patient_user.phone, patient_user.preferred_language) == (
+        "Soto",
+        "+56 9 8765 4321",
+        "en",
+    )
+    assert patient.rut == "12.345.678-5"
+    assert patient.birth_date == datetime.date(1990, 4, 12)
+    assert patient.emergency_contact_name == "Marta Soto"
+    page = patient_client.get(PROFILE_URL)
+    assert "Your profile has been saved." in page.text
+    assert 'value="12.345.678-5"' in page.text
+
+
+@pytest.mark.django_db
+def test_profile_clears_the_rut_when_left_empty(patient_client, patient_user):
+    Patient.objects.filter(user=patient_user).update(rut="12.345.678-5")
+
+    patient_client.post(PROFILE_URL, profile_data(rut=""))
+
+    assert Patient.objects.get(user=patient_user).rut is None
+
+
+@pytest.mark.django_db
+def test_duplicate_rut_gives_a_clear_error_and_saves_nothing(patient_client, patient_user):
+    PatientFactory(user=VerifiedUserFactory(email="other@example.com"), rut="12.345.678-5")
+    patient_user.refresh_from_db()
+    first_name_before = patient_user.first_name
+
+    response = patient_client.post(
+        PROFILE_URL, profile_data(first_name="Changed", rut="12345678-5"), HTTP_ACCEPT_LANGUAGE="en"
+    )
+
+    assert response.status_code == 200
+    assert "This RUT is already registered." in response.text
+    patient_user.refresh_from_db()
+    assert patient_user.first_name == first_name_before
+    assert Patient.objects.get(user=patient_user).rut is None
+
+
+@pytest.mark.django_db
+def test_keeping_ones_own_rut_is_not_a_duplicate(patient_client, patient_user):
+    Patient.objects.filter(user=patient_user).update(rut="12.345.678-5")
+
+    response = patient_client.post(PROFILE_URL, profile_data(rut="12.345.678-5"))
+
+    assert response.status_code == 302
+
+
+@time_machine.travel(datetime.datetime(2026, 3, 10, 12, 0, tzinfo=datetime.UTC), tick=False)
+@pytest.mark.parametrize(
+    ("birth_date", "accepted"),
+    [("2026-03-10", True), ("2026-03-11", False), ("not-a-date", False)],
+    ids=["today", "tomorrow", "garbage"],
+)
+@pytest.mark.django_db
+def test_birth_date_cannot_be_in_the_future(patient_client, patient_user, birth_date, accepted):
+    response = patient_client.post(PROFILE_URL, profile_data(birth_date=birth_date))
+
+    assert (response.status_code == 302) is accepted
+    if not accepted:
+        assert 'id="id_birth_date_errors"' in response.text
+
+
+@pytest.mark.django_db
+def test_profile_only_ever_edits_the_logged_in_user(patient_client, patient_user):
+    other = PatientFactory(user=VerifiedUserFactory(email="other@example.com", first_name="Other"))
+
+    patient_client.post(PROFILE_URL, {**profile_data(first_name="Hacked"), "user": other.user.pk, "id": other.pk})
+
+    other.user.refresh_from_db()
+    assert other.user.first_name == "Other"
+    patient_user.refresh_from_db()
+    assert patient_user.first_name == "Hacked"
+
+
+@pytest.mark.django_db
+def test_profile_form_fields_have_labels_and_help_is_described(patient_client):
+    html = patient_client.get(PROFILE_URL).text
+
+    for name in ["first_name", "last_name", "phone", "preferred_language", "rut", "birth_date"]:
+        assert f'for="id_{name}"' in html, name
+    assert 'aria-describedby="id_rut_helptext"' in html
+    assert 'type="date"' in html
