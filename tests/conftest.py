@@ -51,3 +51,32 @@ def home_page(db):
     else:
         Site.objects.create(hostname="localhost", root_page=home, is_default_site=True)
     return home
+
+
+@pytest.fixture
+def superuser(db):
+    """A superuser with a verified email and an activated authenticator app (the admin demands 2FA)."""
+    from tests.factories.scheduling import SuperuserFactory
+
+    return SuperuserFactory(email="admin@clinic.example")
+
+
+@pytest.fixture
+def superuser_client(superuser):
+    """A fresh test client logged in as ``superuser``: reaches /admin/ without the 2FA set-up detour."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(superuser)
+    return client
+
+
+@pytest.fixture
+def admin_user(db, django_user_model):
+    """pytest-django's ``admin_user``, but verified and enrolled in TOTP so the 2FA middleware lets it in."""
+    from tests.factories.accounts import activate_totp, verify_email
+
+    user = django_user_model.objects.create_superuser(email="admin@example.com", password="password")
+    verify_email(user)
+    activate_totp(user)
+    return user

@@ -8,20 +8,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
-from tests.factories.scheduling import StaffUserFactory, SuperuserFactory
-
-
-@pytest.fixture
-def superuser(db):
-    return SuperuserFactory(email="admin@clinic.example")
-
-
-@pytest.fixture
-def superuser_client(superuser):
-    """A test client logged in as a superuser who has set up two-factor authentication."""
-    client = Client()
-    client.force_login(superuser)
-    return client
+from tests.factories.scheduling import StaffUserFactory
 
 
 @pytest.fixture

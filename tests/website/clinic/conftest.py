@@ -5,7 +5,6 @@ from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
 
 from tests.factories.clinic import (
     ProfessionalIndexPageFactory,
@@ -22,7 +21,6 @@ from tests.factories.scheduling import (
     ProfessionalServiceFactory,
     ServiceCategoryFactory,
     ServiceFactory,
-    SuperuserFactory,
 )
 
 
@@ -99,11 +97,3 @@ def clinic(service_index, professional_index):
         bruno_page=ProfessionalPageFactory(parent=professional_index, professional=bruno, slug="bruno-diaz"),
         carla_page=ProfessionalPageFactory(parent=professional_index, professional=carla, slug="carla-inactiva"),
     )
-
-
-@pytest.fixture
-def superuser_client(db):
-    """A test client logged in as a superuser who has set up two-factor authentication."""
-    client = Client()
-    client.force_login(SuperuserFactory(email="admin@clinic.example"))
-    return client

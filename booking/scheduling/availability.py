@@ -1,0 +1,534 @@
+"""The availability engine: which appointment slots can be offered, as a pure function over plain data.
+
+Why a pure function: the rules that decide whether a patient may book 10:30 on Tuesday (weekly hours, date
+overrides, holidays, time off, existing bookings with their buffers, minimum notice, booking horizon, daylight
+saving time) are the riskiest logic of the booking system. Keeping them free of the ORM lets the tests state each
+rule as a table of plain values and let hypothesis hunt for counter-examples, and lets the benchmark measure the
+algorithm rather than the database. A selector loads the data into these structures in a constant number of
+queries and calls :func:`available_slots` or :func:`next_available`.
+
+Time model
+----------
+* Weekly rules and date overrides are **wall-clock** times in the time zone of the location they belong to
+  (online rules carry the professional's time zone), so a 09:00 start stays 09:00 local when Chile changes its
+  clocks; the UTC instant moves instead.
+* A wall-clock window opens the first instant the clock shows its start time and closes the first instant the
+  clock shows its end time. Two consequences, both on purpose:
+
+  - a time that never shows (America/Santiago skips Sunday 00:00-00:59 when DST starts in September) is read
+    as the moment the clock jumps, so a window 00:00-02:00 that night holds one real hour (01:00-02:00) and a
+    window 00:00-00:45 holds none; no slot is ever placed at a nonexistent time;
+  - a time that shows twice (Saturday 23:00-23:59 repeats when DST ends in April) is read as its first
+    occurrence, so a window running through that hour (e.g. 20:00-24:00) holds both real occurrences of it,
+    each once, and a window ending inside it closes at the first occurrence.
+* An end time of 00:00 means midnight at the end of the day (24:00), so a rule can run until midnight.
+* Slots start at the opening of a window and follow each other every ``step`` of absolute time. Windows of one
+  professional, location and local day that overlap or touch are merged first (no duplicate slots); the grid of
+  a merged window starts at its earliest opening.
+* Every other instant (busy time, time off, ``now``, the returned slots) is an aware datetime; returned slots
+  are in UTC. :func:`to_timezone` presents them in the patient's time zone (online sessions).
+* Intervals are half-open: touching is not overlapping.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache, total_ordering
+from typing import Final, Literal
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "ALL",
+    "DateOverride",
+    "Interval",
+    "LocationFilter",
+    "ProfessionalAvailability",
+    "ServiceSpec",
+    "Slot",
+    "WeeklyRule",
+    "available_slots",
+    "blocked_interval",
+    "next_available",
+    "to_timezone",
+]
+
+MIDNIGHT: Final = time(0)
+
+
+class _AllLocations(enum.Enum):
+    """A typed sentinel: ``None`` already means "online", so "no location filter" needs its own value."""
+
+    ALL = "all"
+
+
+ALL: Final = _AllLocations.ALL
+LocationFilter = int | None | Literal[_AllLocations.ALL]
+
+
+def _check_wall_interval(start: time, end: time) -> None:
+    if start.tzinfo is not None or end.tzinfo is not None:
+        raise ValueError("Wall-clock times must be naive; the time zone is given separately.")
+    if end != MIDNIGHT and end <= start:
+        raise ValueError(f"A wall-clock interval must end after it starts (got {start}-{end}).")
+
+
+def _check_aware(moment: datetime, name: str) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be an aware datetime, got {moment!r}.")
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyRule:
+    """A professional's recurring hours on one weekday, at one location (``None`` = online).
+
+    ``start``/``end`` are naive wall-clock times in ``tz`` (``end`` 00:00 = midnight at the end of the day).
+    ``valid_from``/``valid_until`` are inclusive local dates, so a schedule change can be entered in advance.
+    ``service_ids`` restricts the hours to some services (``None`` = every service the professional offers),
+    e.g. couple therapy only on Saturday mornings.
+    """
+
+    weekday: int  # 0 = Monday ... 6 = Sunday, as date.weekday()
+    start: time
+    end: time
+    tz: str
+    location_id: int | None  # None = online
+    valid_from: date | None = None
+    valid_until: date | None = None
+    service_ids: frozenset[int] | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.weekday <= 6:
+            raise ValueError(f"weekday must be 0 (Monday) to 6 (Sunday), got {self.weekday}.")
+        _check_wall_interval(self.start, self.end)
+        ZoneInfo(self.tz)  # an unknown zone fails here, where the bad row is easy to find
+        if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
+            raise ValueError("valid_until is before valid_from.")
+
+    def applies_on(self, day: date, service_id: int) -> bool:
+        """Whether these hours count on ``day`` (a local date) for ``service_id``."""
+        return (
+            day.weekday() == self.weekday
+            and (self.valid_from is None or self.valid_from <= day)
+            and (self.valid_until is None or day <= self.valid_until)
+            and (self.service_ids is None or service_id in self.service_ids)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DateOverride:
+    """Special hours on one local date at one location (``None`` = online).
+
+    On that date and location the override's intervals REPLACE the weekly rules; no intervals means closed.
+    Several overrides for the same date and location add up.
+    """
+
+    day: date
+    intervals: tuple[tuple[time, time], ...]
+    tz: str
+    location_id: int | None
+
+    def __post_init__(self) -> None:
+        for start, end in self.intervals:
+            _check_wall_interval(start, end)
+        ZoneInfo(self.tz)
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A half-open span of absolute time ``[start, end)`` between aware datetimes (normally UTC).
+
+    Used for busy time (existing bookings, already including their buffers) and for time off.
+    """
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        _check_aware(self.start, "Interval.start")
+        _check_aware(self.end, "Interval.end")
+        if self.end <= self.start:
+            raise ValueError(f"An interval must end after it starts (got {self.start} - {self.end}).")
+
+    def overlaps(self, other: Interval) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """What the engine needs to know about the service being booked.
+
+    The buffers are time the professional needs before and after a session (preparing the room, notes); they
+    must be free of other bookings but may fall outside working hours. ``min_notice`` and ``horizon`` are
+    measured from ``now`` to the slot's start.
+    """
+
+    service_id: int
+    duration: timedelta
+    buffer_before: timedelta = timedelta(0)
+    buffer_after: timedelta = timedelta(0)
+    min_notice: timedelta = timedelta(0)
+    horizon: timedelta = timedelta(days=60)
+
+    def __post_init__(self) -> None:
+        if self.duration <= timedelta(0):
+            raise ValueError("A service must last some time.")
+        if min(self.buffer_before, self.buffer_after, self.min_notice, self.horizon) < timedelta(0):
+            raise ValueError("Buffers, minimum notice and horizon cannot be negative.")
+
+
+@dataclass(frozen=True, slots=True)
+class ProfessionalAvailability:
+    """Everything the engine needs about one professional, as plain data.
+
+    ``closed_days`` holds ``(location_id, local date)`` pairs closed for holidays; a pair with location ``None``
+    closes that date everywhere, online included (a national holiday), so an online-only closure is entered as
+    time off or as an empty date override instead. A closed day stays closed even if an override gives hours.
+    ``duration`` is the professional's own session length for this service when it differs from the service's.
+    """
+
+    professional_id: int
+    rules: tuple[WeeklyRule, ...] = ()
+    overrides: tuple[DateOverride, ...] = ()
+    time_off: tuple[Interval, ...] = ()
+    busy: tuple[Interval, ...] = ()
+    closed_days: frozenset[tuple[int | None, date]] = frozenset()
+    duration: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        if self.duration is not None and self.duration <= timedelta(0):
+            raise ValueError("A session must last some time.")
+
+
+@total_ordering
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A bookable session: ``[start, end)`` in UTC, with whom and where (``location_id`` ``None`` = online).
+
+    Slots sort by start, then professional, then location (online first).
+    """
+
+    start: datetime
+    end: datetime
+    professional_id: int
+    location_id: int | None
+
+    def sort_key(self) -> tuple[datetime, int, int, datetime]:
+        return (self.start, self.professional_id, -1 if self.location_id is None else self.location_id, self.end)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Slot):
+            return NotImplemented
+        return self.sort_key() < other.sort_key()
+
+
+def blocked_interval(start: datetime, service: ServiceSpec, duration: timedelta | None = None) -> Interval:
+    """The interval a booking starting at ``start`` keeps busy: the session plus the service's buffers.
+
+    This is what a booking stores (and what the no-overlap constraint compares), so the engine and the booking
+    service agree on what "busy" means.
+    """
+    end = start + (duration or service.duration)
+    return Interval(start - service.buffer_before, end + service.buffer_after)
+
+
+def to_timezone(slots: Iterable[Slot], tz: str) -> list[Slot]:
+    """The same slots with start and end expressed in ``tz``, e.g. a patient in Europe/Madrid booking online.
+
+    Only the presentation changes: the instants, equality and order are those of the UTC slots.
+    Raises ``zoneinfo.ZoneInfoNotFoundError`` for an unknown zone name.
+    """
+    zone = ZoneInfo(tz)
+    return [replace(slot, start=slot.start.astimezone(zone), end=slot.end.astimezone(zone)) for slot in slots]
+
+
+# --- internals: absolute time as integer microseconds, so the inner loops add and compare ints -------------
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+
+
+def _us(value: datetime | timedelta) -> int:
+    if isinstance(value, datetime):
+        return (value - _EPOCH) // _MICROSECOND
+    return value // _MICROSECOND
+
+
+def _from_us(microseconds: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=microseconds)
+
+
+def _first_instant_showing(naive: datetime, zone: ZoneInfo) -> datetime:
+    """The first real instant at which a clock in ``zone`` shows ``naive`` or a later time.
+
+    For an ordinary time that is its only instant; for a repeated time its first occurrence (``fold=0``); for
+    a time skipped by a DST jump, the instant of the jump.
+    """
+    first = naive.replace(tzinfo=zone).astimezone(UTC)
+    if first.astimezone(zone).replace(tzinfo=None) == naive:
+        return first
+    # In a gap zoneinfo maps fold=0 with the offset before the jump (a later instant) and fold=1 with the offset
+    # after it (an earlier one); the jump lies between. Transitions fall on whole seconds: bisect on seconds.
+    candidates = (first, naive.replace(tzinfo=zone, fold=1).astimezone(UTC))
+    low, high = math.floor(min(candidates).timestamp()), math.ceil(max(candidates).timestamp())
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, zone).replace(tzinfo=None) >= naive:
+            high = middle
+        else:
+            low = middle
+    return datetime.fromtimestamp(high, UTC)
+
+
+@lru_cache(maxsize=16384)
+def _wall_window_us(day: date, start: time, end: time, tz: str) -> tuple[int, int]:
+    """A wall-clock window on a local day as absolute microseconds (cached: professionals share their hours)."""
+    zone = ZoneInfo(tz)
+    opens = _first_instant_showing(datetime.combine(day, start), zone)
+    end_day = day + timedelta(days=1) if end == MIDNIGHT else day
+    closes = _first_instant_showing(datetime.combine(end_day, end), zone)
+    return _us(opens), _us(closes)
+
+
+def _merged(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, disjoint spans covering the same time (overlapping and touching spans joined)."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if end <= start:
+            continue
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+class _Timeline:
+    """Busy time as sorted, disjoint spans, so "does [a, b) overlap any?" is one bisection.
+
+    Spans are disjoint and sorted, so the last one starting before ``b`` also ends last among those that
+    start before ``b``: [a, b) overlaps something exactly when that span ends after ``a``.
+    """
+
+    __slots__ = ("ends", "starts")
+
+    def __init__(self, intervals: Iterable[Interval]) -> None:
+        spans = _merged((_us(interval.start), _us(interval.end)) for interval in intervals)
+        self.starts = [start for start, _ in spans]
+        self.ends = [end for _, end in spans]
+
+
+@dataclass(frozen=True, slots=True)
+class _Search:
+    service_id: int
+    duration: int
+    buffer_before: int
+    buffer_after: int
+    step: int
+    earliest: int
+    latest: int
+    location: LocationFilter
+
+
+class _PreparedProfessional:
+    """One professional's data indexed for the day-by-day search (built once per call)."""
+
+    __slots__ = (
+        "busy",
+        "closed_days",
+        "duration",
+        "locations",
+        "overrides",
+        "professional_id",
+        "rules",
+        "time_off",
+    )
+
+    def __init__(self, professional: ProfessionalAvailability, search: _Search) -> None:
+        def wanted(location_id: int | None) -> bool:
+            return search.location is ALL or location_id == search.location
+
+        self.professional_id = professional.professional_id
+        self.duration = _us(professional.duration) if professional.duration else search.duration
+        self.rules: dict[tuple[int, int | None], list[WeeklyRule]] = defaultdict(list)
+        for rule in professional.rules:
+            if wanted(rule.location_id) and (rule.service_ids is None or search.service_id in rule.service_ids):
+                self.rules[rule.weekday, rule.location_id].append(rule)
+        self.overrides: dict[tuple[int | None, date], list[tuple[time, time, str]]] = defaultdict(list)
+        for override in professional.overrides:
+            if wanted(override.location_id):
+                pieces = self.overrides[override.location_id, override.day]
+                pieces.extend((start, end, override.tz) for start, end in override.intervals)
+        self.locations = {location for _, location in self.rules} | {location for location, _ in self.overrides}
+        self.closed_days = professional.closed_days
+        self.busy = _Timeline(professional.busy)
+        self.time_off = _Timeline(professional.time_off)
+
+    def windows(self, day: date, location_id: int | None, service_id: int) -> list[tuple[int, int]]:
+        """The merged absolute windows of one location on one local day."""
+        if (None, day) in self.closed_days or (location_id, day) in self.closed_days:
+            return []
+        override = self.overrides.get((location_id, day))
+        if override is not None:
+            pieces = override
+        else:
+            pieces = [
+                (rule.start, rule.end, rule.tz)
+                for rule in self.rules.get((day.weekday(), location_id), ())
+                if rule.applies_on(day, service_id)
+            ]
+        if len(pieces) == 1:
+            start, end, tz = pieces[0]
+            window = _wall_window_us(day, start, end, tz)
+            return [window] if window[0] < window[1] else []
+        return _merged(_wall_window_us(day, start, end, tz) for start, end, tz in pieces)
+
+    def starts_in(self, window_start: int, window_end: int, search: _Search) -> Iterator[int]:
+        """Grid starts inside one window whose session and buffers are free, in increasing order.
+
+        When a candidate collides, the walk jumps straight to the first grid point past the obstacle, so a
+        long busy stretch costs one bisection rather than one per grid point. (The hot loop of the engine:
+        plain ints and local names on purpose.)
+        """
+        duration, step = self.duration, search.step
+        before, after = search.buffer_before, search.buffer_after
+        busy_starts, busy_ends = self.busy.starts, self.busy.ends
+        off_starts, off_ends = self.time_off.starts, self.time_off.ends
+        candidate = window_start
+        if candidate < search.earliest:
+            candidate += -((window_start - search.earliest) // step) * step
+        last = min(window_end - duration, search.latest)
+        while candidate <= last:
+            # The last busy span starting before the blocked interval ends is the only one that can overlap it.
+            index = bisect_left(busy_starts, candidate + duration + after) - 1
+            if index >= 0 and busy_ends[index] > candidate - before:
+                candidate += -((candidate - before - busy_ends[index]) // step) * step
+                continue
+            if off_starts:
+                index = bisect_left(off_starts, candidate + duration) - 1
+                if index >= 0 and off_ends[index] > candidate:
+                    candidate += -((candidate - off_ends[index]) // step) * step
+                    continue
+            yield candidate
+            candidate += step
+
+
+def _search_for(service: ServiceSpec, now: datetime, step: timedelta, location_id: LocationFilter) -> _Search:
+    _check_aware(now, "now")
+    if step <= timedelta(0):
+        raise ValueError("The slot step must be positive.")
+    return _Search(
+        service_id=service.service_id,
+        duration=_us(service.duration),
+        buffer_before=_us(service.buffer_before),
+        buffer_after=_us(service.buffer_after),
+        step=_us(step),
+        earliest=_us(now + service.min_notice),
+        latest=_us(now + service.horizon),
+        location=location_id,
+    )
+
+
+def _days(start_day: date, end_day: date, search: _Search) -> list[date]:
+    """The local days worth looking at: the requested range cut to what notice and horizon allow.
+
+    A window of local day ``d`` lies between ``d 00:00 UTC - 14 h`` and ``d + 1 00:00 UTC + 12 h`` whatever the
+    zone (it may run until local midnight), hence the margins of one and two days.
+    """
+    first = max(start_day, _from_us(search.earliest).date() - timedelta(days=2))
+    last = min(end_day, _from_us(search.latest).date() + timedelta(days=1))
+    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+
+def available_slots(
+    *,
+    professionals: Iterable[ProfessionalAvailability],
+    service: ServiceSpec,
+    start_day: date,
+    end_day: date,
+    now: datetime,
+    step: timedelta = timedelta(minutes=30),
+    location_id: LocationFilter = ALL,
+) -> list[Slot]:
+    """Every slot of ``service`` the given professionals can offer on local days ``start_day``..``end_day``.
+
+    Pass several professionals for an "any professional" search: each slot names its professional.
+    ``location_id`` keeps one location (``None`` = online only); :data:`ALL` keeps every location.
+    The days are local dates in the time zone of each rule. A slot is offered when the session lies inside
+    an opening window of its day (weekly rules valid that day and allowed for the service, or the date's
+    override), the day is not closed, the session plus the service's buffers overlaps no busy interval, the
+    session overlaps no time off, and ``now + min_notice <= start <= now + horizon``.
+    Returns the slots sorted (see :class:`Slot`), without duplicates.
+    """
+    search = _search_for(service, now, step, location_id)
+    days = _days(start_day, end_day, search)
+    found: list[tuple[int, int, int, int, int | None]] = []
+    for professional in professionals:
+        prepared = _PreparedProfessional(professional, search)
+        professional_id, duration = prepared.professional_id, prepared.duration
+        for day in days:
+            for location in prepared.locations:
+                location_key = -1 if location is None else location
+                for window_start, window_end in prepared.windows(day, location, search.service_id):
+                    found.extend(
+                        (start, professional_id, location_key, start + duration, location)
+                        for start in prepared.starts_in(window_start, window_end, search)
+                    )
+    # Rows sort like Slot.sort_key (equal location keys imply equal locations, so None is never compared to an
+    # int); equal neighbours only arise from inconsistent input, such as one location under two time zones.
+    found.sort()
+    instants: dict[int, datetime] = {}  # professionals share the grid: build each datetime once
+    slots: list[Slot] = []
+    previous = None
+    for row in found:
+        if row != previous:
+            start, professional_id, _, end, location = row
+            if start not in instants:
+                instants[start] = _from_us(start)
+            if end not in instants:
+                instants[end] = _from_us(end)
+            slots.append(Slot(instants[start], instants[end], professional_id, location))
+            previous = row
+    return slots
+
+
+def next_available(
+    *,
+    professionals: Iterable[ProfessionalAvailability],
+    service: ServiceSpec,
+    start_day: date,
+    end_day: date,
+    now: datetime,
+    step: timedelta = timedelta(minutes=30),
+    location_id: LocationFilter = ALL,
+) -> dict[int, datetime | None]:
+    """The earliest slot start (UTC) per professional in the range, or None when they have nothing free.
+
+    Same rules as :func:`available_slots`, for profile pages and listings. Each professional's search stops
+    as soon as no later local day can hold an earlier slot.
+    """
+    search = _search_for(service, now, step, location_id)
+    days = _days(start_day, end_day, search)
+    result: dict[int, datetime | None] = {}
+    for professional in professionals:
+        prepared = _PreparedProfessional(professional, search)
+        best: int | None = None
+        for day in days:
+            # Local day d starts no earlier than d 00:00 UTC - 14 h, so from d - 1 00:00 UTC on nothing can win.
+            if best is not None and _us(datetime.combine(day - timedelta(days=1), MIDNIGHT, UTC)) > best:
+                break
+            for location in prepared.locations:
+                for window_start, window_end in prepared.windows(day, location, search.service_id):
+                    if best is not None and window_start >= best:
+                        continue
+                    start = next(prepared.starts_in(window_start, window_end, search), None)
+                    if start is not None and (best is None or start < best):
+                        best = start
+        result[professional.professional_id] = None if best is None else _from_us(best)
+    return result
