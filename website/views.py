@@ -1,13 +1,22 @@
-"""Site-wide views that are not Wagtail pages: health check and error pages."""
+"""Site-wide views that are not Wagtail pages: health check, search, robots.txt and error pages."""
 
 import logging
+import unicodedata
 
 from django.conf import settings
+from django.core.paginator import Paginator
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.views.decorators.cache import never_cache
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
+from wagtail.models import Page, Site
+
+SEARCH_RESULTS_PER_PAGE = 10
+SEARCH_QUERY_MAX_LENGTH = 200
+ROBOTS_DISALLOWED_PATHS = ["/admin/", "/portal/", "/accounts/", "/search/"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +56,56 @@ def healthz(request):
             results[name] = "error"
             healthy = False
     return JsonResponse({"status": "ok" if healthy else "error", "checks": results}, status=200 if healthy else 503)
+
+
+def _search_terms(query: str) -> str:
+    """The query as the search backend can take it.
+
+    Double quotes break SQLite's full-text syntax in the database backend, and NUL or other
+    control characters are rejected by PostgreSQL; neither carries meaning in a plain search.
+    """
+    return "".join(" " if char == '"' or unicodedata.category(char) == "Cc" else char for char in query).strip()
+
+
+@require_GET
+def search(request):
+    """Full-text search over the live, public pages of the current site.
+
+    An empty or over-long query shows a message instead of results; a non-numeric or
+    out-of-range ``page`` falls back to the first or last page.
+    """
+    query = request.GET.get("q", "").strip()
+    message = ""
+    results_page = None
+    if not query:
+        message = _("Type one or more words to search the site.")
+    elif len(query) > SEARCH_QUERY_MAX_LENGTH:
+        message = _("Your search is too long. Use at most %(max)d characters.") % {"max": SEARCH_QUERY_MAX_LENGTH}
+    else:
+        pages = Page.objects.live().public().filter(depth__gt=1)
+        site = Site.find_for_request(request)
+        if site is not None:
+            pages = pages.descendant_of(site.root_page, inclusive=True)
+        terms = _search_terms(query)
+        results = pages.search(terms) if terms else []
+        paginator = Paginator(results, SEARCH_RESULTS_PER_PAGE)
+        results_page = paginator.get_page(request.GET.get("page"))
+        if not paginator.count:
+            message = _("No pages match “%(query)s”. Try other words.") % {"query": query}
+    return render(
+        request,
+        "search/search.html",
+        {"search_query": query, "results_page": results_page, "search_message": message},
+    )
+
+
+@require_GET
+@cache_control(max_age=3600, public=True)
+def robots_txt(request):
+    """robots.txt: keep crawlers out of private areas and point them at the sitemap."""
+    lines = ["User-agent: *", *(f"Disallow: {path}" for path in ROBOTS_DISALLOWED_PATHS), ""]
+    lines.append(f"Sitemap: {request.build_absolute_uri(reverse('sitemap'))}")
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
 
 
 def page_not_found(request, exception=None):

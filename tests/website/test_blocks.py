@@ -1,0 +1,148 @@
+"""The shared StreamField blocks on their own: validation, previews, and the selector bridge."""
+
+import sys
+import types
+
+import pytest
+from bs4 import BeautifulSoup
+from django.core.exceptions import ValidationError
+from wagtail.embeds.blocks import EmbedBlock
+
+from website import blocks
+
+EXPECTED_BLOCKS = [
+    "heading",
+    "paragraph",
+    "image",
+    "quote",
+    "call_to_action",
+    "faq",
+    "embed",
+    "services_list",
+    "professionals_grid",
+    "latest_posts",
+]
+
+
+def test_base_stream_block_offers_every_shared_block():
+    assert list(blocks.BaseStreamBlock.base_blocks) == EXPECTED_BLOCKS
+
+
+def test_embed_block_wraps_wagtails_embed_block():
+    assert isinstance(blocks.MediaEmbedBlock().child_blocks["embed"], EmbedBlock)
+
+
+@pytest.mark.parametrize("name", EXPECTED_BLOCKS, ids=EXPECTED_BLOCKS)
+def test_every_block_has_editor_metadata(name):
+    block = blocks.BaseStreamBlock().child_blocks[name]
+
+    assert block.meta.icon and block.meta.icon != "placeholder"
+    assert block.meta.template == f"blocks/{block.meta.template.split('/')[-1]}"
+    assert block.meta.description
+    assert type(block).__doc__
+
+
+@pytest.mark.parametrize(
+    ("name", "expected_text"),
+    [
+        ("heading", "Cómo trabajamos"),
+        ("paragraph", "Psicoterapia individual"),
+        ("quote", "Me sentí escuchada desde la primera sesión."),
+        ("call_to_action", "Agendar"),
+        ("faq", "¿Cuánto dura una sesión?"),
+    ],
+    ids=["heading", "paragraph", "quote", "call_to_action", "faq"],
+)
+def test_preview_values_render(name, expected_text):
+    block = blocks.BaseStreamBlock().child_blocks[name]
+
+    html = block.render(block.get_preview_value())
+
+    assert expected_text in BeautifulSoup(html, "html.parser").get_text()
+
+
+@pytest.mark.parametrize(("level", "tag"), [("h2", "h2"), ("h3", "h3"), ("h4", "h4")], ids=["h2", "h3", "h4"])
+def test_heading_renders_at_the_chosen_level(level, tag):
+    block = blocks.HeadingBlock()
+
+    html = block.render(block.to_python({"text": "Tarifas", "level": level}))
+
+    assert BeautifulSoup(html, "html.parser").find(tag).get_text() == "Tarifas"
+
+
+def test_faq_is_an_accordion_that_works_without_javascript():
+    block = blocks.FAQBlock()
+
+    soup = BeautifulSoup(block.render(block.get_preview_value()), "html.parser")
+
+    assert len(soup.find_all("details")) == 2
+    assert soup.find("details").find("summary").get_text() == "¿Cuánto dura una sesión?"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"title": "T", "text": "", "button_label": "Ir", "page": None, "url": ""},
+        {"title": "T", "text": "", "button_label": "Ir", "page": "both", "url": "https://example.com/"},
+    ],
+    ids=["no-target", "two-targets"],
+)
+@pytest.mark.django_db
+def test_call_to_action_needs_exactly_one_target(value, home_page):
+    block = blocks.CallToActionBlock()
+    if value["page"] == "both":
+        value = {**value, "page": home_page.pk}
+
+    with pytest.raises(ValidationError):
+        block.clean(block.to_python(value))
+
+
+@pytest.mark.django_db
+def test_call_to_action_accepts_an_external_url():
+    block = blocks.CallToActionBlock()
+
+    cleaned = block.clean(
+        block.to_python({"title": "T", "text": "", "button_label": "Ir", "page": None, "url": "https://example.com/"})
+    )
+
+    assert cleaned["url"] == "https://example.com/"
+
+
+def test_listing_blocks_show_a_friendly_note_while_the_other_apps_are_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "website.clinic.selectors", None)  # import now raises ModuleNotFoundError
+    block = blocks.ServicesListBlock()
+
+    html = block.render(block.to_python({"heading": "Servicios", "category": None, "limit": None}))
+
+    assert "Services will be listed here soon." in html
+
+
+def test_call_selector_returns_an_empty_list_when_the_module_is_missing():
+    assert blocks.call_selector("website.no_such_module.selectors", "anything") == []
+
+
+def test_call_selector_returns_an_empty_list_when_the_function_is_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "fake_app.selectors", types.ModuleType("fake_app.selectors"))
+
+    assert blocks.call_selector("fake_app.selectors", "service_listing") == []
+
+
+def test_call_selector_does_not_hide_import_errors_inside_an_existing_module(monkeypatch, tmp_path):
+    (tmp_path / "broken_selectors_module.py").write_text("import module_that_does_not_exist\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    with pytest.raises(ModuleNotFoundError):
+        blocks.call_selector("broken_selectors_module", "service_listing")
+
+
+@pytest.mark.django_db
+def test_model_choice_block_stores_the_chosen_rows_primary_key():
+    from tests.factories.scheduling import ServiceCategoryFactory
+
+    category = ServiceCategoryFactory()
+    block = blocks.ModelChoiceBlock("scheduling.ServiceCategory", required=False)
+
+    assert block.get_prep_value(category) == category.pk
+    assert block.to_python(category.pk) == category
+    assert block.to_python(None) is None
+    assert block.get_form_state(category) == [str(category.pk)]

@@ -1,0 +1,14 @@
+"""The site shell's models: home and standard pages, site-wide settings and navigation."""
+
+from .pages import HomePage, StandardPage
+from .site_settings import FooterLink, HeaderLink, NavigationSettings, NavItem, SiteSettings
+
+__all__ = [
+    "FooterLink",
+    "HeaderLink",
+    "HomePage",
+    "NavItem",
+    "NavigationSettings",
+    "SiteSettings",
+    "StandardPage",
+]
