@@ -7,7 +7,7 @@ that an editor changed after the first run is left alone.
 
 import datetime
 
-from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
@@ -26,11 +26,12 @@ from booking.scheduling.models import (
     ServiceCategory,
 )
 from portal.accounts import roles
-from portal.accounts.services import ensure_patient
+from portal.accounts.services import ensure_patient, mark_email_verified
 from resources.models import ResourceCategory, ResourceIndexPage, ResourcePage
 from website.clinic.models import ProfessionalIndexPage, ProfessionalPage, ServiceIndexPage, ServicePage
 from website.demo import content
 from website.demo import media as demo_media
+from website.management.commands.set_site_url import apply_site_url
 from website.models import FooterLink, HomePage, NavigationSettings, SiteSettings, StandardPage
 
 ROLE_GROUPS = {
@@ -75,7 +76,7 @@ class Command(BaseCommand):
                 if role in ("editor", "receptionist"):
                     user.is_staff = True
                 user.save()
-            EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
+            mark_email_verified(user)
             if role in ROLE_GROUPS:
                 user.groups.add(Group.objects.get(name=ROLE_GROUPS[role]))
             if role == "patient":
@@ -231,6 +232,8 @@ class Command(BaseCommand):
         if not navigation.footer_links.exists():
             for order, page in enumerate((legal["privacy"], legal["terms"])):
                 FooterLink.objects.create(setting=navigation, link_page=page, label="", sort_order=order)
+        apply_site_url(settings.SITE_URL)
+        site.refresh_from_db()
         if site.site_name != content.CLINIC["clinic_name"]:
             site.site_name = content.CLINIC["clinic_name"]
             site.save()
