@@ -31,30 +31,26 @@ def portrait_png(name: str, color: tuple[int, int, int], size: int = 600) -> byt
     return buffer.getvalue()
 
 
-def banner_png(text: str, color: tuple[int, int, int], width: int = 1200, height: int = 630) -> bytes:
-    """A wide banner image (Open Graph size) with a title, for blog posts and the home hero."""
+def banner_png(seed: str, color: tuple[int, int, int], width: int = 1200, height: int = 630) -> bytes:
+    """A wide abstract banner (Open Graph size) for blog posts and the home hero.
+
+    No text is drawn: Pillow's built-in font lacks Spanish accents, and titles are on the page anyway.
+    """
     image = PILImage.new("RGB", (width, height), color)
     draw = ImageDraw.Draw(image)
     for step in range(0, height, 6):
         shade = tuple(min(255, c + step // 12) for c in color)
         draw.line([(0, step), (width, step)], fill=shade, width=6)
-    font = ImageFont.load_default(size=54)
-    draw.multiline_text((80, height / 2), _wrap(text, 30), fill="white", font=font, anchor="lm", spacing=12)
+    offset = sum(map(ord, seed))
+    for index in range(5):
+        radius = 60 + (offset * (index + 3)) % 160
+        x = (offset * (index + 7) * 37) % width
+        y = (offset * (index + 5) * 53) % height
+        tint = tuple(min(255, c + 40 + index * 12) for c in color)
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=tint)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def _wrap(text: str, width: int) -> str:
-    lines, line = [], ""
-    for word in text.split():
-        if len(line) + len(word) + 1 > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    lines.append(line)
-    return "\n".join(lines)
 
 
 def get_or_create_image(title: str, png: bytes, filename: str) -> Image:
