@@ -1,0 +1,55 @@
+"""``seed_demo`` builds a believable clinic and is safe to run twice."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from wagtail.models import Page
+
+from blog.models import BlogPage
+from booking.scheduling.models import Location, Professional, Service
+from resources.models import ResourcePage
+from website.demo import content
+
+
+def _counts():
+    return {
+        "users": get_user_model().objects.count(),
+        "services": Service.objects.count(),
+        "locations": Location.objects.count(),
+        "professionals": Professional.objects.count(),
+        "posts": BlogPage.objects.live().count(),
+        "resources": ResourcePage.objects.live().count(),
+        "pages": Page.objects.count(),
+    }
+
+
+@pytest.mark.django_db
+def test_seed_demo_builds_the_clinic_once_and_its_pages_render(client, capsys):
+    call_command("seed_demo")
+    first = _counts()
+    printed = capsys.readouterr().out
+    call_command("seed_demo")
+
+    assert first == _counts()
+    assert first["services"] == 8
+    assert first["locations"] == 2
+    assert first["professionals"] == 6
+    assert first["posts"] == 6
+    assert first["resources"] == 6
+    assert first["users"] == len(content.ACCOUNTS)
+    for email, *_rest in content.ACCOUNTS:
+        assert email in printed
+    for url in ["/", "/servicios/", "/equipo/", "/equipo/catalina-munoz/", "/blog/", "/recursos/", "/nosotros/"]:
+        assert client.get(url).status_code == 200, url
+
+
+@pytest.mark.django_db
+def test_demo_patient_can_log_in_with_the_printed_password(client):
+    call_command("seed_demo")
+
+    response = client.post(
+        "/accounts/login/", {"login": "paciente1@demo.clinic", "password": content.DEMO_PASSWORD}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert response.context["user"].email == "paciente1@demo.clinic"
