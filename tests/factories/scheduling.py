@@ -1,3 +1,4 @@
+import datetime
 from decimal import Decimal
 
 import factory
@@ -16,7 +17,7 @@ from booking.scheduling.models import (
     ServiceCategory,
 )
 
-from .accounts import UserFactory, activate_totp
+from .accounts import PatientFactory, UserFactory, activate_totp
 
 
 class StaffUserFactory(UserFactory):
@@ -130,3 +131,56 @@ class ProfessionalExperienceFactory(factory.django.DjangoModelFactory):
     role = factory.Sequence(lambda n: f"Role {n}")
     organisation = "Hospital del Salvador"
     period = "2018 – 2022"
+
+
+# --- schedules and appointments ------------------------------------------------------------------------------
+
+
+class WeeklyAvailabilityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "scheduling.WeeklyAvailability"
+
+    professional = factory.SubFactory(ProfessionalFactory)
+    location = None
+    weekday = 0
+    start_time = datetime.time(9)
+    end_time = datetime.time(13)
+
+
+class DateOverrideFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "scheduling.DateOverride"
+
+    professional = factory.SubFactory(ProfessionalFactory)
+    location = None
+    date = datetime.date(2026, 12, 1)
+    start_time = None
+    end_time = None
+
+
+class TimeOffFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "scheduling.TimeOff"
+
+    professional = factory.SubFactory(ProfessionalFactory)
+    start = datetime.datetime(2026, 12, 1, 12, tzinfo=datetime.UTC)
+    end = datetime.datetime(2026, 12, 1, 16, tzinfo=datetime.UTC)
+
+
+class AppointmentFactory(factory.django.DjangoModelFactory):
+    """A confirmed online appointment; pass ``start`` and the rest follows (no buffers unless given)."""
+
+    class Meta:
+        model = "scheduling.Appointment"
+
+    patient = factory.SubFactory(PatientFactory)
+    professional = factory.SubFactory(ProfessionalFactory)
+    service = factory.SubFactory(ServiceFactory)
+    modality = "online"
+    start = datetime.datetime(2026, 12, 1, 13, tzinfo=datetime.UTC)
+    end = factory.LazyAttribute(lambda o: o.start + datetime.timedelta(minutes=50))
+    blocked_start = factory.LazyAttribute(lambda o: o.start)
+    blocked_end = factory.LazyAttribute(lambda o: o.end)
+    status = "confirmed"
+    price = Decimal("35000")
+    source = "admin"

@@ -1,3 +1,11 @@
+from .appointments import (
+    BLOCKING_STATUSES,
+    Appointment,
+    AppointmentEvent,
+    AppointmentModality,
+    AppointmentSource,
+    AppointmentStatus,
+)
 from .catalog import (
     Location,
     Modality,
@@ -10,8 +18,19 @@ from .catalog import (
     Service,
     ServiceCategory,
 )
+from .schedule import DateOverride, TimeOff, Weekday, WeeklyAvailability
 
 __all__ = [
+    "BLOCKING_STATUSES",
+    "Appointment",
+    "AppointmentEvent",
+    "AppointmentModality",
+    "AppointmentSource",
+    "AppointmentStatus",
+    "DateOverride",
+    "TimeOff",
+    "WeeklyAvailability",
+    "Weekday",
     "Location",
     "Modality",
     "PaymentMode",

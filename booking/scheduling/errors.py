@@ -1,0 +1,24 @@
+"""The booking domain's one error type: a translated message for people and a stable code for programs."""
+
+from django.utils.translation import gettext_lazy as _
+
+DEFAULT_MESSAGES = {
+    "slot_unavailable": _("Sorry, that time has just been taken. Please choose another one."),
+    "outside_availability": _("That time is not offered for this service."),
+    "too_late": _("That time is too soon to book; please choose a later one."),
+    "too_far": _("That time is too far ahead to book yet."),
+    "not_allowed": _("You are not allowed to do that."),
+    "policy_window": _("It is too late to change this appointment online. Please contact the clinic."),
+    "max_reschedules": _("This appointment cannot be rescheduled again. Please contact the clinic."),
+    "invalid_state": _("This appointment can no longer be changed this way."),
+    "invalid_request": _("The booking details are not valid."),
+}
+
+
+class BookingError(Exception):
+    """A booking rule said no. Views show ``message``; the API returns ``code`` with a 4xx status."""
+
+    def __init__(self, code: str, message=None):
+        self.code = code
+        self.message = message if message is not None else DEFAULT_MESSAGES.get(code, DEFAULT_MESSAGES["not_allowed"])
+        super().__init__(f"{code}: {self.message}")

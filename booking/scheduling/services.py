@@ -1,0 +1,510 @@
+"""Booking use cases: hold, book, confirm, reschedule, cancel, complete, no-show, release expired holds.
+
+Every function follows the same skeleton (see CONVENTIONS.md): check the rule and raise ``BookingError``;
+``transaction.atomic()``, re-read the rows with ``select_for_update()``, change, save, write an
+``AppointmentEvent``; side effects run in ``transaction.on_commit`` through the ``appointment_changed`` signal,
+so that a notification is never sent for a change that was rolled back.
+
+Overlaps: on SQLite every transaction is ``BEGIN IMMEDIATE``, so writers serialise and the check under the lock
+is exact. On PostgreSQL the professional's row is locked with ``SELECT ... FOR UPDATE`` (bookings of one
+professional serialise) and an exclusion constraint backs it up; an ``IntegrityError`` becomes
+``BookingError("slot_unavailable")``, never a 500.
+
+Staff may override the reschedule and cancellation windows (and the reschedule limit) by giving a reason; the
+reason is stored on the event. Minimum notice and horizon still apply to the new time.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+
+import django.dispatch
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from portal.accounts.models import Patient
+
+from .availability import available_slots
+from .errors import BookingError
+from .models import (
+    Appointment,
+    AppointmentEvent,
+    AppointmentModality,
+    AppointmentStatus,
+    Location,
+    Professional,
+    ProfessionalService,
+    Service,
+)
+from .models.appointments import OPEN_STATUSES
+from .selectors import DEFAULT_STEP, load_availability
+
+Action = AppointmentEvent.Action
+
+# Sent on commit with ``appointment`` and ``action`` (an AppointmentEvent.Action): notifications, calendar
+# invitations and payments connect to it in their AppConfig.ready().
+appointment_changed = django.dispatch.Signal()
+
+
+class RefundDecision(enum.Enum):
+    """What the cancellation policy says about money already paid."""
+
+    FULL_REFUND = "full_refund"
+    NO_REFUND = "no_refund"
+    NOTHING_PAID = "nothing_paid"  # a hold cancelled before payment
+
+
+class PackCredit(enum.Enum):
+    """What happens to a pack session (packs do not exist yet: ``CancellationOutcome.pack_credit`` is None)."""
+
+    RETURNED = "returned"
+    FORFEITED = "forfeited"
+
+
+@dataclass(frozen=True)
+class CancellationOutcome:
+    appointment: Appointment
+    refund: RefundDecision
+    late: bool
+    pack_credit: PackCredit | None = None
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else timezone.now()
+
+
+def _is_staff(user) -> bool:
+    return bool(user is not None and user.is_staff)
+
+
+def _snapshot(appointment: Appointment) -> dict:
+    return {
+        "status": appointment.status,
+        "start": appointment.start.isoformat(),
+        "end": appointment.end.isoformat(),
+        "professional_id": appointment.professional_id,
+        "location_id": appointment.location_id,
+        "reschedule_count": appointment.reschedule_count,
+    }
+
+
+def _log(appointment: Appointment, action: str, *, actor, at: datetime, before=None, reason: str = "") -> None:
+    AppointmentEvent.objects.create(
+        appointment=appointment,
+        action=action,
+        actor=actor,
+        at=at,
+        before=before or {},
+        after=_snapshot(appointment),
+        reason=reason or "",
+    )
+    transaction.on_commit(lambda: appointment_changed.send(sender=Appointment, appointment=appointment, action=action))
+
+
+def _require_owner_or_staff(appointment: Appointment, actor) -> None:
+    if _is_staff(actor):
+        return
+    if actor is None or appointment.patient.user_id != actor.pk:
+        raise BookingError("not_allowed")
+
+
+def _check_staff_override(actor, staff_override_reason: str | None) -> bool:
+    if not staff_override_reason:
+        return False
+    if not _is_staff(actor):
+        raise BookingError("not_allowed")
+    return True
+
+
+def _release_expired_holds_overlapping(*, professional_id: int, room_id: int | None, start, end, now) -> None:
+    """Cancel expired holds in the way, so the new row does not trip the PostgreSQL exclusion constraint."""
+    expired = Appointment.objects.select_for_update().filter(
+        status=AppointmentStatus.PENDING_PAYMENT,
+        hold_expires_at__lte=now,
+        blocked_start__lt=end,
+        blocked_end__gt=start,
+    )
+    for hold in expired:
+        if hold.professional_id == professional_id or (room_id is not None and hold.room_id == room_id):
+            _expire_hold(hold, now)
+
+
+def _expire_hold(hold: Appointment, now: datetime) -> None:
+    before = _snapshot(hold)
+    hold.status = AppointmentStatus.CANCELLED
+    hold.cancellation_reason = "hold expired"
+    hold.save(update_fields=["status", "cancellation_reason", "updated_at"])
+    _log(hold, Action.HOLD_EXPIRED, actor=None, at=now, before=before)
+
+
+def _check_slot(
+    *,
+    professional: Professional,
+    service: Service,
+    location: Location | None,
+    start: datetime,
+    now: datetime,
+    exclude_appointment_id: int | None = None,
+) -> tuple[datetime, datetime, datetime, datetime]:
+    """Verify ``start`` is an engine slot now; returns (start, end, blocked_start, blocked_end) or raises.
+
+    Runs inside the booking transaction, so the busy time it reads is the time under the lock.
+    """
+    if timezone.is_naive(start):
+        raise BookingError("invalid_request")
+    spec, availability = load_availability(
+        service=service,
+        professionals=[professional],
+        location=location,
+        start_day=(start - timedelta(days=1)).date(),
+        end_day=(start + timedelta(days=1)).date(),
+        now=now,
+        exclude_appointment_id=exclude_appointment_id,
+    )
+    if not availability:
+        raise BookingError("not_allowed")
+    if start < now + spec.min_notice:
+        raise BookingError("too_late")
+    if start > now + spec.horizon:
+        raise BookingError("too_far")
+    (own,) = availability
+    location_id = location.pk if location else None
+
+    def offered(professional_availability) -> bool:
+        slots = available_slots(
+            professionals=[professional_availability],
+            service=spec,
+            start_day=(start - timedelta(days=1)).date(),
+            end_day=(start + timedelta(days=1)).date(),
+            now=now,
+            step=DEFAULT_STEP,
+            location_id=location_id,
+        )
+        return any(slot.start == start for slot in slots)
+
+    if not offered(own):
+        # Would it be offered if nobody had booked? Then it is taken, not outside the hours.
+        raise BookingError("slot_unavailable" if offered(replace(own, busy=())) else "outside_availability")
+    duration = own.duration or spec.duration
+    end = start + duration
+    return start, end, start - spec.buffer_before, end + spec.buffer_after
+
+
+def _create(
+    *,
+    status: str,
+    patient: Patient,
+    professional: Professional,
+    service: Service,
+    start: datetime,
+    location: Location | None,
+    modality: str,
+    now: datetime,
+    hold_minutes: int | None,
+    source: str,
+    actor,
+    note: str,
+) -> Appointment:
+    if modality == AppointmentModality.IN_PERSON and (location is None or not service.offers_in_person):
+        raise BookingError("invalid_request")
+    if modality == AppointmentModality.ONLINE and (location is not None or not service.offers_online):
+        raise BookingError("invalid_request")
+    if not service.active:
+        raise BookingError("not_allowed")
+    try:
+        with transaction.atomic():
+            professional = Professional.objects.select_for_update().get(pk=professional.pk)
+            offer = ProfessionalService.objects.filter(professional=professional, service=service).first()
+            if offer is None or not professional.active:
+                raise BookingError("not_allowed")
+            start, end, blocked_start, blocked_end = _check_slot(
+                professional=professional, service=service, location=location, start=start, now=now
+            )
+            _release_expired_holds_overlapping(
+                professional_id=professional.pk, room_id=None, start=blocked_start, end=blocked_end, now=now
+            )
+            appointment = Appointment.objects.create(
+                patient=patient,
+                professional=professional,
+                service=service,
+                location=location,
+                modality=modality,
+                start=start,
+                end=end,
+                blocked_start=blocked_start,
+                blocked_end=blocked_end,
+                status=status,
+                hold_expires_at=now + timedelta(minutes=hold_minutes) if hold_minutes else None,
+                price=Decimal(offer.price),
+                currency=service.currency,
+                patient_note=note,
+                source=source,
+                created_by=actor,
+            )
+            _log(appointment, Action.CREATED, actor=actor, at=now)
+            if status == AppointmentStatus.PENDING_PAYMENT:
+                _log(appointment, Action.HELD, actor=actor, at=now)
+            else:
+                _log(appointment, Action.CONFIRMED, actor=actor, at=now)
+    except IntegrityError as exc:  # PostgreSQL's exclusion constraint: someone else won the race
+        raise BookingError("slot_unavailable") from exc
+    return appointment
+
+
+def hold_slot(
+    *,
+    patient: Patient,
+    professional: Professional,
+    service: Service,
+    start: datetime,
+    location: Location | None = None,
+    modality: str,
+    now: datetime | None = None,
+    hold_minutes: int = 15,
+    source: str,
+    actor,
+    note: str = "",
+) -> Appointment:
+    """Reserve a slot for ``hold_minutes`` while the patient pays: a ``pending_payment`` appointment."""
+    return _create(
+        status=AppointmentStatus.PENDING_PAYMENT,
+        patient=patient,
+        professional=professional,
+        service=service,
+        start=start,
+        location=location,
+        modality=modality,
+        now=_now(now),
+        hold_minutes=hold_minutes,
+        source=source,
+        actor=actor,
+        note=note,
+    )
+
+
+def book_appointment(
+    *,
+    patient: Patient,
+    professional: Professional,
+    service: Service,
+    start: datetime,
+    location: Location | None = None,
+    modality: str,
+    now: datetime | None = None,
+    source: str,
+    actor,
+    note: str = "",
+) -> Appointment:
+    """Book a slot, confirmed at once (services paid later or at the clinic, staff bookings)."""
+    return _create(
+        status=AppointmentStatus.CONFIRMED,
+        patient=patient,
+        professional=professional,
+        service=service,
+        start=start,
+        location=location,
+        modality=modality,
+        now=_now(now),
+        hold_minutes=None,
+        source=source,
+        actor=actor,
+        note=note,
+    )
+
+
+def confirm_appointment(*, appointment: Appointment, actor, now: datetime | None = None) -> Appointment:
+    """Confirm a held appointment (payment received). A hold that expired is confirmed only if its time is free."""
+    now = _now(now)
+    try:
+        with transaction.atomic():
+            appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+            if appointment.status != AppointmentStatus.PENDING_PAYMENT:
+                raise BookingError("invalid_state")
+            if appointment.hold_expired(now):
+                Professional.objects.select_for_update().get(pk=appointment.professional_id)
+                taken = (
+                    Appointment.objects.active(now)
+                    .filter(professional_id=appointment.professional_id)
+                    .overlapping(appointment.blocked_start, appointment.blocked_end)
+                    .exclude(pk=appointment.pk)
+                    .exists()
+                )
+                if taken:
+                    raise BookingError("slot_unavailable")
+            before = _snapshot(appointment)
+            appointment.status = AppointmentStatus.CONFIRMED
+            appointment.hold_expires_at = None
+            appointment.save(update_fields=["status", "hold_expires_at", "updated_at"])
+            _log(appointment, Action.CONFIRMED, actor=actor, at=now, before=before)
+    except IntegrityError as exc:
+        raise BookingError("slot_unavailable") from exc
+    return appointment
+
+
+def release_expired_holds(*, now: datetime | None = None) -> int:
+    """Cancel every hold whose time ran out (event ``hold_expired``); returns how many were released."""
+    now = _now(now)
+    with transaction.atomic():
+        expired = list(
+            Appointment.objects.select_for_update().filter(
+                status=AppointmentStatus.PENDING_PAYMENT, hold_expires_at__lte=now
+            )
+        )
+        for hold in expired:
+            _expire_hold(hold, now)
+    return len(expired)
+
+
+def reschedule_appointment(
+    *,
+    appointment: Appointment,
+    start: datetime,
+    actor,
+    now: datetime | None = None,
+    staff_override_reason: str | None = None,
+) -> Appointment:
+    """Move an appointment to another free slot of the same professional, service and location."""
+    now = _now(now)
+    override = _check_staff_override(actor, staff_override_reason)
+    try:
+        with transaction.atomic():
+            Professional.objects.select_for_update().get(pk=appointment.professional_id)
+            appointment = (
+                Appointment.objects.select_for_update(of=("self",))
+                .select_related("service", "patient", "location", "professional")
+                .get(pk=appointment.pk)
+            )
+            _require_owner_or_staff(appointment, actor)
+            if appointment.status not in OPEN_STATUSES or appointment.hold_expired(now):
+                raise BookingError("invalid_state")
+            if not override:
+                if appointment.reschedule_count >= appointment.service.max_reschedules:
+                    raise BookingError("max_reschedules")
+                if not appointment.can_reschedule(now):
+                    raise BookingError("policy_window")
+            start, end, blocked_start, blocked_end = _check_slot(
+                professional=appointment.professional,
+                service=appointment.service,
+                location=appointment.location,
+                start=start,
+                now=now,
+                exclude_appointment_id=appointment.pk,
+            )
+            _release_expired_holds_overlapping(
+                professional_id=appointment.professional_id,
+                room_id=appointment.room_id,
+                start=blocked_start,
+                end=blocked_end,
+                now=now,
+            )
+            before = _snapshot(appointment)
+            appointment.start, appointment.end = start, end
+            appointment.blocked_start, appointment.blocked_end = blocked_start, blocked_end
+            appointment.reschedule_count += 1
+            appointment.save(
+                update_fields=["start", "end", "blocked_start", "blocked_end", "reschedule_count", "updated_at"]
+            )
+            _log(appointment, Action.RESCHEDULED, actor=actor, at=now, before=before, reason=staff_override_reason)
+    except IntegrityError as exc:
+        raise BookingError("slot_unavailable") from exc
+    return appointment
+
+
+def cancel_appointment(
+    *,
+    appointment: Appointment,
+    actor,
+    reason: str = "",
+    now: datetime | None = None,
+    staff_override_reason: str | None = None,
+) -> CancellationOutcome:
+    """Cancel an open appointment and say what the policy decides about money.
+
+    Inside the service's cancellation window: full refund. Later (until the start): allowed, but no refund,
+    unless staff override with a reason. After the start only staff may cancel.
+    """
+    now = _now(now)
+    override = _check_staff_override(actor, staff_override_reason)
+    with transaction.atomic():
+        appointment = (
+            Appointment.objects.select_for_update(of=("self",))
+            .select_related("service", "patient")
+            .get(pk=appointment.pk)
+        )
+        _require_owner_or_staff(appointment, actor)
+        if appointment.status not in OPEN_STATUSES:
+            raise BookingError("invalid_state")
+        if not appointment.can_cancel(now) and not _is_staff(actor):
+            raise BookingError("policy_window")
+        late = not appointment.cancellation_is_free(now)
+        if appointment.status == AppointmentStatus.PENDING_PAYMENT:
+            refund = RefundDecision.NOTHING_PAID
+        elif late and not override:
+            refund = RefundDecision.NO_REFUND
+        else:
+            refund = RefundDecision.FULL_REFUND
+        before = _snapshot(appointment)
+        appointment.status = AppointmentStatus.CANCELLED
+        appointment.cancellation_reason = reason
+        appointment.cancelled_by = actor
+        appointment.save(update_fields=["status", "cancellation_reason", "cancelled_by", "updated_at"])
+        event_reason = "; ".join(
+            part for part in (reason, staff_override_reason and f"override: {staff_override_reason}") if part
+        )
+        _log(appointment, Action.CANCELLED, actor=actor, at=now, before=before, reason=event_reason)
+    return CancellationOutcome(appointment=appointment, refund=refund, late=late)
+
+
+def mark_completed(*, appointment: Appointment, actor, now: datetime | None = None) -> Appointment:
+    """Record that a confirmed session took place (only once it has started)."""
+    return _close(
+        appointment=appointment, status=AppointmentStatus.COMPLETED, action=Action.COMPLETED, actor=actor, now=now
+    )
+
+
+def mark_no_show(
+    *, appointment: Appointment, who: Literal["patient", "professional"], actor, now: datetime | None = None
+) -> Appointment:
+    """Record that the patient or the professional did not attend (only once the session has started)."""
+    if who == "patient":
+        status, action = AppointmentStatus.NO_SHOW_PATIENT, Action.NO_SHOW_PATIENT
+    elif who == "professional":
+        status, action = AppointmentStatus.NO_SHOW_PROFESSIONAL, Action.NO_SHOW_PROFESSIONAL
+    else:
+        raise BookingError("invalid_request")
+    return _close(appointment=appointment, status=status, action=action, actor=actor, now=now)
+
+
+def _close(*, appointment: Appointment, status: str, action: str, actor, now: datetime | None) -> Appointment:
+    now = _now(now)
+    if not _is_staff(actor) and not (actor is not None and appointment.professional.user_id == actor.pk):
+        raise BookingError("not_allowed")
+    with transaction.atomic():
+        appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if appointment.status != AppointmentStatus.CONFIRMED or now < appointment.start:
+            raise BookingError("invalid_state")
+        before = _snapshot(appointment)
+        appointment.status = status
+        appointment.save(update_fields=["status", "updated_at"])
+        _log(appointment, action, actor=actor, at=now, before=before)
+    return appointment
+
+
+__all__ = [
+    "CancellationOutcome",
+    "PackCredit",
+    "RefundDecision",
+    "appointment_changed",
+    "book_appointment",
+    "cancel_appointment",
+    "confirm_appointment",
+    "hold_slot",
+    "mark_completed",
+    "mark_no_show",
+    "release_expired_holds",
+    "reschedule_appointment",
+]

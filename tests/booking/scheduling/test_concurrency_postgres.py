@@ -1,0 +1,89 @@
+"""PostgreSQL only: the exclusion constraint and concurrent bookings of the same slot."""
+
+import threading
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from booking.scheduling.errors import BookingError
+from booking.scheduling.models import Appointment, AppointmentStatus
+from booking.scheduling.services import book_appointment
+from tests.factories.accounts import PatientFactory
+from tests.factories.scheduling import (
+    AppointmentFactory,
+    ProfessionalFactory,
+    RoomFactory,
+    ServiceFactory,
+    WeeklyAvailabilityFactory,
+)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+SANTIAGO = ZoneInfo("America/Santiago")
+START = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+
+def test_exclusion_constraint_rejects_overlapping_active_appointments():
+    first = AppointmentFactory(start=START)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AppointmentFactory(professional=first.professional, start=START + timedelta(minutes=30))
+
+    # touching is not overlapping, and cancelled rows do not count
+    AppointmentFactory(professional=first.professional, start=first.end)
+    AppointmentFactory(professional=first.professional, start=START, status=AppointmentStatus.CANCELLED)
+    assert Appointment.objects.count() == 3
+
+
+def test_exclusion_constraint_rejects_two_bookings_of_one_room():
+    room = RoomFactory()
+    AppointmentFactory(start=START, room=room)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AppointmentFactory(start=START, room=room)
+
+    AppointmentFactory(start=START)  # another professional without a room is fine
+
+
+def test_eight_patients_racing_for_one_slot_get_exactly_one_booking():
+    service = ServiceFactory(duration_minutes=50, min_notice_minutes=0)
+    professional = ProfessionalFactory(services=[service])
+    WeeklyAvailabilityFactory(professional=professional, weekday=1, start_time=time(9), end_time=time(13))
+    patients = [PatientFactory() for _ in range(8)]
+    now = datetime(2026, 11, 29, 10, tzinfo=SANTIAGO)
+    start = datetime(2026, 12, 1, 9, tzinfo=SANTIAGO)
+    barrier = threading.Barrier(len(patients))
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def attempt(patient):
+        try:
+            barrier.wait()
+            book_appointment(
+                patient=patient,
+                professional=professional,
+                service=service,
+                start=start,
+                modality="online",
+                now=now,
+                source="booking_box",
+                actor=patient.user,
+            )
+            outcome = "booked"
+        except BookingError as error:
+            outcome = error.code
+        finally:
+            connection.close()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=attempt, args=(patient,)) for patient in patients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results) == ["booked"] + ["slot_unavailable"] * 7
+    assert Appointment.objects.filter(status=AppointmentStatus.CONFIRMED).count() == 1
