@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/", include("portal.accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("portal/", include("portal.urls")),
+    path("api/v1/", include("booking.scheduling.api.urls")),
     path("", include("website.site_urls")),
 ]
 
