@@ -1,11 +1,19 @@
 """The portal's pages. Every view shows or changes only the logged-in user's own data."""
 
 from allauth.account.decorators import verified_email_required
+from django.conf import settings
 from django.contrib import messages
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
 
+from booking.scheduling.ics import calendar_for
+from booking.scheduling.models import Appointment
+from portal import feeds
 from portal.accounts import roles
 from portal.accounts.adapters import activate_user_language
 from portal.accounts.forms import ProfileForm
@@ -45,3 +53,86 @@ def profile(request):
             messages.success(request, _("Your profile has been saved."))
             return response
     return render(request, "portal/profile.html", {"form": form, "patient": patient})
+
+
+ICS_CONTENT_TYPE = "text/calendar; charset=utf-8"
+
+
+def _feed_name() -> str:
+    return _("%(clinic)s: my appointments") % {"clinic": settings.WAGTAIL_SITE_NAME}
+
+
+@verified_email_required
+@require_http_methods(["GET", "POST"])
+def calendar(request):
+    """The user's private feed link: create it, reset it (new token, old one dead) or turn it off (POST only)."""
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "create":
+            feeds.create_feed(user=request.user)
+            messages.success(request, _("Your calendar link is ready. Add it to your calendar app."))
+        elif action == "reset":
+            feeds.reset_feed(user=request.user)
+            messages.success(
+                request, _("Your calendar link has been replaced. The old link no longer works: add the new one.")
+            )
+        elif action == "revoke":
+            feeds.revoke_feed(user=request.user)
+            messages.success(request, _("Your calendar link has been turned off."))
+        else:
+            return HttpResponseBadRequest(_("Unknown action."))
+        return redirect("portal:calendar")
+
+    feed = feeds.active_feed(request.user)
+    feed_url = request.build_absolute_uri(reverse("portal:calendar_feed", args=[feed.token])) if feed else ""
+    context = {
+        "feed": feed,
+        "feed_url": feed_url,
+        # Apple Calendar and Outlook on the desktop subscribe when given the same address as webcal://.
+        "webcal_url": feed_url.replace("https://", "webcal://", 1).replace("http://", "webcal://", 1),
+        "is_professional": feeds.feed_is_for_professional(request.user),
+    }
+    return render(request, "portal/calendar.html", context)
+
+
+@never_cache
+@require_GET
+def calendar_feed(request, token):
+    """The public feed: no login, the token is the credential; revoked or unknown tokens are 404."""
+    feed = feeds.feed_by_token(token)
+    if feed is None:
+        raise Http404
+    user = feed.user
+    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
+        body = calendar_for(
+            feeds.feed_appointments(user),
+            name=_feed_name(),
+            for_professional=feeds.feed_is_for_professional(user),
+        )
+    response = HttpResponse(body, content_type=ICS_CONTENT_TYPE)
+    response["Content-Disposition"] = 'inline; filename="calendar.ics"'
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@verified_email_required
+@require_GET
+def appointment_calendar(request, reference):
+    """One appointment as an .ics file, for its patient, its professional or staff; anyone else gets 404."""
+    appointment = (
+        Appointment.objects.select_related("service", "professional", "location", "patient__user")
+        .filter(reference=reference)
+        .first()
+    )
+    if appointment is None:
+        raise Http404
+    user = request.user
+    is_professional = appointment.professional.user_id == user.pk
+    if not (is_professional or appointment.patient.user_id == user.pk or user.is_staff):
+        raise Http404
+    body = calendar_for(
+        [appointment], name=appointment.service.name, for_professional=is_professional or user.is_staff
+    )
+    response = HttpResponse(body, content_type=ICS_CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{appointment.reference}.ics"'
+    return response

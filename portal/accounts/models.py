@@ -1,4 +1,6 @@
-"""Accounts: the custom user (email is the login), patient profiles and consent records."""
+"""Accounts: the custom user (email is the login), patient profiles, consent records and calendar feeds."""
+
+import secrets
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
@@ -136,3 +138,49 @@ class ConsentRecord(models.Model):
 
     def __str__(self):
         return f"{self.user} · {self.get_document_display()} {self.version}"
+
+
+def new_calendar_feed_token() -> str:
+    """256 random bits, URL-safe: the token is the only thing guarding a feed, so it must not be guessable."""
+    return secrets.token_urlsafe(32)
+
+
+class CalendarFeedQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class CalendarFeed(models.Model):
+    """A private ICS subscription URL for one user's appointments.
+
+    Calendar apps cannot log in, so the random token in the URL is the credential. Revoking keeps the row (so a
+    leaked link keeps answering 404 and we can tell when it was turned off); a user has at most one active feed.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feeds", verbose_name=_("user")
+    )
+    token = models.CharField(_("token"), max_length=64, unique=True, default=new_calendar_feed_token, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    objects = CalendarFeedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("calendar feed")
+        verbose_name_plural = _("calendar feeds")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="accounts_calendarfeed_one_active_per_user",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} · {self.created_at:%Y-%m-%d}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

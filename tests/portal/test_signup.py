@@ -89,7 +89,7 @@ def test_signup_records_both_consents_with_ip_and_unversioned_without_pages(clie
 )
 @pytest.mark.django_db
 def test_signup_without_consent_is_refused_with_a_message(client, missing, message):
-    response = client.post(SIGNUP_URL, signup_data(**{missing: None}))
+    response = client.post(SIGNUP_URL, signup_data(**{missing: None}), HTTP_ACCEPT_LANGUAGE="en")
 
     assert response.status_code == 200
     assert message in response.text
