@@ -1,0 +1,297 @@
+"""The scheduling JSON API: catalog, availability and the patient's booking actions.
+
+Thin views: validate with a serializer, look the appointment up in the user's own scope, call one selector or
+service, render. Every error leaves as ``{"error": <code>, "detail": <translated message>}`` (plus ``errors``
+per field for invalid input), so a client can both branch on the code and show the message.
+"""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db.models import Prefetch
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from booking.scheduling import services
+from booking.scheduling.availability import to_timezone
+from booking.scheduling.errors import BookingError
+from booking.scheduling.models import (
+    AppointmentSource,
+    Location,
+    PaymentMode,
+    Professional,
+    ProfessionalService,
+    Service,
+)
+from booking.scheduling.selectors import find_slots
+from portal.accounts.services import ensure_patient
+
+from .permissions import HasVerifiedEmail, appointments_visible_to, may_change
+from .serializers import (
+    AppointmentCreateSerializer,
+    AppointmentSerializer,
+    AvailabilityQuerySerializer,
+    AvailabilitySerializer,
+    CancellationSerializer,
+    CancelSerializer,
+    ErrorSerializer,
+    ProfessionalQuerySerializer,
+    ProfessionalSerializer,
+    RescheduleSerializer,
+    ServiceSerializer,
+)
+
+# A booking rule that says no because of the appointment's state or the clock is a conflict (409); one about who
+# is asking is 403; anything about the request itself (wrong time, not offered) is 400.
+BOOKING_ERROR_STATUS = {
+    "slot_unavailable": status.HTTP_409_CONFLICT,
+    "invalid_state": status.HTTP_409_CONFLICT,
+    "max_reschedules": status.HTTP_409_CONFLICT,
+    "policy_window": status.HTTP_409_CONFLICT,
+    "not_allowed": status.HTTP_403_FORBIDDEN,
+}
+
+INVALID_INPUT = _("Some of the data sent is not valid.")
+
+
+def _first_message(detail) -> str | None:
+    if isinstance(detail, dict):
+        for value in detail.values():
+            if (message := _first_message(value)) is not None:
+                return message
+        return None
+    if isinstance(detail, list):
+        for value in detail:
+            if (message := _first_message(value)) is not None:
+                return message
+        return None
+    return str(detail)
+
+
+def api_exception_handler(exc, context):
+    """Every refusal as JSON with a stable code and a readable message; unknown exceptions still propagate."""
+    if isinstance(exc, BookingError):
+        return Response(
+            {"error": exc.code, "detail": str(exc.message)},
+            status=BOOKING_ERROR_STATUS.get(exc.code, status.HTTP_400_BAD_REQUEST),
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(_("No appointment with that reference is visible to you."))
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        field, message = next(iter(detail.items()), (None, None))
+        readable = _first_message(message) or str(INVALID_INPUT)
+        if field and field != "non_field_errors":
+            readable = f"{field}: {readable}"
+        response.data = {"error": "invalid", "detail": readable, "errors": detail}
+        return response
+    codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else None
+    response.data = {
+        "error": codes if isinstance(codes, str) else getattr(exc, "default_code", "error"),
+        "detail": _first_message(getattr(exc, "detail", "")) or str(exc),
+    }
+    return response
+
+
+class SchedulingAPIView(APIView):
+    """Base view: the API's JSON error shape, whatever the project-wide DRF settings say."""
+
+    def get_exception_handler(self):
+        return api_exception_handler
+
+
+ERRORS_400 = OpenApiResponse(ErrorSerializer, description=_("Invalid input, with a message per field."))
+ERRORS_403 = OpenApiResponse(ErrorSerializer, description=_("Not logged in, email not verified, or not allowed."))
+ERRORS_404 = OpenApiResponse(ErrorSerializer, description=_("No such appointment among those visible to you."))
+ERRORS_409 = OpenApiResponse(
+    ErrorSerializer, description=_("The slot was taken, or the policy no longer allows this change.")
+)
+REFERENCE = OpenApiParameter("reference", OpenApiTypes.STR, OpenApiParameter.PATH, description=_("The reference."))
+
+
+class ServiceListView(SchedulingAPIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: ServiceSerializer(many=True)}, summary=_("Bookable services"))
+    def get(self, request):
+        queryset = Service.objects.active().select_related("category")
+        return Response(ServiceSerializer(queryset, many=True).data)
+
+
+class ProfessionalListView(SchedulingAPIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[ProfessionalQuerySerializer],
+        responses={200: ProfessionalSerializer(many=True), 400: ERRORS_400},
+        summary=_("Active professionals, optionally only those offering a service"),
+    )
+    def get(self, request):
+        query = ProfessionalQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        professionals = Professional.objects.active().prefetch_related(
+            Prefetch(
+                "offered_services",
+                queryset=ProfessionalService.objects.filter(service__active=True).select_related("service"),
+                to_attr="active_offers",
+            ),
+            Prefetch("locations", queryset=Location.objects.active(), to_attr="active_locations"),
+        )
+        if service := query.validated_data.get("service"):
+            professionals = professionals.offering(service)
+        return Response(ProfessionalSerializer(professionals, many=True).data)
+
+
+class AvailabilityView(SchedulingAPIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[AvailabilityQuerySerializer],
+        responses={200: AvailabilitySerializer, 400: ERRORS_400},
+        summary=_("Bookable slots of a service"),
+    )
+    def get(self, request):
+        query = AvailabilityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        professional = params.get("professional")
+        slots = find_slots(
+            service=params["service"],
+            professionals=[professional] if professional else None,
+            location=params["location"],
+            start_day=params["start"],
+            end_day=params["end"],
+            now=timezone.now(),
+        )
+        slots = to_timezone(slots, params["tz"])
+        professional_slugs = dict(
+            Professional.objects.filter(pk__in={slot.professional_id for slot in slots}).values_list("pk", "slug")
+        )
+        location_ids = {slot.location_id for slot in slots} - {None}
+        location_slugs = (
+            dict(Location.objects.filter(pk__in=location_ids).values_list("pk", "slug")) if location_ids else {}
+        )
+        return Response(
+            {
+                "timezone": params["tz"],
+                "slots": [
+                    {
+                        "start": slot.start.isoformat(),
+                        "end": slot.end.isoformat(),
+                        "professional": professional_slugs[slot.professional_id],
+                        "location": location_slugs.get(slot.location_id),
+                    }
+                    for slot in slots
+                ],
+            }
+        )
+
+
+class AppointmentCreateView(SchedulingAPIView):
+    permission_classes = [IsAuthenticated, HasVerifiedEmail]
+
+    @extend_schema(
+        request=AppointmentCreateSerializer,
+        responses={201: AppointmentSerializer, 400: ERRORS_400, 403: ERRORS_403, 409: ERRORS_409},
+        summary=_("Book a slot"),
+        description=_(
+            "Services paid online at booking are held (pending_payment) until hold_expires_at; "
+            "the others are confirmed at once."
+        ),
+    )
+    def post(self, request):
+        body = AppointmentCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        service = data["service"]
+        book = (
+            services.hold_slot if service.payment_mode == PaymentMode.ONLINE_AT_BOOKING else services.book_appointment
+        )
+        appointment = book(
+            patient=ensure_patient(request.user),
+            professional=data["professional"],
+            service=service,
+            start=data["start"],
+            location=data["location"],
+            modality=data["modality"],
+            source=AppointmentSource.API,
+            actor=request.user,
+            note=data["note"],
+        )
+        url = reverse("api:appointment-detail", kwargs={"reference": appointment.reference})
+        return Response(
+            AppointmentSerializer(appointment).data, status=status.HTTP_201_CREATED, headers={"Location": url}
+        )
+
+
+class AppointmentObjectView(SchedulingAPIView):
+    permission_classes = [IsAuthenticated]
+
+    def get_appointment(self, reference: str):
+        return get_object_or_404(appointments_visible_to(self.request.user), reference=reference.upper())
+
+    def get_changeable_appointment(self, reference: str):
+        appointment = self.get_appointment(reference)
+        if not may_change(self.request.user, appointment):
+            raise BookingError("not_allowed")
+        return appointment
+
+
+class AppointmentDetailView(AppointmentObjectView):
+    @extend_schema(
+        parameters=[REFERENCE],
+        responses={200: AppointmentSerializer, 403: ERRORS_403, 404: ERRORS_404},
+        summary=_("One appointment"),
+    )
+    def get(self, request, reference):
+        return Response(AppointmentSerializer(self.get_appointment(reference)).data)
+
+
+class AppointmentRescheduleView(AppointmentObjectView):
+    @extend_schema(
+        parameters=[REFERENCE],
+        request=RescheduleSerializer,
+        responses={200: AppointmentSerializer, 400: ERRORS_400, 403: ERRORS_403, 404: ERRORS_404, 409: ERRORS_409},
+        summary=_("Move an appointment to another free slot"),
+    )
+    def post(self, request, reference):
+        appointment = self.get_changeable_appointment(reference)
+        body = RescheduleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        appointment = services.reschedule_appointment(
+            appointment=appointment, start=body.validated_data["start"], actor=request.user
+        )
+        return Response(AppointmentSerializer(appointment).data)
+
+
+class AppointmentCancelView(AppointmentObjectView):
+    @extend_schema(
+        parameters=[REFERENCE],
+        request=CancelSerializer,
+        responses={200: CancellationSerializer, 400: ERRORS_400, 403: ERRORS_403, 404: ERRORS_404, 409: ERRORS_409},
+        summary=_("Cancel an appointment"),
+        description=_("The answer says whether the payment is refunded (refund) and whether it was late."),
+    )
+    def post(self, request, reference):
+        appointment = self.get_changeable_appointment(reference)
+        body = CancelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        outcome = services.cancel_appointment(
+            appointment=appointment, reason=body.validated_data["reason"], actor=request.user
+        )
+        data = AppointmentSerializer(outcome.appointment).data
+        data.update(refund=outcome.refund.value, late=outcome.late)
+        return Response(data)
