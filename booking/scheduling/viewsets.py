@@ -1,4 +1,4 @@
-"""The clinic catalog in the Wagtail admin: services, categories, locations and professionals.
+"""The clinic in the Wagtail admin: appointments, professionals (with weekly hours), time off and the catalog.
 
 Staff manage these plain Django models through ``ModelViewSet`` screens grouped under one
 "Clinic" menu. Wagtail's model permissions apply (``scheduling.view_service`` and friends),
@@ -8,6 +8,8 @@ forms validate with the models' own rules so bad input comes back as a message, 
 Other apps can put their own screens in the same menu by giving their viewset
 ``menu_hook = CLINIC_MENU_HOOK``.
 """
+
+import datetime
 
 import django_filters
 from django import forms
@@ -29,7 +31,9 @@ from wagtail.admin.viewsets.model import ModelViewSet, ModelViewSetGroup
 
 from portal.accounts.models import User
 
-from .models import Location, Professional, ProfessionalService, Service, ServiceCategory
+from .admin_forms import TimeOffForm, WeeklyAvailabilityForm, clinic_zone, local_datetime
+from .admin_views import AppointmentViewSet
+from .models import Location, Professional, ProfessionalService, Service, ServiceCategory, TimeOff
 
 CLINIC_MENU_HOOK = "register_clinic_menu_item"
 
@@ -303,6 +307,72 @@ class UserAccountChooserViewSet(ChooserViewSet):
 user_account_chooser_viewset = UserAccountChooserViewSet("clinic_user_chooser")
 
 
+# --- Schedules --------------------------------------------------------------------------------------------
+
+
+class WeeklyAvailabilityInlinePanel(InlinePanel):
+    """An InlinePanel whose rows use ``WeeklyAvailabilityForm``, so a bad time range is a message, not a 500."""
+
+    def get_form_options(self):
+        options = super().get_form_options()
+        options["formsets"][self.relation_name]["form"] = WeeklyAvailabilityForm
+        return options
+
+
+class TimeOffFilterSet(WagtailFilterSet):
+    professional = django_filters.ModelChoiceFilter(
+        label=_("Professional"),
+        queryset=Professional.objects.order_by("display_name"),
+        null_label=_("Whole clinic"),
+    )
+    date = django_filters.DateFilter(label=_("On date"), method="filter_on_date")
+
+    class Meta:
+        model = TimeOff
+        fields = ["professional", "location"]
+
+    def filter_on_date(self, queryset, name, value):
+        """Time off that covers any part of that day in the clinic's time zone."""
+        day_start = local_datetime(value, datetime.time(0), clinic_zone())
+        return queryset.filter(start__lt=day_start + datetime.timedelta(days=1), end__gt=day_start)
+
+
+def _time_off_who(time_off):
+    return time_off.professional or gettext("Whole clinic")
+
+
+def _time_off_where(time_off):
+    return time_off.location or gettext("Every location")
+
+
+class TimeOffViewSet(CatalogViewSet):
+    model = TimeOff
+    icon = "date"
+    url_prefix = "clinic/time-off"
+    menu_label = _("Time off")
+    list_queryset = TimeOff.objects.select_related("professional", "location")
+    list_display = [
+        Column("professional", label=_("Professional"), accessor=_time_off_who, sort_key="professional__display_name"),
+        Column("location", label=_("Location"), accessor=_time_off_where),
+        "start",
+        "end",
+        BooleanColumn("all_day", label=_("All day"), sort_key="all_day"),
+        "reason",
+    ]
+    ordering = ["-start"]
+    filterset_class = TimeOffFilterSet
+    edit_handler = ObjectList(
+        [
+            FieldPanel("professional"),
+            FieldPanel("location"),
+            FieldRowPanel([FieldPanel("start"), FieldPanel("end")]),
+            FieldPanel("all_day"),
+            FieldPanel("reason"),
+        ],
+        base_form_class=TimeOffForm,
+    )
+
+
 # --- Professionals ------------------------------------------------------------------------
 
 
@@ -438,6 +508,22 @@ class ProfessionalViewSet(CatalogViewSet):
                 heading=_("Background"),
             ),
             ObjectList(
+                [
+                    WeeklyAvailabilityInlinePanel(
+                        "weekly_availability",
+                        heading=_("Weekly hours"),
+                        label=_("Hours"),
+                        help_text=_("Wall-clock times in the location's time zone; online hours use the clinic's."),
+                        panels=[
+                            FieldRowPanel([FieldPanel("weekday"), FieldPanel("location")]),
+                            FieldRowPanel([FieldPanel("start_time"), FieldPanel("end_time")]),
+                            FieldRowPanel([FieldPanel("valid_from"), FieldPanel("valid_until")]),
+                        ],
+                    ),
+                ],
+                heading=_("Schedule"),
+            ),
+            ObjectList(
                 [FieldPanel("user", widget=user_account_chooser_viewset.widget_class)],
                 heading=_("Account"),
             ),
@@ -454,4 +540,11 @@ class ClinicViewSetGroup(ModelViewSetGroup):
     menu_icon = "clipboard-list"
     menu_order = 150
     submenu_hook = CLINIC_MENU_HOOK
-    items = (ProfessionalViewSet, ServiceViewSet, ServiceCategoryViewSet, LocationViewSet)
+    items = (
+        AppointmentViewSet,
+        ProfessionalViewSet,
+        TimeOffViewSet,
+        ServiceViewSet,
+        ServiceCategoryViewSet,
+        LocationViewSet,
+    )

@@ -44,7 +44,7 @@ _ROLE_BY_GROUP = {
     COMPANY_OWNERS: ROLE_COMPANY_OWNER,
 }
 
-RECEPTION_MODELS = ("service", "location", "room", "professional")
+RECEPTION_MODELS = ("service", "location", "room", "professional", "appointment", "timeoff", "weeklyavailability")
 RECEPTION_ACTIONS = ("view", "add", "change")
 EDITOR_PAGE_PERMISSIONS = ("add_page", "change_page", "publish_page", "lock_page", "unlock_page")
 EDITOR_MEDIA_ACTIONS = ("add", "change", "choose", "delete")

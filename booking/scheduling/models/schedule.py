@@ -8,6 +8,7 @@ the clinic's time zone (``settings.TIME_ZONE``) because a professional has no ti
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from modelcluster.fields import ParentalKey
 
 from .catalog import Location, Professional, Service
 
@@ -29,7 +30,8 @@ class WeeklyAvailability(models.Model):
     some services, e.g. couple therapy only on Saturday mornings.
     """
 
-    professional = models.ForeignKey(
+    # A ParentalKey so the hours are edited inline on the professional's admin form.
+    professional = ParentalKey(
         Professional, on_delete=models.CASCADE, related_name="weekly_availability", verbose_name=_("professional")
     )
     location = models.ForeignKey(

@@ -105,6 +105,7 @@ def professional_form_data(offered_services=(), **overrides):
             "offered_services": inline_formset(list(offered_services)),
             "degrees": inline_formset([]),
             "experience": inline_formset([]),
+            "weekly_availability": inline_formset([]),
         }
     )
     data.update(overrides)
@@ -148,7 +149,9 @@ def test_clinic_menu_groups_the_catalog_screens(superuser_client):
     response = superuser_client.get(reverse("wagtailadmin_home"))
 
     assert clinic_menu_urls(response) == [
+        reverse("clinic_appointments:index"),
         _url("professional", "index"),
+        _url("timeoff", "index"),
         _url("service", "index"),
         _url("servicecategory", "index"),
         _url("location", "index"),
@@ -540,7 +543,7 @@ def test_professional_form_offers_image_and_account_choosers_and_location_checkb
     assert "ImageChooser" in type(form.fields["photo"].widget).__name__
     assert type(form.fields["user"].widget).__name__ == "UserChooserWidget"
     assert f'type="checkbox" name="locations" value="{catalog["location"].pk}"' in html
-    assert set(form.formsets) == {"offered_services", "degrees", "experience"}
+    assert set(form.formsets) == {"offered_services", "degrees", "experience", "weekly_availability"}
 
 
 @pytest.mark.django_db
