@@ -20,6 +20,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """Wagtail caches site root paths and renditions; a test's rolled-back data must not linger there."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     """Uploaded files of one test never leak into another's, nor into the real media folder."""
     settings.MEDIA_ROOT = tmp_path / "media"

@@ -6,6 +6,7 @@ import types
 import pytest
 from bs4 import BeautifulSoup
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from wagtail.embeds.blocks import EmbedBlock
 
 from website import blocks
@@ -112,7 +113,8 @@ def test_listing_blocks_show_a_friendly_note_while_the_other_apps_are_missing(mo
     monkeypatch.setitem(sys.modules, "website.clinic.selectors", None)  # import now raises ModuleNotFoundError
     block = blocks.ServicesListBlock()
 
-    html = block.render(block.to_python({"heading": "Servicios", "category": None, "limit": None}))
+    with translation.override("en"):
+        html = block.render(block.to_python({"heading": "Servicios", "category": None, "limit": None}))
 
     assert "Services will be listed here soon." in html
 

@@ -215,6 +215,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Services, professionals, availability and appointments.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["booking.scheduling.api.schema.only_public_api"],
+    # Services offer "both" modalities, an appointment has one: two enums behind fields named "modality".
+    "ENUM_NAME_OVERRIDES": {
+        "ServiceModalityEnum": "booking.scheduling.models.catalog.Modality",
+        "AppointmentModalityEnum": "booking.scheduling.models.appointments.AppointmentModality",
+    },
 }
 
 SESSION_COOKIE_HTTPONLY = True

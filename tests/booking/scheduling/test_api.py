@@ -14,7 +14,6 @@ import time_machine
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import include, path
 from rest_framework.test import APIClient
 
 from booking.scheduling import services
@@ -748,13 +747,11 @@ def test_schema_is_served_and_lists_every_endpoint(db):
 def test_schema_of_these_views_generates_without_warnings(db):
     from drf_spectacular.drainage import GENERATOR_STATS
     from drf_spectacular.generators import SchemaGenerator
-    from drf_spectacular.settings import patched_settings
-
-    from booking.scheduling.api.urls import SCHEMA_SETTINGS, endpoint_patterns
 
     GENERATOR_STATS.reset()
-    patterns = [path("api/v1/", include(endpoint_patterns))]
-    with GENERATOR_STATS.silence(), patched_settings(SCHEMA_SETTINGS):
-        SchemaGenerator(patterns=patterns).get_schema(request=None, public=True)
+    with GENERATOR_STATS.silence():
+        schema = SchemaGenerator().get_schema(request=None, public=True)
+
+    assert all(route.startswith("/api/v1/") for route in schema["paths"])
 
     assert not GENERATOR_STATS, dict(GENERATOR_STATS._warn_cache) | dict(GENERATOR_STATS._error_cache)
