@@ -5,8 +5,6 @@ from drf_spectacular.views import SpectacularAPIView
 
 from . import views
 
-API_PREFIX = "api/v1/"  # where website/urls.py mounts this module; the schema's paths carry it
-
 endpoint_patterns = [
     path("services/", views.ServiceListView.as_view(), name="service-list"),
     path("professionals/", views.ProfessionalListView.as_view(), name="professional-list"),
