@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-pg e2e lint format messages seed migrate clean help
+.PHONY: install run test test-pg e2e lint format messages seed migrate ci clean help
 
 help:
 	@echo "make run       install, migrate, load the demo clinic and serve http://$(HOST):$(PORT)"
@@ -16,6 +16,7 @@ help:
 	@echo "make e2e       browser tests in Chromium (needs /usr/bin/chromium)"
 	@echo "make lint      ruff check and format check"
 	@echo "make messages  update and compile the es/en translation catalogues"
+	@echo "make ci        everything CI runs (.ci/run): installs PostgreSQL, Redis, Chromium if missing"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,8 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
+install: $(VENV)/.installed-dev
+
 migrate: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 
@@ -36,7 +39,8 @@ seed: migrate
 	$(BIN)/python manage.py seed_demo
 
 run: seed
-	@$(BIN)/python manage.py compilemessages --ignore=.venv -v 0
+	@if command -v msgfmt >/dev/null; then $(BIN)/python manage.py compilemessages --ignore=.venv -v 0; \
+	else echo "gettext (msgfmt) is not installed: using the committed .mo catalogues"; fi
 	@echo "Starting the huey consumer (background tasks) and the web server on http://$(HOST):$(PORT)"
 	@trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/python manage.py run_huey --quiet & \
@@ -46,11 +50,13 @@ test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-pg: $(VENV)/.installed-dev
-	@test -n "$$DATABASE_URL" || (echo "Set DATABASE_URL=postgres://postgres@127.0.0.1:5432/clinic" && exit 2)
+	@case "$$DATABASE_URL" in postgres*) ;; *) echo "Set DATABASE_URL=postgres://postgres@127.0.0.1:5432/clinic (and REDIS_URL=redis://127.0.0.1:6379/15)"; exit 2;; esac
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# pyproject's addopts leave tests/e2e out of `make test`; here they are the only thing collected.
 e2e: $(VENV)/.installed-dev
-	DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest tests/e2e -o addopts="-p no:cacheprovider -ra" $(PYTEST_ARGS)
+	@test -x "$${CHROMIUM_PATH:-/usr/bin/chromium}" || (echo "Chromium not found: apt-get install chromium" && exit 2)
+	DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest tests/e2e -o addopts="-p no:cacheprovider --strict-markers -ra" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -63,6 +69,9 @@ format: $(VENV)/.installed-dev
 messages: $(VENV)/.installed
 	$(BIN)/python manage.py makemessages -l es -l en --ignore=.venv --ignore=staticfiles --ignore=tests --no-obsolete
 	$(BIN)/python manage.py compilemessages --ignore=.venv
+
+ci:
+	bash .ci/run
 
 clean:
 	rm -rf $(VENV) staticfiles .test-media

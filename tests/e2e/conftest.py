@@ -1,0 +1,93 @@
+"""Browser tests: Debian's Chromium driven by Playwright's sync API against pytest-django's live server.
+
+Run them with ``make e2e`` (pyproject's addopts keep them out of ``make test``). Playwright's
+own browser downloads are never used: there is no network, so ``playwright install`` is not an
+option and the browser is the system's ``/usr/bin/chromium`` (or ``CHROMIUM_PATH``).
+
+Each test gets a fresh browser context (cookies, language, storage) in one Chromium process
+shared by the session. A test uses the ``live_server`` fixture together with
+``@pytest.mark.django_db(transaction=True, serialized_rollback=True)``: the server runs in
+another thread, so the test's data must be committed for it to see them, and the serialized
+rollback puts back the rows the migrations created (Wagtail's root page and default site)
+that a transactional test's flush would otherwise remove for the next test.
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM refuses to run in a
+# thread with a running loop unless told that the caller knows it is synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT_DIR = Path(__file__).resolve().parent / "screenshots"
+VIEWPORTS = {
+    "phone": {"width": 390, "height": 844},
+    "desktop": {"width": 1280, "height": 800},
+}
+DEFAULT_TIMEOUT_MS = 10_000
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session; a missing browser fails loudly, it never skips."""
+    if not os.access(CHROMIUM_PATH, os.X_OK):
+        pytest.fail(f"Chromium not found at {CHROMIUM_PATH}: run `apt-get install chromium` (or set CHROMIUM_PATH).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page in a new context that speaks Chilean Spanish, as most visitors' browsers do.
+
+    JavaScript errors raised by the page are collected on ``page.js_errors`` so tests can
+    assert that a page runs without them.
+    """
+    context = browser.new_context(viewport=VIEWPORTS["desktop"], locale="es-CL", timezone_id="America/Santiago")
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    browser_page = context.new_page()
+    browser_page.js_errors = []
+    browser_page.on("pageerror", lambda error: browser_page.js_errors.append(str(error)))
+    yield browser_page
+    context.close()
+
+
+@pytest.fixture
+def screenshot(request):
+    """``screenshot(page, "step")`` saves the page at phone and at desktop width.
+
+    Files land in tests/e2e/screenshots/ (git-ignored) as ``<test>-<step>-<width>.png`` so a
+    person can look at what each step showed at both sizes. The page is left at desktop width.
+    """
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    test_name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")
+
+    def take(browser_page, step: str) -> list[Path]:
+        paths = []
+        for device, viewport in VIEWPORTS.items():
+            browser_page.set_viewport_size(viewport)
+            path = SCREENSHOT_DIR / f"{test_name}-{step}-{device}.png"
+            browser_page.screenshot(path=str(path), full_page=True)
+            paths.append(path)
+        browser_page.set_viewport_size(VIEWPORTS["desktop"])
+        return paths
+
+    return take
