@@ -1,12 +1,15 @@
 """``seed_demo`` builds a believable clinic and is safe to run twice."""
 
+import datetime
+
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from wagtail.models import Page
 
 from blog.models import BlogPage
-from booking.scheduling.models import Location, Professional, Service
+from booking.scheduling.models import Appointment, Location, Professional, Service, WeeklyAvailability
 from resources.models import ResourcePage
 from website.demo import content
 
@@ -20,9 +23,12 @@ def _counts():
         "posts": BlogPage.objects.live().count(),
         "resources": ResourcePage.objects.live().count(),
         "pages": Page.objects.count(),
+        "weekly_hours": WeeklyAvailability.objects.count(),
+        "demo_sessions": Appointment.objects.filter(status="confirmed").count(),
     }
 
 
+@time_machine.travel(datetime.datetime(2026, 11, 20, 10, 0, tzinfo=datetime.UTC), tick=False)
 @pytest.mark.django_db
 def test_seed_demo_builds_the_clinic_once_and_its_pages_render(client, capsys):
     call_command("seed_demo")
@@ -37,6 +43,8 @@ def test_seed_demo_builds_the_clinic_once_and_its_pages_render(client, capsys):
     assert first["posts"] == 6
     assert first["resources"] == 6
     assert first["users"] == len(content.ACCOUNTS)
+    assert first["weekly_hours"] == 6 * 11
+    assert first["demo_sessions"] == 2
     for email, *_rest in content.ACCOUNTS:
         assert email in printed
     for url in ["/", "/servicios/", "/equipo/", "/equipo/catalina-munoz/", "/blog/", "/recursos/", "/nosotros/"]:

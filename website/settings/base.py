@@ -246,6 +246,7 @@ LOGGING = {
         "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "django_tasks": {"level": "WARNING"},
-        "huey": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        # huey logs every periodic run at INFO; warnings and failures are what an operator needs.
+        "huey": {"handlers": ["stdout"], "level": ENV.get("HUEY_LOG_LEVEL", "WARNING"), "propagate": False},
     },
 }

@@ -12,10 +12,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 from wagtail.models import Page, Site
 
 from blog.models import BlogCategory, BlogIndexPage, BlogPage
 from booking.scheduling.models import (
+    Appointment,
+    AppointmentModality,
+    AppointmentSource,
     Location,
     Professional,
     ProfessionalDegree,
@@ -24,7 +28,10 @@ from booking.scheduling.models import (
     Room,
     Service,
     ServiceCategory,
+    WeeklyAvailability,
 )
+from booking.scheduling.selectors import find_slots
+from booking.scheduling.services import book_appointment
 from portal.accounts import roles
 from portal.accounts.services import ensure_patient, mark_email_verified
 from resources.models import ResourceCategory, ResourceIndexPage, ResourcePage
@@ -51,6 +58,7 @@ class Command(BaseCommand):
             users = self.create_accounts()
             categories, services, locations = self.create_catalog()
             professionals = self.create_professionals(services, locations, users)
+            self.create_weekly_hours(professionals)
             home = self.home_page()
             legal = self.create_standard_pages(home)
             self.create_site_settings(home, legal)
@@ -59,6 +67,7 @@ class Command(BaseCommand):
             self.create_blog(home, professionals)
             self.create_resources(home)
             self.fill_home_page(home, categories)
+            self.book_demo_sessions(users, professionals, services)
         self.print_logins()
 
     # People -------------------------------------------------------------------------------
@@ -153,6 +162,66 @@ class Command(BaseCommand):
                     )
             professionals[data["slug"]] = professional
         return professionals
+
+    def create_weekly_hours(self, professionals):
+        """Mon–Fri 09:00–13:00 and 14:30–19:00 at each professional's first location; online on Saturday morning."""
+        for professional in professionals.values():
+            if professional.weekly_availability.exists():
+                continue
+            location = professional.locations.order_by("sort_order").first()
+            rows = [
+                WeeklyAvailability(
+                    professional=professional, location=location, weekday=day, start_time=start, end_time=end
+                )
+                for day in range(5)
+                for start, end in ((datetime.time(9), datetime.time(13)), (datetime.time(14, 30), datetime.time(19)))
+            ]
+            rows.append(
+                WeeklyAvailability(
+                    professional=professional,
+                    location=None,
+                    weekday=5,
+                    start_time=datetime.time(9),
+                    end_time=datetime.time(13),
+                )
+            )
+            WeeklyAvailability.objects.bulk_create(rows)
+
+    def book_demo_sessions(self, users, professionals, services):
+        """Two upcoming sessions for the first demo patient, booked through the booking service."""
+        patient = users["paciente1@demo.clinic"].patient
+        if Appointment.objects.filter(patient=patient).exists():
+            return
+        now = timezone.now()
+        today = timezone.localdate(now)
+        for professional_slug, service_slug in (
+            ("catalina-munoz", "psicoterapia-adultos"),
+            ("javiera-contreras", "control-nutricional"),
+        ):
+            professional, service = professionals[professional_slug], services[service_slug]
+            slots = find_slots(
+                service=service,
+                professionals=[professional],
+                start_day=today + datetime.timedelta(days=3),
+                end_day=today + datetime.timedelta(days=17),
+                now=now,
+            )
+            in_person = [slot for slot in slots if slot.location_id is not None]
+            if not in_person:
+                continue
+            slot = in_person[len(in_person) // 3]
+            book_appointment(
+                patient=patient,
+                professional=professional,
+                service=service,
+                start=slot.start,
+                location=Location.objects.get(pk=slot.location_id),
+                modality=AppointmentModality.IN_PERSON,
+                now=now,
+                source=AppointmentSource.ADMIN,
+                actor=users["recepcion@demo.clinic"],
+                note="Reserva de demostración",
+            )
 
     # Pages --------------------------------------------------------------------------------
 
