@@ -4,9 +4,9 @@
 hours, their service restrictions, date overrides, time off, busy appointments); holidays come from the
 ``holidays`` package, not the database.
 
-Holidays: every Chilean public holiday (``holidays.CL``) closes every physical location of every professional
-that day; online hours stay open (a professional who does not work online on holidays enters time off).
-Letting a location opt out of public holidays is a follow-up (it needs a field on ``Location``).
+Holidays: every Chilean public holiday (``holidays.CL``) closes every physical location that observes public
+holidays (``Location.observes_public_holidays``, on by default; staff can switch it off for a location that opens on
+holidays). Online hours stay open (a professional who does not work online on holidays enters time off).
 """
 
 from __future__ import annotations
@@ -108,6 +108,7 @@ def load_availability(
             "professional_id",
             "location_id",
             "location__time_zone",
+            "location__observes_public_holidays",
             "weekday",
             "start_time",
             "end_time",
@@ -136,10 +137,21 @@ def load_availability(
             )
         )
 
+    # Read off the rule rows (no extra query): locations that close on public holidays.
+    closes_on_holidays = {row["location_id"] for row in rule_rows if row["location__observes_public_holidays"]}
+
     override_pieces: dict[tuple[int, int | None, date], tuple[str, list[tuple[time, time]]]] = {}
     for row in DateOverrideRow.objects.filter(professional_id__in=ids, date__gte=start_day, date__lte=end_day).values(
-        "professional_id", "location_id", "location__time_zone", "date", "start_time", "end_time"
+        "professional_id",
+        "location_id",
+        "location__time_zone",
+        "location__observes_public_holidays",
+        "date",
+        "start_time",
+        "end_time",
     ):
+        if row["location__observes_public_holidays"]:
+            closes_on_holidays.add(row["location_id"])
         key = (row["professional_id"], row["location_id"], row["date"])
         _tz, pieces = override_pieces.setdefault(key, (row["location__time_zone"] or default_tz, []))
         if row["start_time"] is not None:
@@ -181,6 +193,7 @@ def load_availability(
         own_overrides = tuple(overrides.get(professional_id, ()))
         physical = {rule.location_id for rule in own_rules} | {o.location_id for o in own_overrides}
         physical.discard(None)
+        physical &= closes_on_holidays
         own_duration = durations[professional_id]
         result.append(
             ProfessionalAvailability(

@@ -218,6 +218,7 @@ class LocationViewSet(CatalogViewSet):
                 FieldRowPanel([FieldPanel("city"), FieldPanel("region")]),
                 FieldPanel("directions"),
                 FieldPanel("time_zone"),
+                FieldPanel("observes_public_holidays"),
             ],
             heading=_("Address"),
         ),

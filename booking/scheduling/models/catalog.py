@@ -210,6 +210,11 @@ class Location(index.Indexed, ClusterableModel):
     email = models.EmailField(_("email"), blank=True)
     directions = models.TextField(_("how to get there"), blank=True)
     time_zone = models.CharField(_("time zone"), max_length=64, choices=time_zone_choices, default=settings.TIME_ZONE)
+    observes_public_holidays = models.BooleanField(
+        _("closed on public holidays"),
+        default=True,
+        help_text=_("Chile's public holidays close this location. Untick it if the location opens on holidays."),
+    )
     active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveIntegerField(_("order"), default=0)
 

@@ -126,6 +126,19 @@ def test_chilean_public_holiday_closes_locations(service, location):
     assert holiday == []
 
 
+def test_location_that_opens_on_public_holidays_keeps_its_hours(service, location):
+    make_professional(service, location)
+    location.observes_public_holidays = False
+    location.save()
+
+    holiday = find_slots(
+        service=service, location=location, start_day=date(2026, 12, 8), end_day=date(2026, 12, 8), now=NOW
+    )
+
+    assert holiday != []
+    assert {slot.location_id for slot in holiday} == {location.pk}
+
+
 def test_weekly_hours_restricted_to_another_service_do_not_count(service, location):
     professional = make_professional(service, location)
     professional.weekly_availability.get().services.add(ServiceFactory())
