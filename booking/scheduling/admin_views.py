@@ -8,10 +8,13 @@ Permissions are Django's model permissions: ``scheduling.view_appointment`` to s
 act, ``add_appointment`` to book.
 """
 
+import datetime
+
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse, reverse_lazy
@@ -26,14 +29,26 @@ from wagtail.admin.viewsets.base import ViewSet
 
 from . import services
 from .admin_forms import (
+    MIDNIGHT,
     AppointmentFilterForm,
     CancelAppointmentForm,
     CreateAppointmentForm,
     RescheduleAppointmentForm,
+    clinic_today,
     clinic_zone,
+    local_datetime,
+    zone_for,
 )
 from .errors import BookingError
-from .models import Appointment, AppointmentEvent, AppointmentSource, AppointmentStatus
+from .models import (
+    Appointment,
+    AppointmentEvent,
+    AppointmentSource,
+    AppointmentStatus,
+    Location,
+    Professional,
+    WeeklyAvailability,
+)
 
 VIEW_PERMISSION = "scheduling.view_appointment"
 CHANGE_PERMISSION = "scheduling.change_appointment"
@@ -288,9 +303,195 @@ class AppointmentViewSet(ViewSet):
         return [
             path("", AppointmentIndexView.as_view(), name="index"),
             path("new/", AppointmentCreateView.as_view(), name="create"),
+            path("calendar/", AppointmentCalendarView.as_view(), name="calendar"),
             path("<str:reference>/", AppointmentDetailView.as_view(), name="detail"),
             *(
                 path(f"<str:reference>/{action}/", AppointmentActionView.as_view(), {"action": action}, name=action)
                 for action in AppointmentActionView.success_messages
             ),
         ]
+
+
+# --- Calendar ------------------------------------------------------------------------------------------------
+
+CALENDAR_FIRST_HOUR = 7
+CALENDAR_LAST_HOUR = 21  # exclusive: the last row is 20:00–21:00
+
+
+class CalendarFilterForm(forms.Form):
+    """The calendar's controls. Each field is read on its own so one bad value never hides the whole calendar."""
+
+    WEEK = "week"
+    DAY = "day"
+    ONLINE = "online"
+
+    view = forms.ChoiceField(label=_("View"), choices=[(WEEK, _("Week")), (DAY, _("Day"))], required=False)
+    date = forms.DateField(label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    professional = forms.ModelChoiceField(
+        label=_("Professional"),
+        required=False,
+        queryset=Professional.objects.order_by("display_name"),
+        empty_label=_("All professionals"),
+    )
+    location = forms.ChoiceField(label=_("Location"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["location"].choices = [
+            ("", _("Any location")),
+            (self.ONLINE, _("Online")),
+            *((str(location.pk), location.name) for location in Location.objects.order_by("name")),
+        ]
+
+    def value(self, name, default=None):
+        """The cleaned value of ``name``, or ``default`` when it was missing or invalid."""
+        self.is_valid()
+        if name in self.errors:
+            return default
+        return self.cleaned_data.get(name) or default
+
+
+def calendar_cell_card(appointment):
+    """What a calendar card shows; times are in the appointment's own zone (the clinic's for online sessions)."""
+    zone = zone_for(appointment.location)
+    return {
+        "appointment": appointment,
+        "local_start": timezone.localtime(appointment.start, zone),
+        "local_end": timezone.localtime(appointment.end, zone),
+        "badge": STATUS_BADGES.get(appointment.status, ""),
+    }
+
+
+class AppointmentCalendarView(AppointmentAdminView):
+    """A week (one column per day) or a day (one column per professional) of appointments, hour by hour.
+
+    All appointments of the range come from one query; the grid is built in Python so the number of queries does
+    not grow with the appointments. Each appointment is placed by its start in its location's time zone, so a
+    session at 10:00 stays in the 10:00 row on the day the clocks change.
+    """
+
+    template_name = "scheduling/admin/appointment_calendar.html"
+    page_title = _("Calendar")
+
+    def get(self, request):
+        form = CalendarFilterForm(request.GET)
+        today = clinic_today()
+        mode = form.value("view", CalendarFilterForm.WEEK)
+        day = form.value("date", today)
+        if "date" in form.errors:
+            messages.warning(request, gettext("That date is not valid; showing today instead."))
+        if "professional" in form.errors or "location" in form.errors:
+            messages.warning(request, gettext("Unknown professional or location; that filter was ignored."))
+        professional = form.value("professional")
+        location = form.value("location")
+
+        if mode == CalendarFilterForm.DAY:
+            days, step = [day], datetime.timedelta(days=1)
+        else:
+            monday = day - datetime.timedelta(days=day.weekday())
+            days, step = [monday + datetime.timedelta(days=offset) for offset in range(7)], datetime.timedelta(days=7)
+
+        appointments = self.appointments(days, professional, location)
+        if mode == CalendarFilterForm.DAY:
+            columns = self.day_columns(day, appointments, professional, location)
+        else:
+            columns = [{"key": column_day, "day": column_day} for column_day in days]
+        rows = self.grid(mode, days, columns, appointments)
+
+        context = self.get_context_data(
+            form=form,
+            mode=mode,
+            day=day,
+            days=days,
+            columns=columns,
+            rows=rows,
+            appointment_count=len(appointments),
+            previous_url=self.navigation_url(request, day - step),
+            next_url=self.navigation_url(request, day + step),
+            today_url=self.navigation_url(request, None),
+            week_url=self.navigation_url(request, day, view=CalendarFilterForm.WEEK),
+            day_url=self.navigation_url(request, day, view=CalendarFilterForm.DAY),
+        )
+        return self.render_to_response(context)
+
+    @staticmethod
+    def appointments(days, professional, location):
+        """The range's appointments, with everything a card shows, in one query.
+
+        The database window is a day wider on each side because locations may sit in other time zones; the exact
+        local day of each appointment is decided in Python.
+        """
+        zone = clinic_zone()
+        window_start = local_datetime(days[0] - datetime.timedelta(days=1), MIDNIGHT, zone)
+        window_end = local_datetime(days[-1] + datetime.timedelta(days=2), MIDNIGHT, zone)
+        queryset = (
+            list_queryset()
+            .filter(start__gte=window_start, start__lt=window_end)
+            .exclude(status=AppointmentStatus.CANCELLED)
+        )
+        if professional is not None:
+            queryset = queryset.filter(professional=professional)
+        if location == CalendarFilterForm.ONLINE:
+            queryset = queryset.filter(location__isnull=True)
+        elif location:
+            queryset = queryset.filter(location_id=int(location))
+        wanted = set(days)
+        cards = (calendar_cell_card(appointment) for appointment in queryset.order_by("start", "pk"))
+        return [card for card in cards if card["local_start"].date() in wanted]
+
+    @staticmethod
+    def day_columns(day, appointments, professional, location):
+        """Professionals with appointments that day or weekly hours on that weekday (one more query)."""
+        hours = WeeklyAvailability.objects.select_related("professional").filter(
+            Q(valid_from__isnull=True) | Q(valid_from__lte=day),
+            Q(valid_until__isnull=True) | Q(valid_until__gte=day),
+            weekday=day.weekday(),
+            professional__active=True,
+        )
+        if professional is not None:
+            hours = hours.filter(professional=professional)
+        if location == CalendarFilterForm.ONLINE:
+            hours = hours.filter(location__isnull=True)
+        elif location:
+            hours = hours.filter(location_id=int(location))
+        professionals = {entry.professional_id: entry.professional for entry in hours}
+        for card in appointments:
+            professionals.setdefault(card["appointment"].professional_id, card["appointment"].professional)
+        ordered = sorted(professionals.values(), key=lambda person: (person.sort_order, person.display_name))
+        return [{"key": person.pk, "professional": person} for person in ordered]
+
+    @staticmethod
+    def grid(mode, days, columns, appointments):
+        """Rows of hours, each with one list of cards per column; early or late sessions get their own row."""
+        hours = list(range(CALENDAR_FIRST_HOUR, CALENDAR_LAST_HOUR))
+        cells = {}
+        earlier, later = False, False
+        for card in appointments:
+            hour = card["local_start"].hour
+            if hour < CALENDAR_FIRST_HOUR:
+                hour, earlier = "earlier", True
+            elif hour >= CALENDAR_LAST_HOUR:
+                hour, later = "later", True
+            appointment = card["appointment"]
+            key = card["local_start"].date() if mode == CalendarFilterForm.WEEK else appointment.professional_id
+            cells.setdefault((hour, key), []).append(card)
+        labels = [(hour, f"{hour:02d}:00") for hour in hours]
+        if earlier:
+            labels.insert(0, ("earlier", gettext("Before %(hour)s") % {"hour": f"{CALENDAR_FIRST_HOUR:02d}:00"}))
+        if later:
+            labels.append(("later", gettext("From %(hour)s") % {"hour": f"{CALENDAR_LAST_HOUR:02d}:00"}))
+        return [
+            {"label": label, "cells": [cells.get((hour, column["key"]), []) for column in columns]}
+            for hour, label in labels
+        ]
+
+    @staticmethod
+    def navigation_url(request, day, **overrides):
+        query = request.GET.copy()
+        query.pop("date", None)
+        if day is not None:
+            query["date"] = day.isoformat()
+        for name, value in overrides.items():
+            query[name] = value
+        encoded = query.urlencode()
+        return reverse("clinic_appointments:calendar") + (f"?{encoded}" if encoded else "")
