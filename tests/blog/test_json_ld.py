@@ -7,7 +7,8 @@ import pytest
 from django.test import RequestFactory
 from wagtail.models import Site
 
-from tests.factories.blog import BlogPageFactory, ImageFactory
+from tests.factories.blog import BlogPageFactory
+from tests.factories.images import ImageFactory
 from tests.factories.scheduling import ProfessionalFactory
 
 pytestmark = pytest.mark.django_db

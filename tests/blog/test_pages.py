@@ -7,7 +7,8 @@ from django.test import RequestFactory
 from wagtail.models import PageViewRestriction
 
 from blog.models import BlogIndexPage, BlogPage
-from tests.factories.blog import BlogCategoryFactory, BlogIndexPageFactory, BlogPageFactory, ImageFactory
+from tests.factories.blog import BlogCategoryFactory, BlogIndexPageFactory, BlogPageFactory
+from tests.factories.images import ImageFactory
 from tests.factories.scheduling import ProfessionalFactory
 from website.models import HomePage
 

@@ -2,7 +2,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.factories.blog import BlogCategoryFactory, BlogPageFactory, ImageFactory
+from tests.factories.blog import BlogCategoryFactory, BlogPageFactory
+from tests.factories.images import ImageFactory
 from tests.factories.scheduling import ProfessionalFactory
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,8 @@ import datetime
 import pytest
 
 from blog.selectors import latest_posts
-from tests.factories.blog import BlogPageFactory, ImageFactory
+from tests.factories.blog import BlogPageFactory
+from tests.factories.images import ImageFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -2,18 +2,8 @@ import datetime
 
 import factory
 from django.utils.text import slugify
-from wagtail.images import get_image_model
-from wagtail.images.tests.utils import get_test_image_file
 
 from blog.models import BlogCategory, BlogIndexPage, BlogPage
-
-
-class ImageFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = get_image_model()
-
-    title = factory.Sequence(lambda n: f"Image {n}")
-    file = factory.LazyAttribute(lambda o: get_test_image_file(filename=f"{slugify(o.title)}.png", size=(64, 48)))
 
 
 class WagtailPageFactory(factory.django.DjangoModelFactory):

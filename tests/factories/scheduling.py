@@ -2,9 +2,6 @@ import datetime
 from decimal import Decimal
 
 import factory
-from django.utils.text import slugify
-from wagtail.images import get_image_model
-from wagtail.images.tests.utils import get_test_image_file
 
 from booking.scheduling.models import (
     Location,
@@ -33,14 +30,6 @@ class StaffUserFactory(UserFactory):
 
 class SuperuserFactory(StaffUserFactory):
     is_superuser = True
-
-
-class PhotoFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = get_image_model()
-
-    title = factory.Sequence(lambda n: f"Portrait {n}")
-    file = factory.LazyAttribute(lambda o: get_test_image_file(filename=f"{slugify(o.title)}.png", size=(64, 64)))
 
 
 class ServiceCategoryFactory(factory.django.DjangoModelFactory):

@@ -1,17 +1,7 @@
 import factory
 from django.utils.text import slugify
-from wagtail.images import get_image_model
-from wagtail.images.tests.utils import get_test_image_file
 
 from website.models import StandardPage
-
-
-class WebsiteImageFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = get_image_model()
-
-    title = factory.Sequence(lambda n: f"Website image {n}")
-    file = factory.LazyAttribute(lambda o: get_test_image_file(filename=f"{slugify(o.title)}.png", size=(64, 48)))
 
 
 class StandardPageFactory(factory.django.DjangoModelFactory):

@@ -11,15 +11,16 @@ import pytest
 from wagtail.embeds.embeds import get_embed_hash
 from wagtail.embeds.models import Embed
 
+from tests.factories.images import ImageFactory
 from tests.factories.scheduling import ServiceCategoryFactory, ServiceFactory
-from tests.factories.website import StandardPageFactory, WebsiteImageFactory
+from tests.factories.website import StandardPageFactory
 
 VIDEO_URL = "https://www.youtube.com/watch?v=clinic-video"
 
 
 @pytest.fixture
 def image(db):
-    return WebsiteImageFactory(title="Sala de espera")
+    return ImageFactory(title="Sala de espera")
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from wagtail.test.utils.form_data import inline_formset, nested_form_data
 
 from booking.scheduling.models import Location, Professional, Room, Service, ServiceCategory
 from tests.factories.accounts import UserFactory
+from tests.factories.images import ImageFactory
 from tests.factories.scheduling import (
     LocationFactory,
-    PhotoFactory,
     ProfessionalFactory,
     ProfessionalServiceFactory,
     RoomFactory,
@@ -343,7 +343,7 @@ def test_professional_is_created_with_services_locations_degrees_and_account(sup
     service = ServiceFactory(price=Decimal("35000"))
     location = LocationFactory()
     account = UserFactory(email="beatriz@clinic.example")
-    photo = PhotoFactory()
+    photo = ImageFactory()
     data = professional_form_data(
         offered_services=[{"service": service.pk, "price_override": "30000", "duration_override_minutes": ""}],
         rut="12345678-5",
@@ -501,7 +501,7 @@ def _make_rows(model_name, count):
     else:
         location = LocationFactory()
         for _ in range(count):
-            professional = ProfessionalFactory(locations=[location], photo=PhotoFactory())
+            professional = ProfessionalFactory(locations=[location], photo=ImageFactory())
             ProfessionalServiceFactory(professional=professional)
             ProfessionalServiceFactory(professional=professional)
 

@@ -12,9 +12,9 @@ from tests.factories.clinic import (
     ServiceIndexPageFactory,
     ServicePageFactory,
 )
+from tests.factories.images import ImageFactory
 from tests.factories.scheduling import (
     LocationFactory,
-    PhotoFactory,
     ProfessionalDegreeFactory,
     ProfessionalExperienceFactory,
     ProfessionalFactory,
@@ -66,7 +66,7 @@ def clinic(service_index, professional_index):
         slug="ana-perez",
         title="Psicóloga clínica",
         bio="Acompaño a adultos en procesos de ansiedad.",
-        photo=PhotoFactory(title="IMG_0001"),
+        photo=ImageFactory(title="IMG_0001"),
         locations=[providencia],
     )
     ProfessionalServiceFactory(professional=ana, service=therapy, price_override=Decimal("30000"))

@@ -5,9 +5,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories.clinic import ProfessionalPageFactory, ServicePageFactory
+from tests.factories.images import ImageFactory
 from tests.factories.scheduling import (
     LocationFactory,
-    PhotoFactory,
     ProfessionalFactory,
     ProfessionalServiceFactory,
     ServiceFactory,
@@ -98,7 +98,7 @@ def test_professional_listing_limit(clinic):
 
 def add_professionals(professional_index, service, location, count):
     for _ in range(count):
-        professional = ProfessionalFactory(photo=PhotoFactory(), locations=[location])
+        professional = ProfessionalFactory(photo=ImageFactory(), locations=[location])
         ProfessionalServiceFactory(professional=professional, service=service)
         ProfessionalServiceFactory(professional=professional)
         ProfessionalPageFactory(parent=professional_index, professional=professional)
