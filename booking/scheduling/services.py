@@ -359,6 +359,24 @@ def release_expired_holds(*, now: datetime | None = None) -> int:
     return len(expired)
 
 
+def release_hold(*, appointment: Appointment, reason: str = "", now: datetime | None = None) -> Appointment:
+    """Give a held slot back at once (checkout abandoned or expired at the provider), before its deadline.
+
+    Does nothing to an appointment that is no longer held: a late "expired" message after the payment
+    confirmed it must not cancel a paid session.
+    """
+    now = _now(now)
+    with transaction.atomic():
+        appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if appointment.status != AppointmentStatus.PENDING_PAYMENT:
+            return appointment
+        _expire_hold(appointment, now)
+        if reason:
+            appointment.cancellation_reason = reason
+            appointment.save(update_fields=["cancellation_reason", "updated_at"])
+    return appointment
+
+
 def reschedule_appointment(
     *,
     appointment: Appointment,
@@ -506,5 +524,6 @@ __all__ = [
     "mark_completed",
     "mark_no_show",
     "release_expired_holds",
+    "release_hold",
     "reschedule_appointment",
 ]

@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "portal.accounts",
     "portal",
     "booking.scheduling",
+    "booking.billing",
     "blog",
     "resources",
     # Wagtail

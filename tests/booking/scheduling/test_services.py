@@ -494,3 +494,19 @@ def test_same_local_time_moves_in_utc_across_the_september_dst_change(world):
 
     assert before.start == datetime(2026, 8, 31, 13, 0, tzinfo=UTC)
     assert after.start == datetime(2026, 9, 7, 12, 0, tzinfo=UTC)
+
+
+def test_release_hold_frees_the_slot_at_once_and_leaves_confirmed_sessions_alone(world):
+    """An abandoned checkout gives the time back before the hold's deadline; a paid session is never cancelled."""
+    hold = book(world, hold=True)
+
+    released = services.release_hold(appointment=hold, reason="checkout expired", now=NOW + timedelta(minutes=2))
+
+    assert released.status == AppointmentStatus.CANCELLED
+    assert released.cancellation_reason == "checkout expired"
+    assert actions(released) == ["created", "held", "hold_expired"]
+    other_patient = PatientFactory()
+    taken = book(world, patient=other_patient, actor=other_patient.user, now=NOW + timedelta(minutes=3))
+    assert (
+        services.release_hold(appointment=taken, now=NOW + timedelta(minutes=4)).status == AppointmentStatus.CONFIRMED
+    )

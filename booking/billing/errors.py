@@ -1,0 +1,32 @@
+"""The billing domain's one error type: a translated message for people and a stable code for programs."""
+
+from django.utils.translation import gettext_lazy as _
+
+DEFAULT_MESSAGES = {
+    "coupon_unknown": _("That discount code does not exist."),
+    "coupon_inactive": _("That discount code is no longer active."),
+    "coupon_not_started": _("That discount code is not valid yet."),
+    "coupon_expired": _("That discount code has expired."),
+    "coupon_not_applicable": _("That discount code does not apply to this purchase."),
+    "coupon_limit_reached": _("That discount code has been used as many times as allowed."),
+    "coupon_customer_limit_reached": _("You have already used that discount code as many times as allowed."),
+    "coupon_already_applied": _("A discount code is already applied to this invoice."),
+    "invalid_state": _("This invoice can no longer be changed this way."),
+    "invalid_amount": _("The amount is not valid."),
+    "amount_too_large": _("The amount is larger than what can be refunded."),
+    "nothing_to_pay": _("There is nothing left to pay on this invoice."),
+    "payments_unavailable": _("Online payment is not available right now. You can pay at the clinic."),
+    "provider_error": _("The payment provider could not be reached. Please try again in a moment."),
+    "payment_failed": _("The payment did not go through. No money was taken."),
+    "not_allowed": _("You are not allowed to do that."),
+    "invalid_request": _("The payment details are not valid."),
+}
+
+
+class PaymentError(Exception):
+    """A billing rule said no. Views show ``message``; the API and webhooks use ``code``."""
+
+    def __init__(self, code: str, message=None):
+        self.code = code
+        self.message = message if message is not None else DEFAULT_MESSAGES.get(code, DEFAULT_MESSAGES["not_allowed"])
+        super().__init__(f"{code}: {self.message}")
