@@ -19,6 +19,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("portal/", include("portal.urls")),
     path("api/v1/", include("booking.scheduling.api.urls")),
+    path("billing/", include("booking.billing.urls")),
     path("", include("website.site_urls")),
 ]
 

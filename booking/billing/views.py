@@ -1,0 +1,1 @@
+"""Billing's public views: the Stripe webhook and the Checkout return pages."""
