@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     # A working day two days ahead: past the 12-hour minimum notice, so the day's free slots all count.
     busy_day = next(day for day in working_days(today, 14) if day >= today + timedelta(days=2))
 
-    spec, loaded = load_availability(service=service, start_day=start_day, end_day=end_day, now=now)
+    spec, loaded, rooms = load_availability(service=service, start_day=start_day, end_day=end_day, now=now)
     figures = [
         measure(
             f"whole search: 1 service, {professionals} professionals, {SEARCH_DAYS} days",
@@ -128,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         ),
         measure(
             "  engine only (data already loaded)",
-            lambda: available_slots(professionals=loaded, service=spec, start_day=start_day, end_day=end_day, now=now),
+            lambda: available_slots(
+                professionals=loaded, service=spec, start_day=start_day, end_day=end_day, now=now, rooms=rooms
+            ),
             args.repeat,
         ),
         measure(

@@ -4,8 +4,8 @@
     .venv/bin/python bench/booking_race.py --clients 32 --workers 4 --time-limit 120
 
 Starts gunicorn (``website.wsgi``, ``--workers`` processes, bound to 127.0.0.1 on a free port) against the
-configured database, logs in ``--clients`` verified patients (sessions written directly with the session
-store, so no password hashing or login rate limit gets in the way), asks ``GET /api/v1/availability/`` for a free
+configured database, gives ``--clients`` verified patients an API token each (``Authorization: Token``, the way
+a program calls the API: no login, password hashing or CSRF in the way), asks ``GET /api/v1/availability/`` for a free
 slot of a bench professional, then fires one ``POST /api/v1/appointments/`` per patient for that same slot, all
 released together by a barrier. It prints how many were booked (201), refused as taken (409), failed (5xx) or
 got anything else, the p50 / p95 latency, and how many appointments hold the slot in the database afterwards;
@@ -74,17 +74,15 @@ def ensure_bench_data(migrate: bool) -> None:
         call_command("seed_bench")
 
 
-def logged_in_patients(count: int) -> list[str]:
-    """Session keys of ``count`` verified patients, as if each had logged in."""
+def patient_tokens(count: int) -> list[str]:
+    """API token keys of ``count`` verified patients (kept between runs; seed_bench deletes them with the users)."""
     from allauth.account.models import EmailAddress
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
-    from django.utils.module_loading import import_string
+    from rest_framework.authtoken.models import Token
 
     from portal.accounts.models import Patient
 
-    session_store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
     keys = []
     for number in range(1, count + 1):
         email = RACE_EMAIL.format(number)
@@ -93,12 +91,7 @@ def logged_in_patients(count: int) -> list[str]:
         )
         EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
         Patient.objects.get_or_create(user=user)
-        session = session_store()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session.create()
-        keys.append(session.session_key)
+        keys.append(Token.objects.get_or_create(user=user)[0].key)
     return keys
 
 
@@ -213,24 +206,17 @@ def holders_of(target: Target) -> int:
     )
 
 
-def race(port: int, target: Target, session_keys: list[str], csrf_secret: str, timeout: float) -> list[tuple]:
-    """One POST per session, all sent the moment every thread is connected and ready; (status, ms, body) each."""
-    from django.conf import settings
-
+def race(port: int, target: Target, tokens: list[str], timeout: float) -> list[tuple]:
+    """One POST per patient, all sent the moment every thread is connected and ready; (status, ms, body) each."""
     payload = {"service": target.service, "professional": target.professional, "start": target.start}
     if target.location:
         payload["location"] = target.location
     body = json.dumps(payload).encode()
-    barrier = threading.Barrier(len(session_keys), timeout=timeout)
-    results: list[tuple] = [None] * len(session_keys)
+    barrier = threading.Barrier(len(tokens), timeout=timeout)
+    results: list[tuple] = [None] * len(tokens)
 
-    def book(index: int, session_key: str) -> None:
-        headers = {
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "Cookie": f"{settings.SESSION_COOKIE_NAME}={session_key}; {settings.CSRF_COOKIE_NAME}={csrf_secret}",
-            "X-CSRFToken": csrf_secret,
-        }
+    def book(index: int, token: str) -> None:
+        headers = {"Content-Type": "application/json", "Accept": "application/json", "Authorization": f"Token {token}"}
         connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
         try:
             connection.connect()
@@ -245,7 +231,7 @@ def race(port: int, target: Target, session_keys: list[str], csrf_secret: str, t
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=book, args=(i, key), daemon=True) for i, key in enumerate(session_keys)]
+    threads = [threading.Thread(target=book, args=(i, token), daemon=True) for i, token in enumerate(tokens)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -290,12 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     prepare_django()
     ensure_bench_data(args.migrate)
 
-    from django.conf import settings
     from django.db import connection
-    from django.utils.crypto import get_random_string
 
-    session_keys = logged_in_patients(args.clients)
-    csrf_secret = get_random_string(32)  # Django accepts an unmasked 32-character secret in cookie and header
+    tokens = patient_tokens(args.clients)
     database = connection.vendor
     connection.close()  # the parent stays out of the way of gunicorn's writers
     port = free_port()
@@ -303,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     server = start_gunicorn(port, args.workers, log_path)
     try:
         wait_until_serving(server, port, time.monotonic() + 30)
-        headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={session_keys[0]}", "Accept": "application/json"}
+        headers = {"Authorization": f"Token {tokens[0]}", "Accept": "application/json"}
         try:
             target = pick_slot(port, headers, args.request_timeout)
             for _warm_up in range(2 * args.workers):  # workers' first requests fill their caches; not timed
@@ -311,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         except (LookupError, ValueError, KeyError) as exc:
             print(f"# cannot pick a slot through the API: {exc}")
             return 2
-        results = race(port, target, session_keys, csrf_secret, args.request_timeout)
+        results = race(port, target, tokens, args.request_timeout)
         return report(results, target, holders_of(target), database, args.workers)
     except (RuntimeError, TimeoutError, OSError) as exc:
         print(f"# race not run: {exc}; gunicorn log: {log_path}")

@@ -68,6 +68,39 @@ class WeeklyAvailabilityForm(WagtailAdminModelForm):
         return cleaned_data
 
 
+class DateOverrideForm(WagtailAdminModelForm):
+    """Special hours on one date: both times (hours that replace the weekly ones) or neither (closed that day)."""
+
+    def clean(self):
+        cleaned_data = super().clean()
+        start, end = cleaned_data.get("start_time"), cleaned_data.get("end_time")
+        unreadable = "start_time" in self.errors or "end_time" in self.errors
+        if start is None and end is not None and not unreadable:
+            self.add_error(
+                "start_time",
+                ValidationError(
+                    _("Give the start time too, or leave both times empty to close that day."), code="missing_start"
+                ),
+            )
+        elif start is not None and end is None and not unreadable:
+            self.add_error(
+                "end_time",
+                ValidationError(
+                    _("Give the end time too (00:00 means midnight), or leave both times empty to close that day."),
+                    code="missing_end",
+                ),
+            )
+        elif start is not None and end is not None and end != MIDNIGHT and start >= end:
+            self.add_error(
+                "end_time",
+                ValidationError(
+                    _("The end time must be later than the start time (00:00 means midnight)."),
+                    code="end_before_start",
+                ),
+            )
+        return cleaned_data
+
+
 class TimeOffForm(WagtailAdminModelForm):
     def clean(self):
         cleaned_data = super().clean()

@@ -14,10 +14,11 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse, reverse_lazy
+from django.urls import NoReverseMatch, path, reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext
@@ -26,6 +27,10 @@ from django.views.generic import View
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.viewsets.base import ViewSet
+
+from booking.billing import services as billing
+from booking.billing.errors import PaymentError
+from booking.billing.models import Refund
 
 from . import services
 from .admin_forms import (
@@ -128,16 +133,37 @@ class AppointmentIndexView(AppointmentAdminView):
         return self.render_to_response(context)
 
 
+def invoice_admin_url(invoice) -> str | None:
+    """The billing admin's page of ``invoice`` (addressed by its reference), or None while that screen is missing."""
+    try:
+        return reverse("billing_invoices:detail", args=[invoice.reference])
+    except NoReverseMatch:
+        return None
+
+
 class AppointmentDetailView(AppointmentAdminView):
     template_name = "scheduling/admin/appointment_detail.html"
 
     @cached_property
     def appointment(self):
+        from booking.billing.models import InvoiceLine  # billing builds on scheduling, not the other way round
+
         events = AppointmentEvent.objects.select_related("actor").order_by("at", "pk")
+        invoice_lines = InvoiceLine.objects.select_related("invoice__series").order_by("invoice__created_at", "pk")
         queryset = list_queryset().select_related("created_by", "cancelled_by")
         return get_object_or_404(
-            queryset.prefetch_related(Prefetch("events", queryset=events)), reference=self.kwargs["reference"]
+            queryset.prefetch_related(
+                Prefetch("events", queryset=events), Prefetch("invoice_lines", queryset=invoice_lines)
+            ),
+            reference=self.kwargs["reference"],
         )
+
+    def invoices(self):
+        """The appointment's invoices (one per invoice, however many of its lines bill this session)."""
+        invoices = {}
+        for line in self.appointment.invoice_lines.all():
+            invoices.setdefault(line.invoice_id, line.invoice)
+        return [{"invoice": invoice, "url": invoice_admin_url(invoice)} for invoice in invoices.values()]
 
     def get_page_title(self):
         return gettext("Appointment %(reference)s") % {"reference": self.kwargs["reference"]}
@@ -154,6 +180,7 @@ class AppointmentDetailView(AppointmentAdminView):
             appointment=appointment,
             row=appointment_rows([appointment])[0],
             local_end=timezone.localtime(appointment.end, zone),
+            invoices=self.invoices(),
             events=[
                 {
                     "event": event,
@@ -195,7 +222,7 @@ class AppointmentActionView(PermissionRequiredMixin, View):
         detail_url = reverse("clinic_appointments:detail", args=[reference])
         try:
             performed = self.perform(action, appointment, request)
-        except BookingError as error:
+        except (BookingError, PaymentError) as error:
             messages.error(request, error.message)
         else:
             if performed:
@@ -217,6 +244,12 @@ class AppointmentActionView(PermissionRequiredMixin, View):
                 reason=form.cleaned_data["reason"],
                 staff_override_reason=form.cleaned_data["staff_override_reason"] or None,
             )
+            refunds = billing.apply_cancellation_outcome(outcome=outcome, actor=actor)
+            if any(refund.status == Refund.Status.FAILED for refund in refunds):
+                messages.error(
+                    request,
+                    gettext("The refund could not be made at the payment provider. Retry it from the invoice."),
+                )
             if outcome.late and outcome.refund == services.RefundDecision.NO_REFUND:
                 messages.warning(request, gettext("This was a late cancellation: by the policy, nothing is refunded."))
         elif action == "reschedule":
@@ -262,18 +295,20 @@ class AppointmentCreateView(AppointmentAdminView):
             data = form.cleaned_data
             location = data.get("location")
             try:
-                appointment = services.book_appointment(
-                    patient=data["patient"],
-                    professional=data["professional"],
-                    service=data["service"],
-                    location=location,
-                    modality="in_person" if location else "online",
-                    start=form.start(),
-                    source=AppointmentSource.ADMIN,
-                    actor=request.user,
-                    note=data["note"],
-                )
-            except BookingError as error:
+                with transaction.atomic():  # the booking and its invoice stand or fall together
+                    appointment = services.book_appointment(
+                        patient=data["patient"],
+                        professional=data["professional"],
+                        service=data["service"],
+                        location=location,
+                        modality="in_person" if location else "online",
+                        start=form.start(),
+                        source=AppointmentSource.ADMIN,
+                        actor=request.user,
+                        note=data["note"],
+                    )
+                    billing.create_invoice_for_appointment(appointment=appointment, actor=request.user)
+            except (BookingError, PaymentError) as error:
                 form.add_error(None, error.message)
             else:
                 messages.success(

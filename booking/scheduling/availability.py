@@ -49,11 +49,14 @@ __all__ = [
     "Interval",
     "LocationFilter",
     "ProfessionalAvailability",
+    "RoomOccupancy",
     "ServiceSpec",
     "Slot",
+    "Span",
     "WeeklyRule",
     "available_slots",
     "blocked_interval",
+    "epoch_us",
     "next_available",
     "to_timezone",
 ]
@@ -182,6 +185,11 @@ class ServiceSpec:
             raise ValueError("Buffers, minimum notice and horizon cannot be negative.")
 
 
+# Busy time may also be given as ``(start, end)`` in integer microseconds since 1970-01-01 UTC (see ``epoch_us``):
+# the selector loads thousands of bookings that way, without building a datetime or an Interval for each.
+Span = tuple[int, int]
+
+
 @dataclass(frozen=True, slots=True)
 class ProfessionalAvailability:
     """Everything the engine needs about one professional, as plain data.
@@ -190,19 +198,40 @@ class ProfessionalAvailability:
     closes that date everywhere, online included (a national holiday), so an online-only closure is entered as
     time off or as an empty date override instead. A closed day stays closed even if an override gives hours.
     ``duration`` is the professional's own session length for this service when it differs from the service's.
+    ``busy`` holds Intervals or :data:`Span` pairs (empty spans are ignored).
     """
 
     professional_id: int
     rules: tuple[WeeklyRule, ...] = ()
     overrides: tuple[DateOverride, ...] = ()
     time_off: tuple[Interval, ...] = ()
-    busy: tuple[Interval, ...] = ()
+    busy: tuple[Interval | Span, ...] = ()
     closed_days: frozenset[tuple[int | None, date]] = frozenset()
     duration: timedelta | None = None
 
     def __post_init__(self) -> None:
         if self.duration is not None and self.duration <= timedelta(0):
             raise ValueError("A session must last some time.")
+
+
+@dataclass(frozen=True, slots=True)
+class RoomOccupancy:
+    """The rooms of one location: an in-person session there needs one room free for its whole blocked interval.
+
+    ``rooms`` is how many rooms the location can give out; ``busy`` holds, for each room that has bookings, that
+    room's busy time (Intervals or :data:`Span` pairs). A room without bookings is free whenever a professional is.
+    A location the engine is given no occupancy for, or one with 0 rooms, has no room limit (nor do online sessions).
+    """
+
+    location_id: int
+    rooms: int
+    busy: tuple[tuple[Interval | Span, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.rooms < 0:
+            raise ValueError("A location cannot have a negative number of rooms.")
+        if len(self.busy) > self.rooms:
+            raise ValueError(f"{len(self.busy)} busy rooms given for a location with {self.rooms} rooms.")
 
 
 @total_ordering
@@ -257,6 +286,12 @@ def _us(value: datetime | timedelta) -> int:
     if isinstance(value, datetime):
         return (value - _EPOCH) // _MICROSECOND
     return value // _MICROSECOND
+
+
+def epoch_us(moment: datetime) -> int:
+    """An aware datetime as integer microseconds since 1970-01-01 UTC: the unit of a :data:`Span`."""
+    _check_aware(moment, "moment")
+    return _us(moment)
 
 
 def _from_us(microseconds: int) -> datetime:
@@ -318,10 +353,49 @@ class _Timeline:
 
     __slots__ = ("ends", "starts")
 
-    def __init__(self, intervals: Iterable[Interval]) -> None:
-        spans = _merged((_us(interval.start), _us(interval.end)) for interval in intervals)
+    def __init__(self, intervals: Iterable[Interval | Span]) -> None:
+        spans = _merged(
+            (_us(interval.start), _us(interval.end)) if isinstance(interval, Interval) else interval
+            for interval in intervals
+        )
         self.starts = [start for start, _ in spans]
         self.ends = [end for _, end in spans]
+
+    def __bool__(self) -> bool:
+        return bool(self.starts)
+
+    def end_of_overlap(self, start: int, end: int) -> int | None:
+        """When the busy time overlapping ``[start, end)`` ends, or None when nothing overlaps it."""
+        index = bisect_left(self.starts, end) - 1
+        if index >= 0 and self.ends[index] > start:
+            return self.ends[index]
+        return None
+
+
+def _room_limits(rooms: Iterable[RoomOccupancy]) -> dict[int, list[_Timeline]]:
+    """Per location whose every room has bookings, the rooms' busy timelines; other locations need no check."""
+    limits: dict[int, list[_Timeline]] = {}
+    for occupancy in rooms:
+        timelines = [timeline for timeline in map(_Timeline, occupancy.busy) if timeline]
+        if occupancy.rooms and len(timelines) >= occupancy.rooms:
+            limits[occupancy.location_id] = timelines
+    return limits
+
+
+def _room_free_from(rooms: list[_Timeline], start: int, end: int) -> int | None:
+    """None when some room is free for all of ``[start, end)``; else the first instant one of them frees up.
+
+    Each room stays busy for any interval starting before its overlapping booking ends, so no start before the
+    earliest of those ends can find a room.
+    """
+    earliest = None
+    for room in rooms:
+        busy_until = room.end_of_overlap(start, end)
+        if busy_until is None:
+            return None
+        if earliest is None or busy_until < earliest:
+            earliest = busy_until
+    return earliest
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,12 +463,15 @@ class _PreparedProfessional:
             return [window] if window[0] < window[1] else []
         return _merged(_wall_window_us(day, start, end, tz) for start, end, tz in pieces)
 
-    def starts_in(self, window_start: int, window_end: int, search: _Search) -> Iterator[int]:
+    def starts_in(
+        self, window_start: int, window_end: int, search: _Search, rooms: list[_Timeline] | None = None
+    ) -> Iterator[int]:
         """Grid starts inside one window whose session and buffers are free, in increasing order.
 
         When a candidate collides, the walk jumps straight to the first grid point past the obstacle, so a
-        long busy stretch costs one bisection rather than one per grid point. (The hot loop of the engine:
-        plain ints and local names on purpose.)
+        long busy stretch costs one bisection rather than one per grid point. ``rooms`` (the location's room
+        timelines when every room has bookings) also needs one room free for the session and its buffers.
+        (The hot loop of the engine: plain ints and local names on purpose.)
         """
         duration, step = self.duration, search.step
         before, after = search.buffer_before, search.buffer_after
@@ -414,6 +491,11 @@ class _PreparedProfessional:
                 index = bisect_left(off_starts, candidate + duration) - 1
                 if index >= 0 and off_ends[index] > candidate:
                     candidate += -((candidate - off_ends[index]) // step) * step
+                    continue
+            if rooms is not None:
+                room_free_at = _room_free_from(rooms, candidate - before, candidate + duration + after)
+                if room_free_at is not None:
+                    candidate += -((candidate - before - room_free_at) // step) * step
                     continue
             yield candidate
             candidate += step
@@ -455,6 +537,7 @@ def available_slots(
     now: datetime,
     step: timedelta = timedelta(minutes=30),
     location_id: LocationFilter = ALL,
+    rooms: Iterable[RoomOccupancy] = (),
 ) -> list[Slot]:
     """Every slot of ``service`` the given professionals can offer on local days ``start_day``..``end_day``.
 
@@ -463,11 +546,13 @@ def available_slots(
     The days are local dates in the time zone of each rule. A slot is offered when the session lies inside
     an opening window of its day (weekly rules valid that day and allowed for the service, or the date's
     override), the day is not closed, the session plus the service's buffers overlaps no busy interval, the
-    session overlaps no time off, and ``now + min_notice <= start <= now + horizon``.
+    session overlaps no time off, ``now + min_notice <= start <= now + horizon``, and, at a location given in
+    ``rooms``, one of its rooms is free for the session plus buffers (see :class:`RoomOccupancy`).
     Returns the slots sorted (see :class:`Slot`), without duplicates.
     """
     search = _search_for(service, now, step, location_id)
     days = _days(start_day, end_day, search)
+    room_limits = _room_limits(rooms)
     found: list[tuple[int, int, int, int, int | None]] = []
     for professional in professionals:
         prepared = _PreparedProfessional(professional, search)
@@ -475,10 +560,11 @@ def available_slots(
         for day in days:
             for location in prepared.locations:
                 location_key = -1 if location is None else location
+                location_rooms = room_limits.get(location)
                 for window_start, window_end in prepared.windows(day, location, search.service_id):
                     found.extend(
                         (start, professional_id, location_key, start + duration, location)
-                        for start in prepared.starts_in(window_start, window_end, search)
+                        for start in prepared.starts_in(window_start, window_end, search, location_rooms)
                     )
     # Rows sort like Slot.sort_key (equal location keys imply equal locations, so None is never compared to an
     # int); equal neighbours only arise from inconsistent input, such as one location under two time zones.
@@ -507,6 +593,7 @@ def next_available(
     now: datetime,
     step: timedelta = timedelta(minutes=30),
     location_id: LocationFilter = ALL,
+    rooms: Iterable[RoomOccupancy] = (),
 ) -> dict[int, datetime | None]:
     """The earliest slot start (UTC) per professional in the range, or None when they have nothing free.
 
@@ -515,6 +602,7 @@ def next_available(
     """
     search = _search_for(service, now, step, location_id)
     days = _days(start_day, end_day, search)
+    room_limits = _room_limits(rooms)
     result: dict[int, datetime | None] = {}
     for professional in professionals:
         prepared = _PreparedProfessional(professional, search)
@@ -527,7 +615,7 @@ def next_available(
                 for window_start, window_end in prepared.windows(day, location, search.service_id):
                     if best is not None and window_start >= best:
                         continue
-                    start = next(prepared.starts_in(window_start, window_end, search), None)
+                    start = next(prepared.starts_in(window_start, window_end, search, room_limits.get(location)), None)
                     if start is not None and (best is None or start < best):
                         best = start
         result[professional.professional_id] = None if best is None else _from_us(best)

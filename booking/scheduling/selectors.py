@@ -1,8 +1,16 @@
 """Reads for scheduling: load the availability engine's plain data from the database in a constant number of queries.
 
 ``load_availability`` runs at most six queries whatever the number of professionals (catalog rows, weekly
-hours, their service restrictions, date overrides, time off, busy appointments); holidays come from the
-``holidays`` package, not the database.
+hours with their locations' room counts, their service restrictions, date overrides, time off, busy appointments
+of the professionals and of the rooms they may need); holidays come from the ``holidays`` package, not the database.
+
+Speed: busy time is the bulk of the data (thousands of bookings), so it is read as integer microseconds computed
+by the database (``EpochMicroseconds``) and handed to the engine as plain ``(start, end)`` pairs: no datetime
+parsing, time zone handling or object per booking in Python.
+
+Rooms: an in-person session at a location with active rooms takes one of them (``services._assign_room``), so the
+engine gets each such location's room count and the busy time of its rooms (``RoomOccupancy``) and offers a slot
+there only while a room is free.
 
 Holidays: every Chilean public holiday (``holidays.CL``) closes every physical location that observes public
 holidays (``Location.observes_public_holidays``, on by default; staff can switch it off for a location that opens on
@@ -14,10 +22,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import NamedTuple
 
 import holidays
 from django.conf import settings
-from django.db.models import Q
+from django.db import NotSupportedError
+from django.db.models import BigIntegerField, Count, F, Func, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from .availability import (
     ALL,
@@ -25,16 +37,78 @@ from .availability import (
     Interval,
     LocationFilter,
     ProfessionalAvailability,
+    RoomOccupancy,
     ServiceSpec,
     Slot,
+    Span,
     WeeklyRule,
     available_slots,
     next_available,
 )
-from .models import Appointment, Location, Professional, ProfessionalService, Service, TimeOff, WeeklyAvailability
+from .models import (
+    Appointment,
+    Location,
+    Professional,
+    ProfessionalService,
+    Room,
+    Service,
+    TimeOff,
+    WeeklyAvailability,
+)
 from .models import DateOverride as DateOverrideRow
 
 DEFAULT_STEP = timedelta(minutes=30)
+
+
+class EpochMicroseconds(Func):
+    """A datetime column as integer microseconds since 1970-01-01 UTC, computed by the database.
+
+    SQLite keeps aware datetimes as UTC text ``YYYY-MM-DD HH:MM:SS[.ffffff]``: whole seconds since the epoch plus
+    the six fraction digits. PostgreSQL's ``EXTRACT(EPOCH ...)`` is exact (numeric) since version 14.
+    """
+
+    output_field = BigIntegerField()
+    arity = 1
+
+    def get_db_converters(self, connection):
+        return []  # both databases return an integer already: no Python call per row
+
+    def as_sql(self, compiler, connection, **extra_context):
+        raise NotSupportedError(f"EpochMicroseconds is not implemented for {connection.vendor}.")
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        column, params = compiler.compile(self.source_expressions[0])
+        # The whole seconds come from the first 19 characters only: SQLite's date functions round a fraction to
+        # milliseconds, so 12:59:59.999999 would become 13:00:00. unixepoch() (SQLite 3.38+) is about twice as fast
+        # as strftime('%s'), which older versions need.
+        whole_seconds = f"substr({column}, 1, 19)"
+        if connection.Database.sqlite_version_info >= (3, 38):
+            seconds = f"unixepoch({whole_seconds})"
+        else:
+            seconds = f"CAST(strftime('%%s', {whole_seconds}) AS INTEGER)"
+        return f"({seconds} * 1000000 + CAST(substr({column}, 21, 6) AS INTEGER))", (*params, *params)
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"(EXTRACT(EPOCH FROM {column}) * 1000000)::bigint", params
+
+
+class IntegerConstant(Value):
+    """An integer constant handed back as the database returns it (no converter call per row)."""
+
+    def __init__(self, value: int):
+        super().__init__(value, output_field=IntegerField())
+
+    def get_db_converters(self, connection):
+        return []
+
+
+class LoadedAvailability(NamedTuple):
+    """What the engine needs for one search: the service, each professional's data, the rooms of their locations."""
+
+    spec: ServiceSpec
+    professionals: list[ProfessionalAvailability]
+    rooms: list[RoomOccupancy]
 
 
 def service_spec(service: Service) -> ServiceSpec:
@@ -61,9 +135,75 @@ def _professional_ids(professionals: Iterable[Professional | int] | None) -> lis
     return [p.pk if isinstance(p, Professional) else int(p) for p in professionals]
 
 
+@lru_cache(maxsize=32)
+def _chilean_holidays_of(first_year: int, last_year: int) -> tuple[date, ...]:
+    """Building the calendar costs about a millisecond; the law changes with a release of ``holidays``, not daily."""
+    return tuple(sorted(holidays.CL(years=range(first_year, last_year + 1))))
+
+
 def _chilean_holidays(start_day: date, end_day: date) -> list[date]:
-    calendar = holidays.CL(years=range(start_day.year, end_day.year + 1))
-    return sorted(day for day in calendar if start_day <= day <= end_day)
+    return [day for day in _chilean_holidays_of(start_day.year, end_day.year) if start_day <= day <= end_day]
+
+
+@lru_cache(maxsize=1)
+def _active_room_count():
+    """A correlated subquery: how many active rooms the row's location has (0 online or without rooms).
+
+    Built once, on first use (after the app registry is ready): ``annotate()`` resolves a copy for each query, and
+    building the subquery costs about as much as running a short query.
+    """
+    rooms = (
+        Room.objects.filter(location_id=OuterRef("location_id"), active=True)
+        .order_by()
+        .values("location_id")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return Coalesce(Subquery(rooms, output_field=IntegerField()), Value(0))
+
+
+def _load_busy(
+    *,
+    professional_ids: list[int],
+    room_location_ids: set[int],
+    range_start: datetime,
+    range_end: datetime,
+    now: datetime,
+    exclude_appointment_id: int | None,
+) -> tuple[dict[int, list[Span]], dict[int, dict[int, list[Span]]]]:
+    """Busy spans per professional, and per room of the active rooms of ``room_location_ids``: one query.
+
+    The blocked intervals arrive as epoch microseconds (``EpochMicroseconds``). With rooms to check, the
+    professionals' and the rooms' bookings are two SELECTs joined by UNION ALL, each using its own index.
+    """
+    active = Appointment.objects.active(now).overlapping(range_start, range_end).order_by()
+    if exclude_appointment_id is not None:
+        active = active.exclude(pk=exclude_appointment_id)
+    columns = ("kind", "owner_id", "room_location_id", "start_us", "end_us")
+    spans = {"start_us": EpochMicroseconds("blocked_start"), "end_us": EpochMicroseconds("blocked_end")}
+    rows = active.filter(professional_id__in=professional_ids).annotate(
+        kind=IntegerConstant(0),
+        owner_id=F("professional_id"),
+        room_location_id=IntegerConstant(0),
+        **spans,
+    )
+    rows = rows.values_list(*columns)
+    if room_location_ids:
+        room_rows = active.filter(room__active=True, room__location_id__in=room_location_ids).annotate(
+            kind=IntegerConstant(1),
+            owner_id=F("room_id"),
+            room_location_id=F("room__location_id"),
+            **spans,
+        )
+        rows = rows.union(room_rows.values_list(*columns), all=True)
+    by_professional: dict[int, list[Span]] = defaultdict(list)
+    by_room: dict[int, dict[int, list[Span]]] = defaultdict(lambda: defaultdict(list))
+    for kind, owner_id, room_location_id, start, end in rows:
+        if kind == 0:
+            by_professional[owner_id].append((start, end))
+        else:
+            by_room[room_location_id][owner_id].append((start, end))
+    return by_professional, by_room
 
 
 def load_availability(
@@ -75,24 +215,26 @@ def load_availability(
     end_day: date,
     now: datetime,
     exclude_appointment_id: int | None = None,
-) -> tuple[ServiceSpec, list[ProfessionalAvailability]]:
+) -> LoadedAvailability:
     """The engine's input for ``service`` on local days ``start_day``..``end_day``.
 
     ``professionals`` (instances or ids) narrows the search; ``None`` means every active professional offering
-    the service. ``location`` is a Location, ``None`` for online, or ``ALL``: it only decides which
-    location-scoped time off counts (with ``ALL`` a location closure also blocks the professional's online
-    hours, erring on the safe side; the engine itself filters slots by location). Busy time is every active
-    appointment's blocked interval at ``now`` (expired holds free their time); ``exclude_appointment_id``
-    leaves one out, so an appointment being rescheduled does not block itself.
+    the service. ``location`` is a Location, ``None`` for online, or ``ALL``: it decides which location-scoped
+    time off counts (with ``ALL`` a location closure also blocks the professional's online hours, erring on the
+    safe side; the engine itself filters slots by location) and which locations' rooms are loaded. Busy time is
+    every active appointment's blocked interval at ``now`` (expired holds free their time);
+    ``exclude_appointment_id`` leaves one out, so an appointment being rescheduled blocks neither itself nor
+    its room.
     """
     spec = service_spec(service)
     wanted_ids = _professional_ids(professionals)
-    offered = ProfessionalService.objects.filter(service=service, professional__active=True)
+    # No ORDER BY anywhere below: the engine sorts what it needs, and the database need not.
+    offered = ProfessionalService.objects.filter(service=service, professional__active=True).order_by()
     if wanted_ids is not None:
         offered = offered.filter(professional_id__in=wanted_ids)
     durations: dict[int, int | None] = dict(offered.values_list("professional_id", "duration_override_minutes"))
     if not durations:
-        return spec, []
+        return LoadedAvailability(spec, [], [])
     ids = sorted(durations)
     default_tz = settings.TIME_ZONE
     range_start = datetime.combine(start_day - timedelta(days=2), time(0), UTC)
@@ -103,12 +245,15 @@ def load_availability(
         WeeklyAvailability.objects.filter(professional_id__in=ids)
         .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=end_day))
         .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=start_day))
+        .annotate(location_rooms=_active_room_count())
+        .order_by()
         .values(
             "id",
             "professional_id",
             "location_id",
             "location__time_zone",
             "location__observes_public_holidays",
+            "location_rooms",
             "weekday",
             "start_time",
             "end_time",
@@ -137,21 +282,31 @@ def load_availability(
             )
         )
 
-    # Read off the rule rows (no extra query): locations that close on public holidays.
+    # Read off the rule and override rows (no extra query): locations that close on public holidays, and how
+    # many active rooms each location has.
     closes_on_holidays = {row["location_id"] for row in rule_rows if row["location__observes_public_holidays"]}
+    room_counts = {row["location_id"]: row["location_rooms"] for row in rule_rows if row["location_rooms"]}
 
     override_pieces: dict[tuple[int, int | None, date], tuple[str, list[tuple[time, time]]]] = {}
-    for row in DateOverrideRow.objects.filter(professional_id__in=ids, date__gte=start_day, date__lte=end_day).values(
-        "professional_id",
-        "location_id",
-        "location__time_zone",
-        "location__observes_public_holidays",
-        "date",
-        "start_time",
-        "end_time",
+    for row in (
+        DateOverrideRow.objects.filter(professional_id__in=ids, date__gte=start_day, date__lte=end_day)
+        .annotate(location_rooms=_active_room_count())
+        .order_by()
+        .values(
+            "professional_id",
+            "location_id",
+            "location__time_zone",
+            "location__observes_public_holidays",
+            "location_rooms",
+            "date",
+            "start_time",
+            "end_time",
+        )
     ):
         if row["location__observes_public_holidays"]:
             closes_on_holidays.add(row["location_id"])
+        if row["location_rooms"]:
+            room_counts[row["location_id"]] = row["location_rooms"]
         key = (row["professional_id"], row["location_id"], row["date"])
         _tz, pieces = override_pieces.setdefault(key, (row["location__time_zone"] or default_tz, []))
         if row["start_time"] is not None:
@@ -167,6 +322,7 @@ def load_availability(
     for row in (
         TimeOff.objects.filter(Q(professional_id__in=ids) | Q(professional__isnull=True))
         .filter(start__lt=range_end, end__gt=range_start)
+        .order_by()
         .values("professional_id", "location_id", "start", "end")
     ):
         if row["location_id"] is not None and location_id is not ALL and row["location_id"] != location_id:
@@ -177,14 +333,24 @@ def load_availability(
         else:
             personal_off[row["professional_id"]].append(interval)
 
-    busy: dict[int, list[Interval]] = defaultdict(list)
-    appointments = Appointment.objects.active(now).filter(professional_id__in=ids).overlapping(range_start, range_end)
-    if exclude_appointment_id is not None:
-        appointments = appointments.exclude(pk=exclude_appointment_id)
-    for professional_id, blocked_start, blocked_end in appointments.values_list(
-        "professional_id", "blocked_start", "blocked_end"
-    ):
-        busy[professional_id].append(Interval(blocked_start, blocked_end))
+    if location_id is not ALL:
+        room_counts = {key: count for key, count in room_counts.items() if key == location_id}
+    busy, room_busy = _load_busy(
+        professional_ids=ids,
+        room_location_ids=set(room_counts),
+        range_start=range_start,
+        range_end=range_end,
+        now=now,
+        exclude_appointment_id=exclude_appointment_id,
+    )
+    rooms = [
+        RoomOccupancy(
+            location_id=room_location,
+            rooms=count,
+            busy=tuple(tuple(spans) for spans in room_busy.get(room_location, {}).values()),
+        )
+        for room_location, count in room_counts.items()
+    ]
 
     holiday_days = _chilean_holidays(start_day, end_day)
     result = []
@@ -206,7 +372,7 @@ def load_availability(
                 duration=timedelta(minutes=own_duration) if own_duration else None,
             )
         )
-    return spec, result
+    return LoadedAvailability(spec, result, rooms)
 
 
 def find_slots(
@@ -221,7 +387,7 @@ def find_slots(
     exclude_appointment_id: int | None = None,
 ) -> list[Slot]:
     """Bookable slots (UTC) of ``service`` on local days ``start_day``..``end_day``; see ``load_availability``."""
-    spec, availability = load_availability(
+    loaded = load_availability(
         service=service,
         professionals=professionals,
         location=location,
@@ -231,13 +397,14 @@ def find_slots(
         exclude_appointment_id=exclude_appointment_id,
     )
     return available_slots(
-        professionals=availability,
-        service=spec,
+        professionals=loaded.professionals,
+        service=loaded.spec,
         start_day=start_day,
         end_day=end_day,
         now=now,
         step=step,
         location_id=location_filter(location),
+        rooms=loaded.rooms,
     )
 
 
@@ -252,7 +419,7 @@ def next_available_dates(
     step: timedelta = DEFAULT_STEP,
 ) -> dict[int, datetime | None]:
     """The earliest bookable start (UTC) per professional id in the range, ``None`` when fully booked."""
-    spec, availability = load_availability(
+    loaded = load_availability(
         service=service,
         professionals=professionals,
         location=location,
@@ -261,11 +428,12 @@ def next_available_dates(
         now=now,
     )
     return next_available(
-        professionals=availability,
-        service=spec,
+        professionals=loaded.professionals,
+        service=loaded.spec,
         start_day=start_day,
         end_day=end_day,
         now=now,
         step=step,
         location_id=location_filter(location),
+        rooms=loaded.rooms,
     )

@@ -10,8 +10,14 @@ is exact. On PostgreSQL the professional's row is locked with ``SELECT ... FOR U
 professional serialise) and an exclusion constraint backs it up; an ``IntegrityError`` becomes
 ``BookingError("slot_unavailable")``, never a 500.
 
-Staff may override the reschedule and cancellation windows (and the reschedule limit) by giving a reason; the
-reason is stored on the event. Minimum notice and horizon still apply to the new time.
+Who may act for the clinic is a permission, not the ``is_staff`` flag: ``scheduling.change_appointment`` (held by
+the Receptionists and Clinic administrators groups, see ``portal.accounts.roles``) lets a user act on other
+people's appointments and override the reschedule and cancellation windows (and the reschedule limit) by giving a
+reason; the reason is stored on the event. Minimum notice and horizon still apply to the new time. A professional
+may close (complete, no-show) their own sessions; a patient acts on their own bookings only.
+
+Rooms: an in-person session at a location with active rooms takes a room free for its blocked interval, chosen
+under the same lock as the overlap check (``_assign_room``); with every room busy the slot is unavailable.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Literal
 
 import django.dispatch
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from portal.accounts.models import Patient
@@ -38,6 +45,7 @@ from .models import (
     Location,
     Professional,
     ProfessionalService,
+    Room,
     Service,
 )
 from .models.appointments import OPEN_STATUSES
@@ -77,8 +85,18 @@ def _now(now: datetime | None) -> datetime:
     return now if now is not None else timezone.now()
 
 
-def _is_staff(user) -> bool:
-    return bool(user is not None and user.is_staff)
+# The permission that lets a user act on anybody's appointment and go past the policy with a reason.
+ACT_FOR_CLINIC_PERMISSION = "scheduling.change_appointment"
+
+
+def _acts_for_clinic(user) -> bool:
+    """Whether ``user`` may act on other people's appointments: a model permission (group or own), not is_staff.
+
+    ``has_perm`` is False for inactive users and True for active superusers.
+    """
+    return bool(
+        user is not None and getattr(user, "is_authenticated", False) and user.has_perm(ACT_FOR_CLINIC_PERMISSION)
+    )
 
 
 def _snapshot(appointment: Appointment) -> dict:
@@ -88,6 +106,7 @@ def _snapshot(appointment: Appointment) -> dict:
         "end": appointment.end.isoformat(),
         "professional_id": appointment.professional_id,
         "location_id": appointment.location_id,
+        "room_id": appointment.room_id,
         "reschedule_count": appointment.reschedule_count,
     }
 
@@ -105,8 +124,8 @@ def _log(appointment: Appointment, action: str, *, actor, at: datetime, before=N
     transaction.on_commit(lambda: appointment_changed.send(sender=Appointment, appointment=appointment, action=action))
 
 
-def _require_owner_or_staff(appointment: Appointment, actor) -> None:
-    if _is_staff(actor):
+def _require_owner_or_clinic(appointment: Appointment, actor) -> None:
+    if _acts_for_clinic(actor):
         return
     if actor is None or appointment.patient.user_id != actor.pk:
         raise BookingError("not_allowed")
@@ -115,7 +134,7 @@ def _require_owner_or_staff(appointment: Appointment, actor) -> None:
 def _check_staff_override(actor, staff_override_reason: str | None) -> bool:
     if not staff_override_reason:
         return False
-    if not _is_staff(actor):
+    if not _acts_for_clinic(actor):
         raise BookingError("not_allowed")
     return True
 
@@ -141,6 +160,40 @@ def _expire_hold(hold: Appointment, now: datetime) -> None:
     _log(hold, Action.HOLD_EXPIRED, actor=None, at=now, before=before)
 
 
+def _assign_room(
+    *,
+    location: Location | None,
+    modality: str,
+    blocked_start: datetime,
+    blocked_end: datetime,
+    now: datetime,
+    keep: Room | None = None,
+    exclude_appointment_id: int | None = None,
+) -> Room | None:
+    """A room of ``location`` free over the blocked interval, or None when the session needs none.
+
+    In-person sessions at a location with active rooms need one; online sessions and locations without rooms do
+    not. ``keep`` (the room a rescheduled session already has) wins when it is still active and free; otherwise
+    the first free room by name. Locks the location's active rooms (in id order, after the professional), so two
+    bookings at one location cannot pick the same room at once on PostgreSQL; SQLite serialises writers anyway.
+    Raises ``BookingError("slot_unavailable")`` when every room is taken.
+    """
+    if modality != AppointmentModality.IN_PERSON or location is None:
+        return None
+    rooms = list(Room.objects.select_for_update().filter(location=location, active=True).order_by("pk"))
+    if not rooms:
+        return None
+    taken = Appointment.objects.active(now).filter(room__in=rooms).overlapping(blocked_start, blocked_end)
+    if exclude_appointment_id is not None:
+        taken = taken.exclude(pk=exclude_appointment_id)
+    taken_ids = set(taken.values_list("room_id", flat=True))
+    free = sorted((room for room in rooms if room.pk not in taken_ids), key=lambda room: (room.name, room.pk))
+    if not free:
+        raise BookingError("slot_unavailable")
+    kept = [room for room in free if keep is not None and room.pk == keep.pk]
+    return (kept or free)[0]
+
+
 def _check_slot(
     *,
     professional: Professional,
@@ -156,39 +209,43 @@ def _check_slot(
     """
     if timezone.is_naive(start):
         raise BookingError("invalid_request")
-    spec, availability = load_availability(
+    first_day, last_day = (start - timedelta(days=1)).date(), (start + timedelta(days=1)).date()
+    loaded = load_availability(
         service=service,
         professionals=[professional],
         location=location,
-        start_day=(start - timedelta(days=1)).date(),
-        end_day=(start + timedelta(days=1)).date(),
+        start_day=first_day,
+        end_day=last_day,
         now=now,
         exclude_appointment_id=exclude_appointment_id,
     )
-    if not availability:
+    spec = loaded.spec
+    if not loaded.professionals:
         raise BookingError("not_allowed")
     if start < now + spec.min_notice:
         raise BookingError("too_late")
     if start > now + spec.horizon:
         raise BookingError("too_far")
-    (own,) = availability
+    (own,) = loaded.professionals
     location_id = location.pk if location else None
 
-    def offered(professional_availability) -> bool:
+    def offered(professional_availability, rooms) -> bool:
         slots = available_slots(
             professionals=[professional_availability],
             service=spec,
-            start_day=(start - timedelta(days=1)).date(),
-            end_day=(start + timedelta(days=1)).date(),
+            start_day=first_day,
+            end_day=last_day,
             now=now,
             step=DEFAULT_STEP,
             location_id=location_id,
+            rooms=rooms,
         )
         return any(slot.start == start for slot in slots)
 
-    if not offered(own):
+    if not offered(own, loaded.rooms):
         # Would it be offered if nobody had booked? Then it is taken, not outside the hours.
-        raise BookingError("slot_unavailable" if offered(replace(own, busy=())) else "outside_availability")
+        free = offered(replace(own, busy=()), ())
+        raise BookingError("slot_unavailable" if free else "outside_availability")
     duration = own.duration or spec.duration
     end = start + duration
     return start, end, start - spec.buffer_before, end + spec.buffer_after
@@ -224,14 +281,22 @@ def _create(
             start, end, blocked_start, blocked_end = _check_slot(
                 professional=professional, service=service, location=location, start=start, now=now
             )
+            room = _assign_room(
+                location=location, modality=modality, blocked_start=blocked_start, blocked_end=blocked_end, now=now
+            )
             _release_expired_holds_overlapping(
-                professional_id=professional.pk, room_id=None, start=blocked_start, end=blocked_end, now=now
+                professional_id=professional.pk,
+                room_id=room.pk if room else None,
+                start=blocked_start,
+                end=blocked_end,
+                now=now,
             )
             appointment = Appointment.objects.create(
                 patient=patient,
                 professional=professional,
                 service=service,
                 location=location,
+                room=room,
                 modality=modality,
                 start=start,
                 end=end,
@@ -326,9 +391,12 @@ def confirm_appointment(*, appointment: Appointment, actor, now: datetime | None
                 raise BookingError("invalid_state")
             if appointment.hold_expired(now):
                 Professional.objects.select_for_update().get(pk=appointment.professional_id)
+                same_people_or_room = Q(professional_id=appointment.professional_id)
+                if appointment.room_id is not None:
+                    same_people_or_room |= Q(room_id=appointment.room_id)
                 taken = (
                     Appointment.objects.active(now)
-                    .filter(professional_id=appointment.professional_id)
+                    .filter(same_people_or_room)
                     .overlapping(appointment.blocked_start, appointment.blocked_end)
                     .exclude(pk=appointment.pk)
                     .exists()
@@ -393,10 +461,10 @@ def reschedule_appointment(
             Professional.objects.select_for_update().get(pk=appointment.professional_id)
             appointment = (
                 Appointment.objects.select_for_update(of=("self",))
-                .select_related("service", "patient", "location", "professional")
+                .select_related("service", "patient", "location", "professional", "room")
                 .get(pk=appointment.pk)
             )
-            _require_owner_or_staff(appointment, actor)
+            _require_owner_or_clinic(appointment, actor)
             if appointment.status not in OPEN_STATUSES or appointment.hold_expired(now):
                 raise BookingError("invalid_state")
             if not override:
@@ -412,9 +480,18 @@ def reschedule_appointment(
                 now=now,
                 exclude_appointment_id=appointment.pk,
             )
+            room = _assign_room(
+                location=appointment.location,
+                modality=appointment.modality,
+                blocked_start=blocked_start,
+                blocked_end=blocked_end,
+                now=now,
+                keep=appointment.room,
+                exclude_appointment_id=appointment.pk,
+            )
             _release_expired_holds_overlapping(
                 professional_id=appointment.professional_id,
-                room_id=appointment.room_id,
+                room_id=room.pk if room else None,
                 start=blocked_start,
                 end=blocked_end,
                 now=now,
@@ -422,9 +499,18 @@ def reschedule_appointment(
             before = _snapshot(appointment)
             appointment.start, appointment.end = start, end
             appointment.blocked_start, appointment.blocked_end = blocked_start, blocked_end
+            appointment.room = room
             appointment.reschedule_count += 1
             appointment.save(
-                update_fields=["start", "end", "blocked_start", "blocked_end", "reschedule_count", "updated_at"]
+                update_fields=[
+                    "start",
+                    "end",
+                    "blocked_start",
+                    "blocked_end",
+                    "room",
+                    "reschedule_count",
+                    "updated_at",
+                ]
             )
             _log(appointment, Action.RESCHEDULED, actor=actor, at=now, before=before, reason=staff_override_reason)
     except IntegrityError as exc:
@@ -453,10 +539,10 @@ def cancel_appointment(
             .select_related("service", "patient")
             .get(pk=appointment.pk)
         )
-        _require_owner_or_staff(appointment, actor)
+        _require_owner_or_clinic(appointment, actor)
         if appointment.status not in OPEN_STATUSES:
             raise BookingError("invalid_state")
-        if not appointment.can_cancel(now) and not _is_staff(actor):
+        if not appointment.can_cancel(now) and not _acts_for_clinic(actor):
             raise BookingError("policy_window")
         late = not appointment.cancellation_is_free(now)
         if appointment.status == AppointmentStatus.PENDING_PAYMENT:
@@ -499,7 +585,7 @@ def mark_no_show(
 
 def _close(*, appointment: Appointment, status: str, action: str, actor, now: datetime | None) -> Appointment:
     now = _now(now)
-    if not _is_staff(actor) and not (actor is not None and appointment.professional.user_id == actor.pk):
+    if not _acts_for_clinic(actor) and not (actor is not None and appointment.professional.user_id == actor.pk):
         raise BookingError("not_allowed")
     with transaction.atomic():
         appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)

@@ -31,9 +31,10 @@ from wagtail.admin.viewsets.model import ModelViewSet, ModelViewSetGroup
 
 from portal.accounts.models import User
 
-from .admin_forms import TimeOffForm, WeeklyAvailabilityForm, clinic_zone, local_datetime
+from .admin_forms import DateOverrideForm, TimeOffForm, WeeklyAvailabilityForm, clinic_zone, local_datetime
+from .admin_tokens import ApiTokenViewSet
 from .admin_views import AppointmentViewSet
-from .models import Location, Professional, ProfessionalService, Service, ServiceCategory, TimeOff
+from .models import DateOverride, Location, Professional, ProfessionalService, Service, ServiceCategory, TimeOff
 
 CLINIC_MENU_HOOK = "register_clinic_menu_item"
 
@@ -374,6 +375,69 @@ class TimeOffViewSet(CatalogViewSet):
     )
 
 
+# --- Date overrides ("special hours" on one date) ---------------------------------------------------------
+
+
+class DateOverrideFilterSet(WagtailFilterSet):
+    professional = django_filters.ModelChoiceFilter(
+        label=_("Professional"), queryset=Professional.objects.order_by("display_name")
+    )
+    location = django_filters.ModelChoiceFilter(
+        label=_("Location"), queryset=Location.objects.order_by("name"), null_label=_("Online")
+    )
+    date_from = django_filters.DateFilter(label=_("From"), field_name="date", lookup_expr="gte")
+    date_to = django_filters.DateFilter(label=_("Until"), field_name="date", lookup_expr="lte")
+
+    class Meta:
+        model = DateOverride
+        fields = ["professional", "location"]
+
+
+def _override_where(override):
+    return override.location or gettext("Online")
+
+
+def _override_hours(override):
+    if override.is_closed:
+        return gettext("Closed")
+    return f"{override.start_time:%H:%M}–{override.end_time:%H:%M}"
+
+
+class DateOverrideViewSet(CatalogViewSet):
+    """One date's own hours for a professional: extra hours, replaced hours, or closed (both times empty).
+
+    Permissions follow the weekly hours' (see ``permission_policies``), so reception staff find it next to
+    "Time off" without a separate grant.
+    """
+
+    model = DateOverride
+    icon = "calendar-alt"
+    url_prefix = "clinic/date-overrides"
+    menu_label = _("Date overrides")
+    list_queryset = DateOverride.objects.select_related("professional", "location")
+    list_display = [
+        Column("professional", label=_("Professional"), sort_key="professional__display_name"),
+        Column("date", label=_("Date"), sort_key="date"),
+        Column("location", label=_("Location"), accessor=_override_where),
+        Column("hours", label=_("Hours"), accessor=_override_hours, sort_key="start_time"),
+    ]
+    ordering = ["-date", "start_time"]
+    filterset_class = DateOverrideFilterSet
+    edit_handler = ObjectList(
+        [
+            FieldPanel("professional"),
+            FieldRowPanel([FieldPanel("date"), FieldPanel("location")]),
+            FieldRowPanel([FieldPanel("start_time"), FieldPanel("end_time")]),
+        ],
+        base_form_class=DateOverrideForm,
+        help_text=_(
+            "These hours replace the professional's weekly hours at that location on that date; several rows add "
+            "up. Leave both times empty to close that date. Wall-clock times in the location's time zone (online: "
+            "the clinic's)."
+        ),
+    )
+
+
 # --- Professionals ------------------------------------------------------------------------
 
 
@@ -545,7 +609,9 @@ class ClinicViewSetGroup(ModelViewSetGroup):
         AppointmentViewSet,
         ProfessionalViewSet,
         TimeOffViewSet,
+        DateOverrideViewSet,
         ServiceViewSet,
         ServiceCategoryViewSet,
         LocationViewSet,
+        ApiTokenViewSet,
     )

@@ -1,7 +1,9 @@
 """Who may use the booking endpoints and which appointments a user can see.
 
-Authentication itself comes from ``REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]`` (session with CSRF today;
-adding ``TokenAuthentication`` there is enough for token clients), so nothing here depends on how a user logged in.
+Authentication itself comes from ``REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]``: a token
+(``Authorization: Token <key>``, issued with ``manage.py api_token``) or the browser's session with CSRF. Nothing
+here depends on how a user logged in. Acting on other people's appointments is a model permission (e.g. the
+Receptionists group's), never the ``is_staff`` flag, as in ``booking.scheduling.services``.
 """
 
 from allauth.account.utils import has_verified_email
@@ -27,7 +29,8 @@ class HasVerifiedEmail(BasePermission):
 
 
 def is_scheduling_staff(user, permission: str = VIEW_ANY_APPOINTMENT) -> bool:
-    return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(permission))
+    """Whether ``user`` holds ``permission`` on every appointment (through a group or their own permissions)."""
+    return bool(user.is_authenticated and user.is_active and user.has_perm(permission))
 
 
 def appointments_visible_to(user) -> QuerySet[Appointment]:

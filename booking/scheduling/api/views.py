@@ -6,6 +6,7 @@ per field for invalid input), so a client can both branch on the code and show t
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -20,6 +21,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from booking.billing import services as billing
+from booking.billing.errors import PaymentError
 from booking.scheduling import services
 from booking.scheduling.availability import to_timezone
 from booking.scheduling.errors import BookingError
@@ -78,7 +81,7 @@ def _first_message(detail) -> str | None:
 
 def api_exception_handler(exc, context):
     """Every refusal as JSON with a stable code and a readable message; unknown exceptions still propagate."""
-    if isinstance(exc, BookingError):
+    if isinstance(exc, BookingError | PaymentError):
         return Response(
             {"error": exc.code, "detail": str(exc.message)},
             status=BOOKING_ERROR_STATUS.get(exc.code, status.HTTP_400_BAD_REQUEST),
@@ -114,7 +117,10 @@ class SchedulingAPIView(APIView):
 
 
 ERRORS_400 = OpenApiResponse(ErrorSerializer, description=_("Invalid input, with a message per field."))
-ERRORS_403 = OpenApiResponse(ErrorSerializer, description=_("Not logged in, email not verified, or not allowed."))
+ERRORS_401 = OpenApiResponse(
+    ErrorSerializer, description=_("Not logged in, or the token is unknown or revoked (not_authenticated).")
+)
+ERRORS_403 = OpenApiResponse(ErrorSerializer, description=_("Email not verified, or not allowed."))
 ERRORS_404 = OpenApiResponse(ErrorSerializer, description=_("No such appointment among those visible to you."))
 ERRORS_409 = OpenApiResponse(
     ErrorSerializer, description=_("The slot was taken, or the policy no longer allows this change.")
@@ -205,7 +211,7 @@ class AppointmentCreateView(SchedulingAPIView):
 
     @extend_schema(
         request=AppointmentCreateSerializer,
-        responses={201: AppointmentSerializer, 400: ERRORS_400, 403: ERRORS_403, 409: ERRORS_409},
+        responses={201: AppointmentSerializer, 400: ERRORS_400, 401: ERRORS_401, 403: ERRORS_403, 409: ERRORS_409},
         summary=_("Book a slot"),
         description=_(
             "Services paid online at booking are held (pending_payment) until hold_expires_at; "
@@ -220,17 +226,19 @@ class AppointmentCreateView(SchedulingAPIView):
         book = (
             services.hold_slot if service.payment_mode == PaymentMode.ONLINE_AT_BOOKING else services.book_appointment
         )
-        appointment = book(
-            patient=ensure_patient(request.user),
-            professional=data["professional"],
-            service=service,
-            start=data["start"],
-            location=data["location"],
-            modality=data["modality"],
-            source=AppointmentSource.API,
-            actor=request.user,
-            note=data["note"],
-        )
+        with transaction.atomic():  # the booking and its invoice stand or fall together
+            appointment = book(
+                patient=ensure_patient(request.user),
+                professional=data["professional"],
+                service=service,
+                start=data["start"],
+                location=data["location"],
+                modality=data["modality"],
+                source=AppointmentSource.API,
+                actor=request.user,
+                note=data["note"],
+            )
+            billing.create_invoice_for_appointment(appointment=appointment, actor=request.user)
         url = reverse("api:appointment-detail", kwargs={"reference": appointment.reference})
         return Response(
             AppointmentSerializer(appointment).data, status=status.HTTP_201_CREATED, headers={"Location": url}
@@ -253,7 +261,7 @@ class AppointmentObjectView(SchedulingAPIView):
 class AppointmentDetailView(AppointmentObjectView):
     @extend_schema(
         parameters=[REFERENCE],
-        responses={200: AppointmentSerializer, 403: ERRORS_403, 404: ERRORS_404},
+        responses={200: AppointmentSerializer, 401: ERRORS_401, 403: ERRORS_403, 404: ERRORS_404},
         summary=_("One appointment"),
     )
     def get(self, request, reference):
@@ -264,7 +272,14 @@ class AppointmentRescheduleView(AppointmentObjectView):
     @extend_schema(
         parameters=[REFERENCE],
         request=RescheduleSerializer,
-        responses={200: AppointmentSerializer, 400: ERRORS_400, 403: ERRORS_403, 404: ERRORS_404, 409: ERRORS_409},
+        responses={
+            200: AppointmentSerializer,
+            400: ERRORS_400,
+            401: ERRORS_401,
+            403: ERRORS_403,
+            404: ERRORS_404,
+            409: ERRORS_409,
+        },
         summary=_("Move an appointment to another free slot"),
     )
     def post(self, request, reference):
@@ -281,7 +296,14 @@ class AppointmentCancelView(AppointmentObjectView):
     @extend_schema(
         parameters=[REFERENCE],
         request=CancelSerializer,
-        responses={200: CancellationSerializer, 400: ERRORS_400, 403: ERRORS_403, 404: ERRORS_404, 409: ERRORS_409},
+        responses={
+            200: CancellationSerializer,
+            400: ERRORS_400,
+            401: ERRORS_401,
+            403: ERRORS_403,
+            404: ERRORS_404,
+            409: ERRORS_409,
+        },
         summary=_("Cancel an appointment"),
         description=_("The answer says whether the payment is refunded (refund) and whether it was late."),
     )
@@ -292,6 +314,7 @@ class AppointmentCancelView(AppointmentObjectView):
         outcome = services.cancel_appointment(
             appointment=appointment, reason=body.validated_data["reason"], actor=request.user
         )
+        billing.apply_cancellation_outcome(outcome=outcome, actor=request.user)
         data = AppointmentSerializer(outcome.appointment).data
         data.update(refund=outcome.refund.value, late=outcome.late)
         return Response(data)

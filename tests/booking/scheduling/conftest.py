@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
+from tests.booking.scheduling.people import receptionist_user
 from tests.factories.scheduling import StaffUserFactory
 
 
@@ -34,3 +35,9 @@ def catalog_editor_client(db):
     client = Client()
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def receptionist(db):
+    """A Receptionists group member (not superuser, no staff flag): see ``tests.booking.scheduling.people``."""
+    return receptionist_user()

@@ -152,9 +152,11 @@ def test_clinic_menu_groups_the_catalog_screens(superuser_client):
         reverse("clinic_appointments:index"),
         _url("professional", "index"),
         _url("timeoff", "index"),
+        _url("dateoverride", "index"),
         _url("service", "index"),
         _url("servicecategory", "index"),
         _url("location", "index"),
+        reverse("clinic_api_tokens:index"),
     ]
 
 

@@ -10,22 +10,26 @@ from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 from django.utils.html import escape
 
+from booking.billing.models import InvoiceStatus
 from booking.scheduling import services
 from booking.scheduling.errors import DEFAULT_MESSAGES
 from booking.scheduling.models import Appointment, AppointmentEvent, AppointmentStatus
 from tests.factories.accounts import PatientFactory
+from tests.factories.billing import InvoiceFactory
 from tests.factories.scheduling import (
     AppointmentFactory,
     LocationFactory,
     ProfessionalFactory,
+    RoomFactory,
     ServiceFactory,
     StaffUserFactory,
     WeeklyAvailabilityFactory,
 )
+from website.money import format_money
 
 SANTIAGO = ZoneInfo("America/Santiago")
 # Sunday 29 November 2026 at 22:00 in Santiago is already Monday 30 November in UTC: "today" must be the 29th.
@@ -378,6 +382,25 @@ def test_late_cancellation_with_staff_override_keeps_the_reason(superuser_client
 
 
 @pytest.mark.django_db
+def test_receptionist_cancels_late_with_an_override_through_the_admin(world, receptionist):
+    """The Receptionists group's change permission is enough: no superuser, no staff flag needed."""
+    client = Client()
+    client.force_login(receptionist)
+    appointment = book(world)
+
+    with time_machine.travel(TUESDAY_9 - timedelta(hours=2), tick=False):
+        response = client.post(
+            action_url(appointment, "cancel"),
+            {"cancel-reason": "Ill", "cancel-staff_override_reason": "Doctor's note"},
+        )
+
+    assert response.status_code == 302
+    appointment.refresh_from_db()
+    assert (appointment.status, appointment.cancelled_by) == (AppointmentStatus.CANCELLED, receptionist)
+    assert "Doctor's note" in appointment.events.get(action=AppointmentEvent.Action.CANCELLED).reason
+
+
+@pytest.mark.django_db
 def test_refused_action_shows_the_translated_reason(superuser_client, world):
     appointment = book(world)  # still in the future: it cannot be completed yet
 
@@ -480,3 +503,112 @@ def test_appointments_are_in_the_clinic_menu(superuser_client):
     response = superuser_client.get(reverse("wagtailadmin_home"))
 
     assert INDEX_URL in response.content.decode()
+
+
+# --- Room and invoices on the detail -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_detail_shows_the_room_the_booking_got(superuser_client, world):
+    RoomFactory(location=world.location, name="Box Azul")
+
+    appointment = book(world)
+
+    response = superuser_client.get(detail_url(appointment))
+    assert appointment.room.name == "Box Azul"
+    assert '<dd id="appointment-room">Box Azul</dd>' in response.content.decode()
+
+
+def fake_billing_reverse(real_reverse, *, installed):
+    """``reverse`` as if the billing admin's invoice screen were (or were not yet) installed."""
+
+    def reverse_with_billing(name, *args, **kwargs):
+        if name == "billing_invoices:detail":
+            if not installed:
+                raise NoReverseMatch(name)
+            (reference,) = kwargs["args"]
+            return f"/admin/billing/invoices/{reference}/"
+        return real_reverse(name, *args, **kwargs)
+
+    return reverse_with_billing
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("installed", [True, False], ids=["billing-admin-installed", "billing-admin-missing"])
+def test_detail_lists_the_appointments_invoices(superuser_client, world, monkeypatch, installed):
+    from booking.scheduling import admin_views
+
+    monkeypatch.setattr(admin_views, "reverse", fake_billing_reverse(admin_views.reverse, installed=installed))
+    appointment = book(world)
+    paid = InvoiceFactory(appointment=appointment, patient=world.patient, number=41, status="paid")
+    paid.amount_paid = paid.total
+    paid.save()
+    add_adjustment_line(paid, appointment)  # a second line of the same invoice must not list it twice
+    void = InvoiceFactory(appointment=appointment, patient=world.patient, number=42, status="void")
+    InvoiceFactory(patient=world.patient, number=43)  # another session's invoice
+
+    response = superuser_client.get(detail_url(appointment), HTTP_ACCEPT_LANGUAGE="en")
+
+    html = response.content.decode()
+    section = html[html.index('id="appointment-invoice-list"') :]
+    section = section[: section.index("</table>")]
+    assert section.count("B-000041") == 1 and "B-000042" in section and "B-000043" not in section
+    assert in_response_language(response, InvoiceStatus.PAID.label) in section
+    assert in_response_language(response, InvoiceStatus.VOID.label) in section
+    with translation.override(response.wsgi_request.LANGUAGE_CODE):
+        assert format_money(Decimal("35000"), "CLP") in section
+    assert (f'href="/admin/billing/invoices/{paid.reference}/"' in section) is installed
+    assert (f'href="/admin/billing/invoices/{void.reference}/"' in section) is installed
+
+
+@pytest.mark.django_db
+def test_detail_without_invoices_says_so(superuser_client, world):
+    response = superuser_client.get(detail_url(book(world)), HTTP_ACCEPT_LANGUAGE="en")
+
+    assert "No invoice for this appointment." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_detail_runs_the_same_number_of_queries_for_1_and_5_invoices(superuser_client, world):
+    appointment = book(world)
+
+    def count_queries():
+        with CaptureQueriesContext(connection) as queries:
+            assert superuser_client.get(detail_url(appointment)).status_code == 200
+        return len(queries)
+
+    InvoiceFactory(appointment=appointment, patient=world.patient)
+    few = count_queries()
+    for _ in range(4):
+        InvoiceFactory(appointment=appointment, patient=world.patient)
+
+    assert count_queries() == few
+
+
+def add_adjustment_line(invoice, appointment):
+    from booking.billing.models import InvoiceLine
+
+    return InvoiceLine.objects.create(
+        invoice=invoice,
+        kind=InvoiceLine.Kind.ADJUSTMENT,
+        description="Late fee",
+        unit_price=0,
+        total=0,
+        appointment=appointment,
+    )
+
+
+@pytest.mark.django_db
+def test_detail_links_to_the_real_billing_invoice_page_when_it_exists(superuser_client, world):
+    """Against the URLconf as installed: the link, when there is one, opens that invoice's page."""
+    appointment = book(world)
+    invoice = InvoiceFactory(appointment=appointment, patient=world.patient, number=7)
+    try:
+        expected = reverse("billing_invoices:detail", args=[invoice.reference])
+    except NoReverseMatch:
+        pytest.skip("the billing admin's invoice screen is not installed")
+
+    html = superuser_client.get(detail_url(appointment)).content.decode()
+
+    assert f'href="{expected}"' in html
+    assert superuser_client.get(expected).status_code == 200

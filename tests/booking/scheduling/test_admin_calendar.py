@@ -14,6 +14,7 @@ from tests.factories.scheduling import (
     AppointmentFactory,
     LocationFactory,
     ProfessionalFactory,
+    RoomFactory,
     ServiceFactory,
     WeeklyAvailabilityFactory,
 )
@@ -179,6 +180,7 @@ def test_queries_do_not_grow_with_the_appointments(superuser_client, view):
             AppointmentFactory(
                 service=service,
                 location=sede if index % 2 else None,
+                room=RoomFactory(location=sede) if index % 2 else None,  # one room each: no two share a time
                 modality="in_person" if index % 2 else "online",
                 start=santiago(2026, 12, first_day, 7 + index % 14, 0),
             )
@@ -211,3 +213,20 @@ def test_session_on_the_dst_sunday_sits_in_its_local_hour(superuser_client, loca
     assert cell(week, "10:00", 6) == [appointment]
     assert cell(day, "10:00", 0) == [appointment]
     assert "10:00–10:50" in week.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_card_shows_where_the_session_is_and_in_which_room(superuser_client):
+    sede = LocationFactory(name="Sede Ñuñoa")
+    in_room = AppointmentFactory(
+        location=sede,
+        room=RoomFactory(location=sede, name="Box 7"),
+        modality="in_person",
+        start=santiago(2026, 12, 1, 9),
+    )
+
+    response = superuser_client.get(CALENDAR_URL, HTTP_ACCEPT_LANGUAGE="en")
+
+    page = response.content.decode()
+    assert in_room in shown(response)
+    assert "Sede Ñuñoa · Box 7" in page

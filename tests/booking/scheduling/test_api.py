@@ -4,6 +4,7 @@ Time is pinned to Sunday 29 November 2026, 10:00 in Santiago (summer time, UTC-3
 clinic Monday to Friday 09:00-13:00 and online on Tuesdays 15:00-18:00.
 """
 
+import io
 import json
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
@@ -12,8 +13,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.contrib.auth.models import Permission
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from booking.scheduling import services
@@ -377,8 +380,11 @@ def test_booking_creates_the_patient_profile_of_a_verified_user(world):
     assert Patient.objects.get(user=user).appointments.count() == 1
 
 
-def test_booking_requires_login(world):
-    assert_error(post(client_for(), "/api/v1/appointments/", booking_body(world)), 403, "not_authenticated")
+def test_booking_requires_login_and_says_how_to_authenticate(world):
+    response = post(client_for(), "/api/v1/appointments/", booking_body(world))
+
+    assert_error(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"] == "Token"
 
 
 def test_booking_requires_a_verified_email(world):
@@ -511,7 +517,7 @@ def test_appointment_is_visible_only_to_its_people(world, who, status_code):
 def test_appointment_detail_needs_login(world):
     appointment = book(world)
 
-    assert_error(client_for().get(f"/api/v1/appointments/{appointment.reference}/"), 403, "not_authenticated")
+    assert_error(client_for().get(f"/api/v1/appointments/{appointment.reference}/"), 401, "not_authenticated")
 
 
 def test_unknown_reference_is_a_404(world):
@@ -564,6 +570,28 @@ def test_professional_may_see_but_not_move_the_appointment(world):
     )
 
     assert_error(response, 403, "not_allowed")
+
+
+def test_receptionist_without_the_staff_flag_sees_and_cancels_with_the_groups_permission(world, receptionist):
+    appointment = book(world)
+    assert not receptionist.is_staff and not receptionist.is_superuser
+    client = client_for(receptionist)
+
+    assert client.get(f"/api/v1/appointments/{appointment.reference}/").status_code == 200
+    response = post(client, f"/api/v1/appointments/{appointment.reference}/cancel/", {"reason": "Clinic closed"})
+
+    assert response.status_code == 200, response.content
+    appointment.refresh_from_db()
+    assert (appointment.status, appointment.cancelled_by) == (AppointmentStatus.CANCELLED, receptionist)
+
+
+def test_staff_flag_without_the_permission_neither_sees_nor_cancels(world):
+    appointment = book(world)
+    client = client_for(staff_user())
+
+    assert_error(post(client, f"/api/v1/appointments/{appointment.reference}/cancel/", {}), 404, "not_found")
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.CONFIRMED
 
 
 def test_staff_with_change_permission_reschedules(world):
@@ -721,6 +749,124 @@ def test_unsupported_content_type_is_a_json_415(world):
 
 def test_wrong_method_is_a_json_405(world):
     assert_error(client_for().delete("/api/v1/services/"), 405, "method_not_allowed")
+
+
+# --- token authentication ---------------------------------------------------------------------------------------
+
+
+def token_client(key: str) -> APIClient:
+    """A client sending ``Authorization: Token <key>`` and enforcing CSRF, as a script would (no session)."""
+    return APIClient(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Token {key}")
+
+
+def issue_token(user, *args) -> str:
+    out = io.StringIO()
+    call_command("api_token", user.email, *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue().strip()
+
+
+def test_a_token_books_without_session_or_csrf(world):
+    key = issue_token(world.patient.user)
+
+    response = post(token_client(key), "/api/v1/appointments/", booking_body(world))
+
+    assert response.status_code == 201, response.content
+    appointment = Appointment.objects.get(reference=response.json()["reference"])
+    assert (appointment.patient, appointment.created_by) == (world.patient, world.patient.user)
+    assert appointment.source == "api"
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Token 0000000000000000000000000000000000000000", "Token ", "Token a b", "Bearer {key}"],
+    ids=["unknown-key", "empty-key", "key-with-spaces", "other-scheme"],
+)
+def test_a_bad_token_is_a_401_with_a_json_body(world, header):
+    key = issue_token(world.patient.user)
+    client = APIClient(HTTP_AUTHORIZATION=header.format(key=key))
+
+    response = post(client, "/api/v1/appointments/", booking_body(world))
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    body = response.json()
+    assert body["error"] in ("authentication_failed", "not_authenticated") and body["detail"]
+    assert not Appointment.objects.exists()
+
+
+@pytest.mark.parametrize("how", ["revoke", "rotate"])
+def test_a_revoked_or_replaced_token_is_a_401(world, how):
+    old_key = issue_token(world.patient.user)
+    new_key = issue_token(world.patient.user, f"--{how}")
+
+    response = post(token_client(old_key), "/api/v1/appointments/", booking_body(world))
+
+    assert_error(response, 401, "authentication_failed")
+    assert not Appointment.objects.exists()
+    if how == "rotate":
+        assert new_key != old_key
+        assert post(token_client(new_key), "/api/v1/appointments/", booking_body(world)).status_code == 201
+
+
+def test_a_token_of_an_unverified_email_still_cannot_book(world):
+    user = UserFactory()
+    key = issue_token(user)
+
+    response = post(token_client(key), "/api/v1/appointments/", booking_body(world))
+
+    assert_error(response, 403, "email_not_verified")
+    assert not Appointment.objects.exists()
+
+
+def test_a_token_of_a_deactivated_user_is_a_401(world):
+    key = issue_token(world.patient.user)
+    world.patient.user.is_active = False
+    world.patient.user.save()
+
+    assert_error(post(token_client(key), "/api/v1/appointments/", booking_body(world)), 401, "authentication_failed")
+
+
+def test_a_token_sees_only_its_users_appointments(world):
+    own = book(world)
+    others = book(world, start=TUESDAY_9 + timedelta(hours=1), patient=PatientFactory())
+    client = token_client(issue_token(world.patient.user))
+
+    assert client.get(f"/api/v1/appointments/{own.reference}/").status_code == 200
+    assert_error(client.get(f"/api/v1/appointments/{others.reference}/"), 404, "not_found")
+
+
+def test_api_token_command_prints_the_same_key_until_rotated(world):
+    first = issue_token(world.patient.user)
+
+    assert len(first) == 40
+    assert issue_token(world.patient.user) == first
+    assert Token.objects.get(user=world.patient.user).key == first
+    assert issue_token(world.patient.user, "--revoke") == f"Token of {world.patient.user.email} revoked."
+    assert not Token.objects.exists()
+    assert issue_token(world.patient.user, "--revoke") == f"{world.patient.user.email} had no token."
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [("nobody@example.com", "No user"), ("inactive@example.com", "inactive")],
+    ids=["unknown-email", "inactive-user"],
+)
+def test_api_token_command_refuses_with_a_message(db, email, message):
+    UserFactory(email="inactive@example.com", is_active=False)
+
+    with pytest.raises(CommandError, match=message):
+        call_command("api_token", email, stdout=io.StringIO())
+
+    assert not Token.objects.exists()
+
+
+def test_api_token_command_finds_the_user_whatever_the_case_of_the_email(world):
+    key = issue_token(world.patient.user)
+    out = io.StringIO()
+
+    call_command("api_token", world.patient.user.email.upper(), stdout=out)
+
+    assert out.getvalue().strip() == key
 
 
 # --- OpenAPI ----------------------------------------------------------------------------------------------------

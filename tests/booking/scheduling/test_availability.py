@@ -15,11 +15,13 @@ from booking.scheduling.availability import (
     DateOverride,
     Interval,
     ProfessionalAvailability,
+    RoomOccupancy,
     ServiceSpec,
     Slot,
     WeeklyRule,
     available_slots,
     blocked_interval,
+    epoch_us,
     next_available,
     to_timezone,
 )
@@ -72,6 +74,7 @@ def offered(
     step=timedelta(minutes=30),
     location_id=ALL,
     day=MONDAY,
+    rooms=(),
 ) -> list[str]:
     professional = ProfessionalAvailability(
         professional_id=7,
@@ -89,6 +92,7 @@ def offered(
         now=now,
         step=step,
         location_id=location_id,
+        rooms=rooms,
     )
     assert all(slot.professional_id == 7 and slot.end - slot.start == service.duration for slot in slots)
     return local_times(slots)
@@ -538,3 +542,89 @@ def test_next_available_finds_an_earlier_instant_on_a_later_local_date_elsewhere
     )
     assert earliest == {1: at("08:00", TUESDAY, "Pacific/Kiritimati")}
     assert earliest[1] < at("20:00")
+
+
+# --- rooms: an in-person session needs one room of its location free for the session and its buffers ------
+
+
+def as_span(interval: Interval) -> tuple[int, int]:
+    return epoch_us(interval.start), epoch_us(interval.end)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        pytest.param({"rooms": [RoomOccupancy(CLINIC, rooms=2)]}, ALL_MORNING, id="rooms-without-bookings"),
+        pytest.param(
+            {"rooms": [RoomOccupancy(CLINIC, rooms=2, busy=((span("09:00", "12:00"),),))]},
+            ALL_MORNING,
+            id="one-of-two-rooms-busy",
+        ),
+        pytest.param(
+            {"rooms": [RoomOccupancy(CLINIC, rooms=1, busy=((span("09:00", "10:00"),),))]},
+            ["10:00", "10:30", "11:00"],
+            id="the-only-room-busy-at-nine",
+        ),
+        pytest.param(
+            {"rooms": [RoomOccupancy(CLINIC, rooms=2, busy=((span("09:00", "10:00"),), (span("10:30", "11:30"),)))]},
+            ["09:00", "09:30", "10:00", "10:30", "11:00"],
+            id="a-different-room-free-at-each-time",
+        ),
+        pytest.param(
+            {"rooms": [RoomOccupancy(CLINIC, rooms=2, busy=((span("09:00", "10:15"),), (span("09:30", "10:45"),)))]},
+            ["10:30", "11:00"],
+            id="no-room-until-one-frees-up",
+        ),
+        pytest.param(
+            {"rooms": [RoomOccupancy(CLINIC, rooms=1, busy=((span("09:00", "10:00"), span("10:00", "11:00")),))]},
+            ["11:00"],
+            id="touching-bookings-in-one-room",
+        ),
+        pytest.param(
+            {"rooms": [RoomOccupancy(CLINIC, rooms=1, busy=((as_span(span("09:00", "10:00")),),))]},
+            ["10:00", "10:30", "11:00"],
+            id="busy-given-as-epoch-microseconds",
+        ),
+        pytest.param(
+            {"service": BUFFERED, "rooms": [RoomOccupancy(CLINIC, rooms=1, busy=((span("08:00", "09:05"),),))]},
+            ["09:30", "10:00", "10:30", "11:00"],
+            id="room-busy-within-the-buffer-before",
+        ),
+        pytest.param(
+            {"rooms": [RoomOccupancy(OTHER_CLINIC, rooms=1, busy=((span("09:00", "12:00"),),))]},
+            ALL_MORNING,
+            id="another-locations-rooms",
+        ),
+        pytest.param(
+            {
+                "rules": [rule("09:00", "12:00", location_id=None)],
+                "rooms": [RoomOccupancy(CLINIC, rooms=1, busy=((span("09:00", "12:00"),),))],
+            },
+            ALL_MORNING,
+            id="online-needs-no-room",
+        ),
+    ],
+)
+def test_room_capacity(changes, expected):
+    assert offered(**changes) == expected
+
+
+def test_next_available_waits_for_a_free_room():
+    professional = ProfessionalAvailability(7, rules=(MORNING,))
+    rooms = [RoomOccupancy(CLINIC, rooms=1, busy=((span("08:00", "10:30"),),))]
+
+    earliest = next_available(
+        professionals=[professional], service=SERVICE, start_day=MONDAY, end_day=MONDAY, now=NOW, rooms=rooms
+    )
+
+    assert earliest == {7: at("10:30")}
+
+
+@pytest.mark.parametrize(
+    ("rooms", "busy_rooms"),
+    [(-1, 0), (1, 2)],
+    ids=["negative-count", "more-busy-rooms-than-rooms"],
+)
+def test_room_occupancy_rejects_inconsistent_data(rooms, busy_rooms):
+    with pytest.raises(ValueError):
+        RoomOccupancy(CLINIC, rooms=rooms, busy=tuple((span("09:00", "10:00"),) for _ in range(busy_rooms)))

@@ -18,6 +18,7 @@ from booking.scheduling.availability import (
     DateOverride,
     Interval,
     ProfessionalAvailability,
+    RoomOccupancy,
     ServiceSpec,
     WeeklyRule,
     available_slots,
@@ -302,3 +303,49 @@ def test_patient_time_zone_changes_presentation_only(scenario, tz):
     shown = to_timezone(slots, tz)
     assert shown == slots
     assert all(slot.start.tzinfo == ZoneInfo(tz) for slot in shown)
+
+
+@st.composite
+def room_occupancies(draw, scenario):
+    """Rooms for some physical locations: each room busy with bookings placed like the professionals' ones."""
+    origin = datetime.combine(scenario["start_day"], time(0), tzinfo=UTC) - timedelta(days=1)
+    length_in_days = (scenario["end_day"] - scenario["start_day"]).days + 3
+    booking = st.builds(
+        lambda start, minutes: Interval(
+            origin + timedelta(minutes=5 * start), origin + timedelta(minutes=5 * (start + minutes))
+        ),
+        st.integers(0, length_in_days * 288),
+        st.integers(1, 36),
+    )
+    occupancies = []
+    for location in draw(st.sets(st.sampled_from([1, 2, 3]))):
+        rooms = draw(st.integers(1, 3))
+        busy = draw(st.lists(st.lists(booking, min_size=1, max_size=12), max_size=rooms))
+        occupancies.append(RoomOccupancy(location, rooms=rooms, busy=tuple(tuple(room) for room in busy)))
+    return occupancies
+
+
+@PROPERTY_SETTINGS
+@given(st.data())
+def test_rooms_keep_exactly_the_slots_with_a_free_room(data):
+    """With rooms, a slot stays offered exactly when some room of its location is free for its blocked interval."""
+    scenario = data.draw(scenarios())
+    rooms = data.draw(room_occupancies(scenario))
+    service = scenario["service"]
+    by_location = {occupancy.location_id: occupancy for occupancy in rooms}
+
+    def has_a_free_room(slot) -> bool:
+        occupancy = by_location.get(slot.location_id)
+        if occupancy is None:
+            return True
+        blocked = (slot.start - service.buffer_before, slot.end + service.buffer_after)
+        busy_rooms = [room for room in occupancy.busy if any(overlaps(*blocked, b.start, b.end) for b in room)]
+        return len(busy_rooms) < occupancy.rooms
+
+    with_rooms = available_slots(**scenario, rooms=rooms)
+
+    assert with_rooms == [slot for slot in available_slots(**scenario) if has_a_free_room(slot)]
+    expected_first = {professional.professional_id: None for professional in scenario["professionals"]}
+    for slot in reversed(with_rooms):
+        expected_first[slot.professional_id] = slot.start
+    assert next_available(**scenario, rooms=rooms) == expected_first

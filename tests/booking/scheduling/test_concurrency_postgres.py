@@ -1,4 +1,4 @@
-"""PostgreSQL only: the exclusion constraint and concurrent bookings of the same slot."""
+"""PostgreSQL only: the exclusion constraints and concurrent bookings of the same slot or the same rooms."""
 
 import threading
 from datetime import UTC, datetime, time, timedelta
@@ -13,13 +13,15 @@ from booking.scheduling.services import book_appointment
 from tests.factories.accounts import PatientFactory
 from tests.factories.scheduling import (
     AppointmentFactory,
+    LocationFactory,
     ProfessionalFactory,
     RoomFactory,
     ServiceFactory,
     WeeklyAvailabilityFactory,
 )
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: rows made by migrations (content types, the Wagtail site) come back for later tests.
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 SANTIAGO = ZoneInfo("America/Santiago")
 START = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -87,3 +89,57 @@ def test_eight_patients_racing_for_one_slot_get_exactly_one_booking():
 
     assert sorted(results) == ["booked"] + ["slot_unavailable"] * 7
     assert Appointment.objects.filter(status=AppointmentStatus.CONFIRMED).count() == 1
+
+
+def test_six_professionals_racing_for_two_rooms_get_exactly_two_bookings():
+    """Different professionals do not share a lock: the rooms' row locks make the last ones find no room left."""
+    location = LocationFactory()
+    rooms = [RoomFactory(location=location, name=name) for name in ("Box 1", "Box 2")]
+    service = ServiceFactory(duration_minutes=50, min_notice_minutes=0)
+    professionals = []
+    for _ in range(6):
+        professional = ProfessionalFactory(services=[service], locations=[location])
+        WeeklyAvailabilityFactory(
+            professional=professional, location=location, weekday=1, start_time=time(9), end_time=time(13)
+        )
+        professionals.append(professional)
+    patients = [PatientFactory() for _ in professionals]
+    now = datetime(2026, 11, 29, 10, tzinfo=SANTIAGO)
+    start = datetime(2026, 12, 1, 9, tzinfo=SANTIAGO)
+    barrier = threading.Barrier(len(professionals))
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def attempt(professional, patient):
+        try:
+            barrier.wait()
+            book_appointment(
+                patient=patient,
+                professional=professional,
+                service=service,
+                start=start,
+                location=location,
+                modality="in_person",
+                now=now,
+                source="booking_box",
+                actor=patient.user,
+            )
+            outcome = "booked"
+        except BookingError as error:
+            outcome = error.code
+        except Exception as error:  # an IntegrityError escaping the service would be a 500
+            outcome = f"error: {error!r}"
+        finally:
+            connection.close()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=attempt, args=pair) for pair in zip(professionals, patients, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results) == ["booked"] * 2 + ["slot_unavailable"] * 4
+    booked = Appointment.objects.filter(status=AppointmentStatus.CONFIRMED)
+    assert sorted(booked.values_list("room_id", flat=True)) == sorted(room.pk for room in rooms)

@@ -82,7 +82,7 @@ def test_every_appointment_is_a_slot_the_engine_would_offer_on_an_empty_calendar
     """Working hours, weekdays, holidays and days off all agree with what the engine computes."""
     seed()
     service = Service.objects.get(slug="bench-individual-therapy")
-    spec, loaded = load_availability(
+    spec, loaded, _rooms = load_availability(
         service=service, start_day=NOW.date(), end_day=NOW.date() + timedelta(days=11), now=NOW
     )
     offered = {

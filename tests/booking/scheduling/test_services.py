@@ -12,10 +12,13 @@ from booking.scheduling.errors import BookingError
 from booking.scheduling.models import Appointment, AppointmentEvent, AppointmentStatus
 from booking.scheduling.services import RefundDecision
 from booking.scheduling.tasks import release_expired_holds_task
+from tests.booking.scheduling.people import receptionist_user
 from tests.factories.accounts import PatientFactory
 from tests.factories.scheduling import (
+    AppointmentFactory,
     LocationFactory,
     ProfessionalFactory,
+    RoomFactory,
     ServiceFactory,
     StaffUserFactory,
     WeeklyAvailabilityFactory,
@@ -59,7 +62,7 @@ def world(db):
 
     world = World()
     world.service, world.location, world.professional, world.patient = service, location, professional, patient
-    world.staff = StaffUserFactory()
+    world.staff = receptionist_user()  # acts for the clinic through the Receptionists group's permission
     return world
 
 
@@ -510,3 +513,233 @@ def test_release_hold_frees_the_slot_at_once_and_leaves_confirmed_sessions_alone
     assert (
         services.release_hold(appointment=taken, now=NOW + timedelta(minutes=4)).status == AppointmentStatus.CONFIRMED
     )
+
+
+# --- Who may act for the clinic: the change_appointment permission, not the staff flag -----------------------
+
+
+def clinic_actor(kind: str):
+    from django.contrib.auth.models import Permission
+
+    from portal.accounts.roles import CLINIC_ADMINISTRATORS, ensure_role_groups
+    from tests.factories.scheduling import SuperuserFactory
+
+    if kind == "receptionist":
+        return receptionist_user(email="desk@clinic.example")
+    if kind == "administrator":
+        user = StaffUserFactory()
+        user.groups.add(ensure_role_groups()[CLINIC_ADMINISTRATORS])
+        return user
+    if kind == "own-permission":
+        user = PatientFactory().user
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label="scheduling", codename="change_appointment")
+        )
+        return user
+    if kind == "superuser":
+        return SuperuserFactory()
+    if kind == "staff-without-permission":
+        return StaffUserFactory()
+    if kind == "receptionist-viewer-only":
+        user = StaffUserFactory()
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label="scheduling", codename="view_appointment")
+        )
+        return user
+    if kind == "inactive-receptionist":
+        return receptionist_user(email="gone@clinic.example", is_active=False)
+    raise AssertionError(kind)
+
+
+ACTORS = [
+    ("receptionist", True),
+    ("administrator", True),
+    ("own-permission", True),
+    ("superuser", True),
+    ("staff-without-permission", False),
+    ("receptionist-viewer-only", False),
+    ("inactive-receptionist", False),
+]
+ACTOR_IDS = [kind for kind, _allowed in ACTORS]
+
+
+@pytest.mark.parametrize(("kind", "allowed"), ACTORS, ids=ACTOR_IDS)
+def test_late_cancellation_with_override_needs_the_change_appointment_permission(world, kind, allowed):
+    appointment = book(world)
+    actor = clinic_actor(kind)
+    late = TUESDAY_9 - timedelta(hours=3)
+
+    if not allowed:
+        with pytest.raises(BookingError) as raised:
+            services.cancel_appointment(
+                appointment=appointment, actor=actor, now=late, staff_override_reason="clinic closed"
+            )
+        assert raised.value.code == "not_allowed"
+        appointment.refresh_from_db()
+        assert appointment.status == AppointmentStatus.CONFIRMED
+        return
+
+    outcome = services.cancel_appointment(
+        appointment=appointment, actor=actor, now=late, staff_override_reason="clinic closed"
+    )
+    assert outcome.refund is RefundDecision.FULL_REFUND
+    assert outcome.appointment.cancelled_by == actor
+
+
+@pytest.mark.parametrize(("kind", "allowed"), ACTORS, ids=ACTOR_IDS)
+def test_moving_and_closing_someone_elses_session_needs_the_permission(world, kind, allowed):
+    appointment = book(world)
+    actor = clinic_actor(kind)
+
+    def move():
+        return services.reschedule_appointment(
+            appointment=appointment, start=santiago(2026, 12, 2, 10, 0), actor=actor, now=NOW
+        )
+
+    def close():
+        return services.mark_completed(appointment=appointment, actor=actor, now=santiago(2026, 12, 2, 11, 0))
+
+    if allowed:
+        assert move().start == santiago(2026, 12, 2, 10, 0)
+        assert close().status == AppointmentStatus.COMPLETED
+        return
+    for attempt in (move, close):
+        with pytest.raises(BookingError) as raised:
+            attempt()
+        assert raised.value.code == "not_allowed"
+    appointment.refresh_from_db()
+    assert (appointment.start, appointment.status) == (TUESDAY_9, AppointmentStatus.CONFIRMED)
+
+
+def test_the_patient_still_cancels_their_own_booking_without_any_permission(world):
+    outcome = services.cancel_appointment(appointment=book(world), actor=world.patient.user, now=NOW)
+
+    assert outcome.refund is RefundDecision.FULL_REFUND
+    assert not world.patient.user.has_perm("scheduling.change_appointment")
+
+
+# --- Rooms ---------------------------------------------------------------------------------------------------
+
+
+def second_professional(world):
+    other = ProfessionalFactory(services=[world.service], locations=[world.location])
+    WeeklyAvailabilityFactory(
+        professional=other, location=world.location, weekday=1, start_time=time(9), end_time=time(13)
+    )
+    return other
+
+
+def book_with(world, professional, start=TUESDAY_9, **overrides):
+    patient = PatientFactory()
+    return book(world, start, professional=professional, patient=patient, actor=patient.user, **overrides)
+
+
+def test_in_person_booking_takes_a_free_room_and_online_or_roomless_bookings_take_none(world):
+    box_b = RoomFactory(location=world.location, name="Box B")
+    RoomFactory(location=world.location, name="Box A", active=False)
+    box_c = RoomFactory(location=world.location, name="Box C")
+
+    first = book(world)
+    second = book_with(world, second_professional(world))
+    online = book(world, santiago(2026, 12, 1, 15, 0), location=None, modality="online")
+
+    assert (first.room, second.room) == (box_b, box_c)  # by name, the inactive Box A skipped
+    assert online.room is None
+    assert first.events.get(action="created").after["room_id"] == box_b.pk
+
+
+def test_location_without_active_rooms_books_without_a_room(world):
+    RoomFactory(location=world.location, name="Closed box", active=False)
+
+    assert book(world).room is None
+
+
+@pytest.mark.parametrize("hold", [False, True], ids=["booking", "hold"])
+def test_when_every_room_is_busy_the_slot_is_unavailable_and_nothing_is_written(world, hold):
+    box = RoomFactory(location=world.location, name="Box 1")
+    book_with(world, second_professional(world))
+    count = Appointment.objects.count()
+
+    with pytest.raises(BookingError) as raised:
+        book(world, hold=hold)
+
+    assert raised.value.code == "slot_unavailable"
+    assert Appointment.objects.count() == count
+    assert Appointment.objects.get().room == box
+    # an hour later the room is free again (50 minutes plus the 10-minute buffer)
+    assert book(world, TUESDAY_9 + timedelta(hours=1), hold=hold).room == box
+
+
+def test_a_room_held_by_an_expired_hold_is_taken_over(world):
+    box = RoomFactory(location=world.location, name="Box 1")
+    other = second_professional(world)
+    stale = book_with(world, other, hold=True, hold_minutes=15)
+
+    later = NOW + timedelta(minutes=20)
+    appointment = book(world, now=later)
+
+    assert appointment.room == box
+    stale.refresh_from_db()
+    assert stale.status == AppointmentStatus.CANCELLED
+
+
+def test_reschedule_keeps_the_room_when_free_and_otherwise_takes_another(world):
+    box_1 = RoomFactory(location=world.location, name="Box 1")
+    box_2 = RoomFactory(location=world.location, name="Box 2")
+    appointment = book(world)
+    assert appointment.room == box_1
+    other = second_professional(world)
+    book_with(world, other, santiago(2026, 12, 1, 11, 0))  # takes Box 1 at 11:00
+    appointment.room = box_2
+    Appointment.objects.filter(pk=appointment.pk).update(room=box_2)
+
+    kept = services.reschedule_appointment(
+        appointment=appointment, start=santiago(2026, 12, 1, 10, 0), actor=world.patient.user, now=NOW
+    )
+    assert kept.room == box_2
+
+    Appointment.objects.filter(pk=kept.pk).update(room=box_1)
+    kept.refresh_from_db()
+    moved = services.reschedule_appointment(
+        appointment=kept, start=santiago(2026, 12, 1, 11, 0), actor=world.staff, now=NOW
+    )
+    assert moved.room == box_2  # Box 1 is busy at 11:00
+    assert moved.events.filter(action="rescheduled").last().before["room_id"] == box_1.pk
+
+
+def test_reschedule_into_a_time_when_every_room_is_busy_is_refused(world):
+    box = RoomFactory(location=world.location, name="Box 1")
+    appointment = book(world)
+    book_with(world, second_professional(world), santiago(2026, 12, 1, 11, 0))
+
+    with pytest.raises(BookingError) as raised:
+        services.reschedule_appointment(
+            appointment=appointment, start=santiago(2026, 12, 1, 11, 0), actor=world.patient.user, now=NOW
+        )
+
+    assert raised.value.code == "slot_unavailable"
+    appointment.refresh_from_db()
+    assert (appointment.start, appointment.room) == (TUESDAY_9, box)
+
+
+def test_confirming_an_expired_hold_whose_room_was_taken_is_refused(world):
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL's room exclusion constraint refuses the write this test fakes")
+    box = RoomFactory(location=world.location, name="Box 1")
+    hold = book(world, hold=True)
+    assert hold.room == box
+    # a booking written behind the services' back (e.g. an import) took the room while the hold was expired
+    AppointmentFactory(
+        professional=second_professional(world),
+        location=world.location,
+        room=box,
+        modality="in_person",
+        start=hold.start,
+    )
+
+    with pytest.raises(BookingError) as raised:
+        services.confirm_appointment(appointment=hold, actor=None, now=NOW + timedelta(hours=1))
+
+    assert raised.value.code == "slot_unavailable"
