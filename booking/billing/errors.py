@@ -20,6 +20,15 @@ DEFAULT_MESSAGES = {
     "payment_failed": _("The payment did not go through. No money was taken."),
     "not_allowed": _("You are not allowed to do that."),
     "invalid_request": _("The payment details are not valid."),
+    "coupon_not_applied": _("No discount code is applied to this invoice."),
+    "amount_above_balance": _("The amount is larger than what is still owed on this invoice."),
+    "nothing_to_refund": _("Nothing is left to refund on this payment."),
+    "refund_failed": _("The refund could not be made. Please try again or refund another way."),
+    "reason_required": _("Please give a reason."),
+    "hold_expired": _("The time held for you has run out. Please choose a time again."),
+    "slot_unavailable": _(
+        "The session's time has been taken by someone else meanwhile, so the payment was not recorded."
+    ),
 }
 
 

@@ -278,6 +278,7 @@ class InvoiceEvent(models.Model):
         PAYMENT_FAILED = "payment_failed", _("Payment failed")
         REFUNDED = "refunded", _("Refunded")
         VOIDED = "voided", _("Voided")
+        LATE_CANCELLATION = "late_cancellation", _("Late cancellation: still charged")
         RECEIPT_SENT = "receipt_sent", _("Receipt sent")
         TAX_DOCUMENT = "tax_document", _("Tax document recorded")
 

@@ -1,0 +1,77 @@
+"""PostgreSQL only: invoice numbers stay gapless and unique when many invoices are issued at once."""
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+
+from booking.billing import services
+from booking.billing.models import Invoice, InvoiceSeries
+from tests.factories.scheduling import AppointmentFactory, ProfessionalFactory
+
+# serialized_rollback: the rows migrations made (content types, the invoice series, the Wagtail site) come back
+# after the flush, as the other transactional billing tests expect.
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+THREADS = 20
+
+
+def test_twenty_invoices_issued_at_once_take_consecutive_numbers():
+    series, _created = InvoiceSeries.objects.get_or_create(
+        code="default", defaults={"prefix": "B-", "name": "Boletas"}
+    )
+    series.next_number = 500
+    series.save()
+    professional = ProfessionalFactory()
+    appointments = [
+        AppointmentFactory(professional=professional, start=datetime(2026, 12, 1, 12, tzinfo=UTC) + timedelta(hours=i))
+        for i in range(THREADS)
+    ]
+    barrier = threading.Barrier(THREADS)
+    errors: list[BaseException] = []
+
+    def issue(appointment):
+        try:
+            barrier.wait()
+            services.create_invoice_for_appointment(appointment=appointment, actor=None, now=NOW)
+        except BaseException as error:  # every failure is reported by the assertion below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=issue, args=(appointment,)) for appointment in appointments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    numbers = sorted(Invoice.objects.values_list("number", flat=True))
+    assert numbers == list(range(500, 500 + THREADS))
+    series.refresh_from_db()
+    assert series.next_number == 500 + THREADS
+
+
+def test_a_rolled_back_issue_gives_its_number_back(monkeypatch):
+    series, _created = InvoiceSeries.objects.get_or_create(
+        code="default", defaults={"prefix": "B-", "name": "Boletas"}
+    )
+    start = series.next_number
+    failing, succeeding = AppointmentFactory(), AppointmentFactory(start=datetime(2026, 12, 2, 12, tzinfo=UTC))
+    real_log = services._log
+
+    def log_then_fail(invoice, action, **kwargs):
+        if action == "issued" and invoice.lines.filter(appointment=failing).exists():
+            raise RuntimeError("crash after the number was taken")
+        return real_log(invoice, action, **kwargs)
+
+    monkeypatch.setattr(services, "_log", log_then_fail)
+
+    with pytest.raises(RuntimeError):
+        services.create_invoice_for_appointment(appointment=failing, actor=None, now=NOW)
+    invoice = services.create_invoice_for_appointment(appointment=succeeding, actor=None, now=NOW)
+
+    assert invoice.number == start
+    assert Invoice.objects.count() == 1
