@@ -1,6 +1,13 @@
+"""Billing's public addresses, mounted at /billing/: Stripe's webhook, the pay button, the Checkout return pages."""
+
 from django.urls import path
 
-from . import views  # noqa: F401
+from . import views
 
 app_name = "billing"
-urlpatterns: list = []
+urlpatterns = [
+    path("stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
+    path("invoices/<slug:reference>/pay/", views.pay, name="pay"),
+    path("checkout/success/", views.checkout_success, name="checkout_success"),
+    path("invoices/<slug:reference>/checkout/cancel/", views.checkout_cancel, name="checkout_cancel"),
+]
