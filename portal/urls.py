@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import billing_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -9,4 +9,7 @@ urlpatterns = [
     path("calendar/", views.calendar, name="calendar"),
     path("calendar/feed/<slug:token>.ics", views.calendar_feed, name="calendar_feed"),
     path("appointments/<slug:reference>/calendar.ics", views.appointment_calendar, name="appointment_calendar"),
+    path("invoices/", billing_views.invoices, name="invoices"),
+    path("invoices/<slug:reference>/", billing_views.invoice_detail, name="invoice_detail"),
+    path("invoices/<slug:reference>/receipt.pdf", billing_views.invoice_receipt, name="invoice_receipt"),
 ]

@@ -44,14 +44,42 @@ _ROLE_BY_GROUP = {
     COMPANY_OWNERS: ROLE_COMPANY_OWNER,
 }
 
-RECEPTION_MODELS = ("service", "location", "room", "professional", "appointment", "timeoff", "weeklyavailability")
+RECEPTION_MODELS = (
+    "service",
+    "location",
+    "room",
+    "professional",
+    "appointment",
+    "timeoff",
+    "weeklyavailability",
+    "dateoverride",
+)
 RECEPTION_ACTIONS = ("view", "add", "change")
+# Reception takes payments at the desk, voids and notes tax folios (``change_invoice``) and sees the codes;
+# refunds and editing discount codes are the clinic administrators'.
+RECEPTION_BILLING_PERMISSIONS = (
+    "view_invoice",
+    "add_invoice",
+    "change_invoice",
+    "view_payment",
+    "add_payment",
+    "view_refund",
+    "view_coupon",
+)
 EDITOR_PAGE_PERMISSIONS = ("add_page", "change_page", "publish_page", "lock_page", "unlock_page")
 EDITOR_MEDIA_ACTIONS = ("add", "change", "choose", "delete")
 
 # Tables that must exist before the groups can be built (a partial ``migrate`` may lack them).
 _REQUIRED_TABLES = {"auth_group", "auth_permission", "wagtailcore_page", "wagtailcore_collection"}
-_APPS_WITH_PERMISSIONS = ("wagtailadmin", "wagtailcore", "wagtailimages", "wagtaildocs", "accounts", "scheduling")
+_APPS_WITH_PERMISSIONS = (
+    "wagtailadmin",
+    "wagtailcore",
+    "wagtailimages",
+    "wagtaildocs",
+    "accounts",
+    "scheduling",
+    "billing",
+)
 
 
 def _permissions(app_label: str, codenames) -> list[Permission]:
@@ -107,8 +135,13 @@ def ensure_role_groups(using: str = DEFAULT_DB_ALIAS) -> dict[str, Group]:
             )
         )
 
+        # Receptionists also remove a date's special hours when a professional's plans change.
+        groups[RECEPTIONISTS].permissions.add(*_permissions("scheduling", ["delete_dateoverride"]))
+        groups[RECEPTIONISTS].permissions.add(*_permissions("billing", RECEPTION_BILLING_PERMISSIONS))
+
         administrators = groups[CLINIC_ADMINISTRATORS]
         administrators.permissions.add(*Permission.objects.filter(content_type__app_label="scheduling"))
+        administrators.permissions.add(*Permission.objects.filter(content_type__app_label="billing"))
         administrators.permissions.add(*_permissions("accounts", ["view_user"]))
     return groups
 

@@ -51,9 +51,10 @@ def test_editor_opens_the_page_explorer_but_not_the_clinic(client, home_page):
 def test_receptionist_runs_the_catalog_but_cannot_publish_pages(home_page):
     receptionist = member_of(roles.RECEPTIONISTS, email="reception@example.com")
 
-    for model in ["service", "location", "room", "professional"]:
+    for model in ["service", "location", "room", "professional", "dateoverride"]:
         for action in ["view", "add", "change"]:
             assert receptionist.has_perm(f"scheduling.{action}_{model}"), f"{action}_{model}"
+    assert receptionist.has_perm("scheduling.delete_dateoverride")
     assert not receptionist.has_perm("scheduling.delete_service")
     assert receptionist.has_perm("wagtailadmin.access_admin")
     assert not home_page.permissions_for_user(receptionist).can_publish()
@@ -94,3 +95,29 @@ def test_user_roles():
 
     assert roles.user_roles(patient) == {roles.ROLE_PATIENT}
     assert roles.user_roles(staff) == {roles.ROLE_RECEPTIONIST, roles.ROLE_STAFF}
+
+
+@pytest.mark.django_db
+def test_receptionist_takes_payments_but_neither_refunds_nor_edits_discount_codes():
+    receptionist = member_of(roles.RECEPTIONISTS, email="desk@example.com")
+
+    for permission in ["view_invoice", "add_invoice", "change_invoice", "add_payment", "view_coupon"]:
+        assert receptionist.has_perm(f"billing.{permission}"), permission
+    for permission in ["add_refund", "add_coupon", "change_coupon", "delete_coupon", "delete_invoice"]:
+        assert not receptionist.has_perm(f"billing.{permission}"), permission
+
+
+@pytest.mark.django_db
+def test_clinic_administrator_has_every_billing_permission():
+    administrator = member_of(roles.CLINIC_ADMINISTRATORS, email="finance@example.com")
+
+    for permission in ["add_refund", "add_coupon", "change_coupon", "delete_coupon", "change_billingsettings"]:
+        assert administrator.has_perm(f"billing.{permission}"), permission
+
+
+@pytest.mark.django_db
+def test_editors_have_no_billing_permissions():
+    editor = member_of(roles.EDITORS, email="writer@example.com")
+
+    assert not editor.has_perm("billing.view_invoice")
+    assert not editor.has_perm("billing.view_coupon")
