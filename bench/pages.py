@@ -82,12 +82,12 @@ def urls_to_measure(max_pages: int) -> list[str]:
     return [url for url in urls if url] + EXTRA_URLS
 
 
-def measure(url: str, repeat: int) -> dict:
+def measure(url: str, repeat: int, client=None) -> dict:
     from django.db import connection, reset_queries
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    client = Client(HTTP_HOST="localhost", HTTP_ACCEPT_LANGUAGE="es-CL")
+    client = client or Client(HTTP_HOST="localhost", HTTP_ACCEPT_LANGUAGE="es-CL")
     first = client.get(url)  # warms template and query caches; counted apart
     reset_queries()  # each request starts with an empty query log; the capture must too
     with CaptureQueriesContext(connection) as queries:

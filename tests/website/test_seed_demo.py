@@ -9,6 +9,7 @@ from django.core.management import call_command
 from wagtail.models import Page
 
 from blog.models import BlogPage
+from booking.billing.models import Coupon, Invoice
 from booking.scheduling.models import Appointment, Location, Professional, Service, WeeklyAvailability
 from resources.models import ResourcePage
 from website.demo import content
@@ -25,6 +26,9 @@ def _counts():
         "pages": Page.objects.count(),
         "weekly_hours": WeeklyAvailability.objects.count(),
         "demo_sessions": Appointment.objects.filter(status="confirmed").count(),
+        "invoices": Invoice.objects.count(),
+        "paid_invoices": Invoice.objects.filter(status="paid").count(),
+        "coupons": Coupon.objects.count(),
     }
 
 
@@ -45,6 +49,7 @@ def test_seed_demo_builds_the_clinic_once_and_its_pages_render(client, capsys):
     assert first["users"] == len(content.ACCOUNTS)
     assert first["weekly_hours"] == 6 * 11
     assert first["demo_sessions"] == 2
+    assert (first["invoices"], first["paid_invoices"], first["coupons"]) == (2, 1, len(content.COUPONS))
     for email, *_rest in content.ACCOUNTS:
         assert email in printed
     for url in ["/", "/servicios/", "/equipo/", "/equipo/catalina-munoz/", "/blog/", "/recursos/", "/nosotros/"]:

@@ -26,6 +26,24 @@ CLINIC = {
     ),
 }
 
+BILLING = {
+    "legal_name": "Centro Equilibrio SpA",
+    "tax_id": "76.543.210-3",
+    "business_activity": "Servicios de psicología y nutrición",
+    "address": "Av. Providencia 1650, oficina 804\nProvidencia, Santiago",
+    "transfer_instructions": (
+        "Banco Demo · Cuenta corriente 00-123-45678-9 · Centro Equilibrio SpA · RUT 76.543.210-3 · "
+        "envía el comprobante a pagos@equilibrio.demo.clinic"
+    ),
+    "receipt_footer": "Gracias por confiar en Centro Equilibrio. Prestaciones de salud exentas de IVA.",
+}
+
+# Demo discount codes: (code, description, kind, value, only for these service slugs; empty = all).
+COUPONS = [
+    ("BIENVENIDA10", "10 % en la primera sesión", "percent", 10, []),
+    ("NUTRI5000", "$5.000 de descuento en controles nutricionales", "amount", 5000, ["control-nutricional"]),
+]
+
 CATEGORIES = [
     {"slug": "psicologia", "name": "Psicología", "description": "Psicoterapia para adultos, adolescentes y parejas."},
     {"slug": "nutricion", "name": "Nutrición", "description": "Alimentación saludable, deportiva y clínica."},

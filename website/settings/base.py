@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     # the rest
     "rest_framework",
+    "rest_framework.authtoken",
     "drf_spectacular",
     "crispy_forms",
     "crispy_bootstrap5",
@@ -205,7 +206,10 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 REST_FRAMEWORK = {
+    # Token first: its "WWW-Authenticate: Token" header makes an anonymous call a 401, not a 403. The browser's
+    # session (with CSRF) still works for the site's own pages.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
@@ -249,5 +253,8 @@ LOGGING = {
         "django_tasks": {"level": "WARNING"},
         # huey logs every periodic run at INFO; warnings and failures are what an operator needs.
         "huey": {"handlers": ["stdout"], "level": ENV.get("HUEY_LOG_LEVEL", "WARNING"), "propagate": False},
+        # WeasyPrint and fontTools log every font subset at INFO while rendering a receipt.
+        "weasyprint": {"level": "ERROR"},
+        "fontTools": {"level": "WARNING"},
     },
 }

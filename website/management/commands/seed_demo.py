@@ -6,6 +6,7 @@ that an editor changed after the first run is left alone.
 """
 
 import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -16,6 +17,8 @@ from django.utils import timezone
 from wagtail.models import Page, Site
 
 from blog.models import BlogCategory, BlogIndexPage, BlogPage
+from booking.billing import services as billing_services
+from booking.billing.models import BillingSettings, Coupon, PaymentMethod
 from booking.scheduling.models import (
     Appointment,
     AppointmentModality,
@@ -68,6 +71,7 @@ class Command(BaseCommand):
             self.create_resources(home)
             self.fill_home_page(home, categories)
             self.book_demo_sessions(users, professionals, services)
+            self.create_billing(users, services)
         self.print_logins()
 
     # People -------------------------------------------------------------------------------
@@ -222,6 +226,34 @@ class Command(BaseCommand):
                 actor=users["recepcion@demo.clinic"],
                 note="Reserva de demostración",
             )
+
+    def create_billing(self, users, services):
+        """The clinic's billing details, two discount codes, and an invoice per demo session (one paid in cash)."""
+        site = Site.objects.get(is_default_site=True)
+        billing = BillingSettings.for_site(site)
+        if not billing.legal_name:
+            for field, value in content.BILLING.items():
+                setattr(billing, field, value)
+            billing.save()
+        for code, description, kind, value, service_slugs in content.COUPONS:
+            coupon, created = Coupon.objects.get_or_create(
+                code=code, defaults={"description": description, "kind": kind, "value": Decimal(value)}
+            )
+            if created and service_slugs:
+                coupon.services.set([services[slug] for slug in service_slugs])
+        receptionist = users["recepcion@demo.clinic"]
+        patient = users["paciente1@demo.clinic"].patient
+        sessions = Appointment.objects.filter(patient=patient, invoice_lines__isnull=True).order_by("start")
+        for number, appointment in enumerate(sessions):
+            invoice = billing_services.create_invoice_for_appointment(appointment=appointment, actor=receptionist)
+            if number == 0 and invoice.is_payable:
+                billing_services.record_offline_payment(
+                    invoice=invoice,
+                    method=PaymentMethod.TRANSFER,
+                    amount=invoice.balance_due,
+                    actor=users["admin@demo.clinic"],
+                    external_reference="Transferencia demo 0001",
+                )
 
     # Pages --------------------------------------------------------------------------------
 
