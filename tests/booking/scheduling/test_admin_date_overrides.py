@@ -37,9 +37,9 @@ def logged_in(user):
 
 @pytest.fixture
 def receptionist_client(db):
-    """Reception staff through the real Receptionists group, which has no date-override permission of its own."""
+    """Reception staff through the real Receptionists group, which manages date overrides."""
     user = receptionist_user()
-    assert not user.has_perm("scheduling.add_dateoverride")
+    assert user.has_perm("scheduling.add_dateoverride")
     return logged_in(user)
 
 
