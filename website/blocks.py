@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import logging
 
-from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
@@ -18,6 +17,9 @@ from wagtail.blocks.struct_block import StructBlockValidationError
 from wagtail.embeds.blocks import EmbedBlock
 from wagtail.images.blocks import ImageBlock
 from wagtail.rich_text import RichText
+
+from booking.widget.blocks import BookingBoxBlock
+from website.model_choice_block import ModelChoiceBlock
 
 logger = logging.getLogger(__name__)
 
@@ -43,23 +45,6 @@ def call_selector(module_path: str, function_name: str, **kwargs) -> list:
         logger.warning("selector missing module=%s function=%s", module_path, function_name)
         return []
     return list(selector(**kwargs))
-
-
-class ModelChoiceBlock(blocks.ChooserBlock):
-    """Choose a row of a plain Django model from a drop-down (for short lists such as categories).
-
-    Wagtail's chooser blocks need a chooser modal (pages, images, snippets); the clinic's
-    catalog models are plain models with a handful of rows, so a select box is enough.
-    """
-
-    widget = forms.Select
-
-    def __init__(self, target_model, **kwargs):
-        self.target_model = target_model
-        super().__init__(**kwargs)
-
-    def get_form_state(self, value):
-        return blocks.FieldBlock.get_form_state(self, value)
 
 
 class HeadingBlock(blocks.StructBlock):
@@ -299,3 +284,4 @@ class BaseStreamBlock(blocks.StreamBlock):
     services_list = ServicesListBlock()
     professionals_grid = ProfessionalsGridBlock()
     latest_posts = LatestPostsBlock()
+    booking_box = BookingBoxBlock()

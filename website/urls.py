@@ -20,6 +20,7 @@ urlpatterns = [
     path("portal/", include("portal.urls")),
     path("api/v1/", include("booking.scheduling.api.urls")),
     path("billing/", include("booking.billing.urls")),
+    path("booking/", include("booking.widget.urls")),
     path("", include("website.site_urls")),
 ]
 

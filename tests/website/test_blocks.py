@@ -22,6 +22,7 @@ EXPECTED_BLOCKS = [
     "services_list",
     "professionals_grid",
     "latest_posts",
+    "booking_box",
 ]
 
 

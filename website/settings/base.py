@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "portal",
     "booking.scheduling",
     "booking.billing",
+    "booking.widget",
     "blog",
     "resources",
     # Wagtail

@@ -1,0 +1,154 @@
+"""The booking box's forms. Every step validates all it receives again: query strings are never trusted."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from booking.scheduling.models import AppointmentModality, Location, Professional, ProfessionalService, Service
+
+START_FORMAT = "%Y-%m-%dT%H:%MZ"  # a slot's start in UTC, as it travels in the query string
+
+
+def format_start(start: datetime) -> str:
+    return start.astimezone(UTC).strftime(START_FORMAT)
+
+
+class ChoiceForm(forms.Form):
+    """Service, professional and place, from the query string (step 1, and the base of every later step).
+
+    ``where`` is what the step-1 select sends: ``online`` or a location's slug; it sets ``location`` and
+    ``modality``. An empty professional means "first available"; an empty place means "any place".
+    """
+
+    service = forms.ModelChoiceField(
+        Service.objects.filter(active=True),
+        to_field_name="slug",
+        required=False,
+        error_messages={"invalid_choice": _("That service cannot be booked online.")},
+    )
+    professional = forms.ModelChoiceField(
+        Professional.objects.filter(active=True),
+        to_field_name="slug",
+        required=False,
+        error_messages={"invalid_choice": _("That professional cannot be booked online.")},
+    )
+    location = forms.ModelChoiceField(
+        Location.objects.filter(active=True),
+        to_field_name="slug",
+        required=False,
+        error_messages={"invalid_choice": _("That place is not available.")},
+    )
+    modality = forms.ChoiceField(
+        choices=[("", _("Any"))] + list(AppointmentModality.choices),
+        required=False,
+        error_messages={"invalid_choice": _("Choose in person or online.")},
+    )
+    where = forms.CharField(required=False, max_length=150)
+
+    def clean(self):
+        cleaned = super().clean()
+        where = cleaned.get("where") or ""
+        if where == AppointmentModality.ONLINE:
+            cleaned["location"], cleaned["modality"] = None, AppointmentModality.ONLINE
+        elif where:
+            location = Location.objects.filter(active=True, slug=where).first()
+            if location is None:
+                self.add_error("where", _("That place is not available."))
+                return cleaned
+            cleaned["location"], cleaned["modality"] = location, AppointmentModality.IN_PERSON
+        location, modality = cleaned.get("location"), cleaned.get("modality")
+        if location is not None:
+            if modality == AppointmentModality.ONLINE:
+                self.add_error("modality", _("Online sessions do not take place at a location."))
+                return cleaned
+            cleaned["modality"] = AppointmentModality.IN_PERSON
+        service, professional = cleaned.get("service"), cleaned.get("professional")
+        if service is not None:
+            modality = cleaned.get("modality")
+            if modality == AppointmentModality.ONLINE and not service.offers_online:
+                self.add_error("modality", _("This service is not offered online."))
+            if modality == AppointmentModality.IN_PERSON and not service.offers_in_person:
+                self.add_error("modality", _("This service is not offered in person."))
+            if (
+                professional is not None
+                and not ProfessionalService.objects.filter(professional=professional, service=service).exists()
+            ):
+                self.add_error("professional", _("That professional does not offer this service."))
+        return cleaned
+
+    def filters(self) -> dict[str, str]:
+        """The validated choices as query parameters (empty ones left out)."""
+        data = self.cleaned_data
+        values = {
+            "service": data["service"].slug if data.get("service") else "",
+            "professional": data["professional"].slug if data.get("professional") else "",
+            "location": data["location"].slug if data.get("location") else "",
+            "modality": data.get("modality") or "",
+        }
+        return {key: value for key, value in values.items() if value}
+
+
+class DateForm(ChoiceForm):
+    """Step 2: the month shown and the day whose times are listed."""
+
+    month = forms.CharField(required=False, max_length=7)
+    day = forms.DateField(
+        required=False, input_formats=["%Y-%m-%d"], error_messages={"invalid": _("That date is not valid.")}
+    )
+
+    def clean_month(self) -> date | None:
+        value = self.cleaned_data.get("month") or ""
+        if not value:
+            return None
+        try:
+            return datetime.strptime(value, "%Y-%m").date()
+        except ValueError:
+            raise forms.ValidationError(_("That month is not valid.")) from None
+
+
+class SlotForm(ChoiceForm):
+    """Steps 4 and 5: one slot, whose professional and place are pinned by the time the patient picked."""
+
+    start = forms.CharField(max_length=20, error_messages={"required": _("Please choose a time.")})
+
+    def clean_start(self) -> datetime:
+        try:
+            return datetime.strptime(self.cleaned_data["start"], START_FORMAT).replace(tzinfo=UTC)
+        except ValueError:
+            raise forms.ValidationError(_("That time is not valid.")) from None
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            if cleaned.get("service") is None:
+                self.add_error("service", _("Please choose a service."))
+            if cleaned.get("professional") is None:
+                self.add_error("professional", _("Please choose a professional."))
+            if not cleaned.get("modality"):
+                self.add_error("modality", _("Choose in person or online."))
+            elif cleaned["modality"] == AppointmentModality.IN_PERSON and cleaned.get("location") is None:
+                self.add_error("location", _("Please choose a place."))
+        return cleaned
+
+    def filters(self) -> dict[str, str]:
+        return {**super().filters(), "start": format_start(self.cleaned_data["start"])}
+
+
+class ConfirmForm(forms.Form):
+    """What the patient adds on the review step."""
+
+    coupon = forms.CharField(label=_("Discount code"), required=False, max_length=50)
+    note = forms.CharField(
+        label=_("Note for the professional"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Optional: anything the professional should know before the session."),
+    )
+    consent = forms.BooleanField(
+        label=_("I have read and accept the privacy policy and the cancellation policy."),
+        error_messages={"required": _("Please accept the privacy policy to book.")},
+    )

@@ -1,0 +1,14 @@
+"""The booking box's steps, mounted at ``/booking/`` (every step is a GET page but the final POST)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "widget"
+
+urlpatterns = [
+    path("", views.choose, name="start"),
+    path("date/", views.choose_date, name="date"),
+    path("review/", views.review, name="review"),
+    path("done/<slug:reference>/", views.done, name="done"),
+]
