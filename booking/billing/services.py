@@ -29,7 +29,7 @@ from wagtail.models import Site
 
 from booking.scheduling import services as scheduling
 from booking.scheduling.errors import BookingError
-from booking.scheduling.models import Appointment, AppointmentStatus
+from booking.scheduling.models import Appointment, AppointmentStatus, PaymentMode
 from booking.scheduling.services import CancellationOutcome, RefundDecision
 from website.money import quantize
 
@@ -355,6 +355,49 @@ def create_invoice_for_appointment(*, appointment: Appointment, actor, now: date
         if invoice.status == InvoiceStatus.PAID:
             _place_held_appointments(invoice, now)
     return invoice
+
+
+def book_with_invoice(
+    *,
+    patient,
+    professional,
+    service,
+    start: datetime,
+    location,
+    modality: str,
+    source: str,
+    actor,
+    note: str = "",
+    coupon_code: str = "",
+    hold: bool | None = None,
+    now: datetime | None = None,
+) -> tuple[Appointment, Invoice]:
+    """Book a session and issue its invoice (with a discount code, if given) in ONE transaction.
+
+    Services paid online at booking are held (``pending_payment``) until paid; the others are confirmed at once.
+    ``hold=False`` confirms whatever the payment mode (staff bookings). A refused code or a taken time raises
+    and writes nothing: no session without its invoice, no invoice without its session.
+    """
+    if hold is None:
+        hold = service.payment_mode == PaymentMode.ONLINE_AT_BOOKING
+    book = scheduling.hold_slot if hold else scheduling.book_appointment
+    with transaction.atomic():
+        appointment = book(
+            patient=patient,
+            professional=professional,
+            service=service,
+            start=start,
+            location=location,
+            modality=modality,
+            now=now,
+            source=source,
+            actor=actor,
+            note=note,
+        )
+        invoice = create_invoice_for_appointment(appointment=appointment, actor=actor, now=now)
+        if coupon_code:
+            invoice = apply_coupon(invoice=invoice, code=coupon_code, actor=actor, now=now)
+    return appointment, invoice
 
 
 def _voidable(invoice: Invoice) -> bool:
@@ -1161,6 +1204,7 @@ def apply_cancellation_outcome(*, outcome: CancellationOutcome, actor, now: date
 __all__ = [
     "apply_cancellation_outcome",
     "apply_coupon",
+    "book_with_invoice",
     "confirm_payment",
     "create_invoice_for_appointment",
     "expire_checkout",

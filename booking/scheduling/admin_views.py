@@ -14,7 +14,6 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -295,19 +294,18 @@ class AppointmentCreateView(AppointmentAdminView):
             data = form.cleaned_data
             location = data.get("location")
             try:
-                with transaction.atomic():  # the booking and its invoice stand or fall together
-                    appointment = services.book_appointment(
-                        patient=data["patient"],
-                        professional=data["professional"],
-                        service=data["service"],
-                        location=location,
-                        modality="in_person" if location else "online",
-                        start=form.start(),
-                        source=AppointmentSource.ADMIN,
-                        actor=request.user,
-                        note=data["note"],
-                    )
-                    billing.create_invoice_for_appointment(appointment=appointment, actor=request.user)
+                appointment, _invoice = billing.book_with_invoice(
+                    patient=data["patient"],
+                    professional=data["professional"],
+                    service=data["service"],
+                    location=location,
+                    modality="in_person" if location else "online",
+                    start=form.start(),
+                    source=AppointmentSource.ADMIN,
+                    actor=request.user,
+                    note=data["note"],
+                    hold=False,  # staff bookings are confirmed; the invoice is paid at the clinic or later
+                )
             except (BookingError, PaymentError) as error:
                 form.add_error(None, error.message)
             else:

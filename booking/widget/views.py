@@ -282,27 +282,20 @@ def review(request):
 def _book(request, form, confirm_form, *, now):
     """Book (or hold), invoice and discount in ONE transaction: a refused code or a taken time writes nothing."""
     data = form.cleaned_data
-    service = data["service"]
-    book = (
-        scheduling.hold_slot if service.payment_mode == PaymentMode.ONLINE_AT_BOOKING else scheduling.book_appointment
-    )
-    code = confirm_form.cleaned_data["coupon"].strip()
     with transaction.atomic():
-        appointment = book(
+        appointment, invoice = billing.book_with_invoice(
             patient=ensure_patient(request.user),
             professional=data["professional"],
-            service=service,
+            service=data["service"],
             start=data["start"],
             location=data["location"],
             modality=data["modality"],
-            now=now,
             source=AppointmentSource.BOOKING_BOX,
             actor=request.user,
             note=confirm_form.cleaned_data["note"],
+            coupon_code=confirm_form.cleaned_data["coupon"].strip(),
+            now=now,
         )
-        invoice = billing.create_invoice_for_appointment(appointment=appointment, actor=request.user, now=now)
-        if code:
-            invoice = billing.apply_coupon(invoice=invoice, code=code, actor=request.user, now=now)
         appointment.refresh_from_db()  # a session with nothing to pay is confirmed at once
         if appointment.status == AppointmentStatus.CONFIRMED:
             appointment_id = appointment.pk

@@ -6,7 +6,6 @@ per field for invalid input), so a client can both branch on the code and show t
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -29,7 +28,6 @@ from booking.scheduling.errors import BookingError
 from booking.scheduling.models import (
     AppointmentSource,
     Location,
-    PaymentMode,
     Professional,
     ProfessionalService,
     Service,
@@ -222,23 +220,17 @@ class AppointmentCreateView(SchedulingAPIView):
         body = AppointmentCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        service = data["service"]
-        book = (
-            services.hold_slot if service.payment_mode == PaymentMode.ONLINE_AT_BOOKING else services.book_appointment
+        appointment, _invoice = billing.book_with_invoice(
+            patient=ensure_patient(request.user),
+            professional=data["professional"],
+            service=data["service"],
+            start=data["start"],
+            location=data["location"],
+            modality=data["modality"],
+            source=AppointmentSource.API,
+            actor=request.user,
+            note=data["note"],
         )
-        with transaction.atomic():  # the booking and its invoice stand or fall together
-            appointment = book(
-                patient=ensure_patient(request.user),
-                professional=data["professional"],
-                service=service,
-                start=data["start"],
-                location=data["location"],
-                modality=data["modality"],
-                source=AppointmentSource.API,
-                actor=request.user,
-                note=data["note"],
-            )
-            billing.create_invoice_for_appointment(appointment=appointment, actor=request.user)
         url = reverse("api:appointment-detail", kwargs={"reference": appointment.reference})
         return Response(
             AppointmentSerializer(appointment).data, status=status.HTTP_201_CREATED, headers={"Location": url}
