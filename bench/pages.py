@@ -9,6 +9,13 @@ together with a few non-page URLs. For each URL it prints the status, the number
 queries and the median and 90th-percentile time over ``--repeat`` requests. It prints figures;
 it never passes or fails on time. A query count that grows with the amount of content is the
 figure to watch: it means a query in a loop.
+
+Then the booking box (the issue's budget: a page with a box renders in at most 15 queries): a standard
+page with a box of every service, one whose box names every bookable professional, the home page with a
+box added to its body (these pages are created for the run and rolled back, so ``--existing`` leaves the
+database as it was), and the box's first two steps for an anonymous visitor: the service step and the
+date step, whose free times come from the scheduling engine's bounded-query selector (``find_slots``),
+for "first available" among everyone and for one professional.
 """
 
 from __future__ import annotations
@@ -22,7 +29,11 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlencode
+from uuid import uuid4
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTRA_URLS = ["/healthz", "/sitemap.xml", "/robots.txt", "/search/?q=ansiedad", "/accounts/login/"]
@@ -82,6 +93,57 @@ def urls_to_measure(max_pages: int) -> list[str]:
     return [url for url in urls if url] + EXTRA_URLS
 
 
+def _box(**value) -> dict:
+    """A booking box block as a page body stores it."""
+    return {"type": "booking_box", "value": value, "id": str(uuid4())}
+
+
+@contextmanager
+def booking_box_urls() -> Iterator[list[tuple[str, str]]]:
+    """(label, URL) of pages with a booking box and of the box's steps; the pages are rolled back afterwards."""
+    from django.db import transaction
+    from wagtail.models import Site
+
+    from booking.scheduling.models import Professional
+    from booking.widget.selectors import box_services
+    from website.models import StandardPage
+
+    with transaction.atomic():
+        site = Site.objects.get(is_default_site=True)
+        home = site.root_page.specific
+        team = list(Professional.objects.bookable().order_by("sort_order").values_list("pk", "slug")[:20])
+        members = [{"type": "item", "value": pk, "id": str(uuid4())} for pk, _slug in team]
+        rows = []
+        for label, slug, box in [
+            ("standard page + box (every service)", "bench-booking-box", _box()),
+            ("standard page + box (every professional)", "bench-booking-box-team", _box(professionals=members)),
+        ]:
+            page = home.add_child(instance=StandardPage(title=label, slug=slug, body=json.dumps([box])))
+            rows.append((label, page.get_url(current_site=site) or page.url))
+        if hasattr(home, "body"):
+            home.body = json.dumps([*home.body.raw_data, _box(layout="compact")])
+            home.save(update_fields=["body"])
+            rows.append(("home page + box", home.get_url(current_site=site) or "/"))
+        services = box_services(service=None, professional=None, location=None, modality="")
+        if services:
+            service = services[0].slug
+            rows.append(("step 1: service", "/booking/?" + urlencode({"service": service})))
+            rows.append(("step 2: dates, first available", "/booking/date/?" + urlencode({"service": service})))
+            offering = Professional.objects.bookable().offering(services[0]).first()
+            if offering is not None:
+                query = urlencode({"service": service, "professional": offering.slug})
+                rows.append(("step 2: dates, one professional", f"/booking/date/?{query}"))
+        yield rows
+        transaction.set_rollback(True)
+
+
+def print_row(row: dict, label: str = "") -> None:
+    print(
+        f"{row['status']:>6} {row['queries']:>7} {row['median_ms']:>10.1f} {row['p90_ms']:>8.1f}"
+        f" {row['bytes'] / 1024:>6.1f}  {row['url']}" + (f"  ({label})" if label else "")
+    )
+
+
 def measure(url: str, repeat: int, client=None) -> dict:
     from django.db import connection, reset_queries
     from django.test import Client
@@ -121,13 +183,18 @@ def main(argv: list[str] | None = None) -> int:
     for url in urls_to_measure(args.max_pages):
         row = measure(url, args.repeat)
         results.append(row)
-        print(
-            f"{row['status']:>6} {row['queries']:>7} {row['median_ms']:>10.1f} {row['p90_ms']:>8.1f}"
-            f" {row['bytes'] / 1024:>6.1f}  {row['url']}"
-        )
+        print_row(row)
+    print("# the booking box: pages with a box (created for this run, then rolled back) and its steps, anonymous")
+    box_results = []
+    with booking_box_urls() as rows:
+        for label, url in rows:
+            row = {**measure(url, args.repeat), "label": label}
+            box_results.append(row)
+            print_row(row, label)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"database": connection.vendor, "pages": results}, indent=2))
+        figures = {"database": connection.vendor, "pages": results, "booking_box": box_results}
+        args.json.write_text(json.dumps(figures, indent=2))
         print(f"# written to {args.json}")
     return 0
 

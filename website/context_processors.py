@@ -29,11 +29,10 @@ def _navigation(request):
     site = _site(request)
     if site is None:
         return {"header": [], "footer": [], "legal": []}
-    navigation = NavigationSettings.for_request(request)
-    footer = navigation.get_footer_items(request)
+    header, footer = NavigationSettings.items_for_site(site, request)
     linked_pages = {item.page_id for item in footer if item.page_id}
     return {
-        "header": navigation.get_header_items(request, site=site),
+        "header": header,
         "footer": footer,
         "legal": _clinic_settings(request).get_legal_items(request, exclude_page_ids=linked_pages),
     }

@@ -1,26 +1,63 @@
 """The booking box: a StreamField block an editor places on any page to start a booking.
 
 It lists the services to book (or starts at a fixed one) and links into the step pages at ``/booking/``
-(``views.py``) with the editor's filters in the query string. The box itself stays small and cacheable: it
-reads the services in one query and never asks for free times; the date step does.
+(``views.py``) with the editor's filters in the query string, where every step validates them again. The box itself
+stays small and cacheable: it reads the services in one query and never asks for free times; the date step does.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from django.apps import apps
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 
-from booking.scheduling.models import AppointmentModality
+from booking.scheduling.models import AppointmentModality, Location, Professional, Service, ServiceCategory
 from website.model_choice_block import ModelChoiceBlock
 
+from .forms import MAX_TEAM
 from .selectors import box_services
 
 
+@dataclass
+class BoxChoices:
+    """What a box offers once the page it sits on has filled in what the editor left empty."""
+
+    service: Service | None = None
+    category: ServiceCategory | None = None
+    team: list[Professional] = field(default_factory=list)
+    location: Location | None = None
+    modality: str = ""
+    #: Hide the steps' links back to the other services (and to another professional or place): only for a box that
+    #: fixes a service; without one, the visitor chose the service and may choose again. The team limits either way.
+    lock: bool = False
+    #: The editor named something that can no longer be booked (a professional who left, a closed place): the box
+    #: must say so rather than quietly widen to everybody.
+    gone: bool = False
+
+    def filters(self) -> dict[str, str]:
+        """The choices as the step pages' query parameters (``forms.ChoiceForm``), empty ones left out."""
+        values = {
+            "professional": self.team[0].slug if len(self.team) == 1 else "",
+            "location": self.location.slug if self.location is not None else "",
+            "modality": self.modality,
+            "category": self.category.slug if self.category is not None else "",
+            "team": ",".join(member.slug for member in self.team),
+            "lock": "1" if self.lock else "",
+        }
+        return {key: value for key, value in values.items() if value}
+
+
 class BookingBoxBlock(blocks.StructBlock):
-    """A box that starts a booking, optionally narrowed to one service, professional, place or modality."""
+    """A box that starts a booking, optionally narrowed to a category, a service, some professionals, a place or a
+    modality.
+
+    On a professional's profile a box naming no professional books with that professional; on a service page a box
+    naming no service books that service: editors place one box in a template-like way and it fits the page.
+    """
 
     heading = blocks.CharBlock(
         label=_("Heading"),
@@ -31,17 +68,24 @@ class BookingBoxBlock(blocks.StructBlock):
     intro = blocks.TextBlock(
         label=_("Introduction"), required=False, help_text=_("Leave empty to use the site's booking introduction.")
     )
+    category = ModelChoiceBlock(
+        "scheduling.ServiceCategory",
+        label=_("Category"),
+        required=False,
+        help_text=_("List only the services of this category. Leave empty for every category."),
+    )
     service = ModelChoiceBlock(
         "scheduling.Service",
         label=_("Service"),
         required=False,
-        help_text=_("Start the booking at this service. Leave empty to let the patient choose."),
+        help_text=_("Start the booking at this service. Leave empty to let the visitor choose."),
     )
-    professional = ModelChoiceBlock(
-        "scheduling.Professional",
-        label=_("Professional"),
-        required=False,
-        help_text=_("Book only with this professional. Leave empty for every professional."),
+    professionals = blocks.ListBlock(
+        ModelChoiceBlock("scheduling.Professional", label=_("Professional")),
+        label=_("Professionals"),
+        default=[],
+        max_num=MAX_TEAM,
+        help_text=_("Book only with these professionals; leave empty for all."),
     )
     location = ModelChoiceBlock(
         "scheduling.Location",
@@ -54,6 +98,12 @@ class BookingBoxBlock(blocks.StructBlock):
         choices=[("", _("In person or online"))] + list(AppointmentModality.choices),
         required=False,
     )
+    allow_changes = blocks.BooleanBlock(
+        label=_("Allow changes"),
+        required=False,
+        default=True,
+        help_text=_("Visitors may choose another service or professional than the preselected one."),
+    )
     show_prices = blocks.BooleanBlock(label=_("Show prices"), required=False, default=True)
     layout = blocks.ChoiceBlock(
         label=_("Layout"),
@@ -64,36 +114,66 @@ class BookingBoxBlock(blocks.StructBlock):
     class Meta:
         icon = "date"
         template = "blocks/booking_box.html"
+        preview_template = "blocks/booking_box_preview.html"
         label = _("Booking box")
-        description = _("Lets visitors book a session, optionally of one service or with one professional")
-        preview_value = {"heading": "Agenda tu sesión", "show_prices": True, "layout": "full"}
+        description = _(
+            "Lets visitors book a session: all services, or those of one category, service, professional or place"
+        )
+        preview_value = {
+            "heading": "Agenda tu sesión",
+            "intro": "Elige el servicio y te mostramos las horas libres.",
+            "professionals": [],
+            "allow_changes": True,
+            "show_prices": True,
+            "layout": "full",
+        }
 
     @staticmethod
-    def filters(value) -> dict[str, str]:
-        """The editor's choices as the step pages' query parameters."""
+    def choices(value, page=None) -> BoxChoices:
+        """The editor's choices, completed from ``page`` (a profile or a service page) where left empty."""
+        named = list(value.get("professionals") or [])
+        team = [member for member in named if member is not None and member.active]
+        service = value.get("service")
+        if page is not None:
+            if not named and isinstance(page, apps.get_model("clinic", "ProfessionalPage")):
+                team = [page.professional]
+            if service is None and isinstance(page, apps.get_model("clinic", "ServicePage")):
+                service = page.service
         location = value.get("location")
-        modality = AppointmentModality.IN_PERSON if location is not None else (value.get("modality") or "")
-        values = {
-            "professional": value["professional"].slug if value.get("professional") else "",
-            "location": location.slug if location is not None else "",
-            "modality": modality,
-        }
-        return {key: item for key, item in values.items() if item}
+        return BoxChoices(
+            service=service,
+            category=value.get("category"),
+            team=team,
+            location=location,
+            modality=AppointmentModality.IN_PERSON if location is not None else (value.get("modality") or ""),
+            lock=service is not None and not value.get("allow_changes", True),
+            gone=bool(named and not team) or (location is not None and not location.active),
+        )
+
+    @classmethod
+    def filters(cls, value, page=None) -> dict[str, str]:
+        """The editor's choices as the step pages' query parameters."""
+        return cls.choices(value, page).filters()
 
     def get_context(self, value, parent_context=None):
         context = super().get_context(value, parent_context=parent_context)
-        filters = self.filters(value)
-        services = box_services(
-            service=value.get("service"),
-            professional=value.get("professional"),
-            location=value.get("location"),
-            modality=filters.get("modality", ""),
-        )
+        choices = self.choices(value, context.get("page"))
+        services = []
+        if not choices.gone:
+            services = box_services(
+                service=choices.service,
+                professional=None,
+                location=choices.location,
+                modality=choices.modality,
+                category=choices.category,
+                team=choices.team,
+            )
         start = reverse("widget:start")
+        filters = choices.filters()
         context["service_links"] = [
             (service, f"{start}?{urlencode({'service': service.slug, **filters})}") for service in services
         ]
-        context["fixed_service"] = value.get("service") is not None
+        context["fixed_service"] = choices.service is not None
         site_settings = _site_settings(context)
         context["heading"] = value.get("heading") or getattr(site_settings, "booking_heading", "")
         context["intro"] = value.get("intro") or getattr(site_settings, "booking_intro", "")

@@ -6,10 +6,22 @@ from datetime import UTC, date, datetime
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
-from booking.scheduling.models import AppointmentModality, Location, Professional, ProfessionalService, Service
+from booking.scheduling.models import (
+    AppointmentModality,
+    Location,
+    Professional,
+    ProfessionalService,
+    Service,
+    ServiceCategory,
+)
 
 START_FORMAT = "%Y-%m-%dT%H:%MZ"  # a slot's start in UTC, as it travels in the query string
+
+
+#: The most professionals one box may name (``team``): keeps the address short and the team query bounded.
+MAX_TEAM = 20
 
 
 def format_start(start: datetime) -> str:
@@ -21,6 +33,10 @@ class ChoiceForm(forms.Form):
 
     ``where`` is what the step-1 select sends: ``online`` or a location's slug; it sets ``location`` and
     ``modality``. An empty professional means "first available"; an empty place means "any place".
+
+    ``category`` and ``team`` (comma-separated professional slugs) are the box's own limits, carried through every
+    step: a service outside the category or a professional outside the team is refused, because the address can be
+    edited by hand. ``lock`` only hides the "change" links; it restricts nothing by itself.
     """
 
     service = forms.ModelChoiceField(
@@ -47,9 +63,58 @@ class ChoiceForm(forms.Form):
         error_messages={"invalid_choice": _("Choose in person or online.")},
     )
     where = forms.CharField(required=False, max_length=150)
+    category = forms.ModelChoiceField(
+        ServiceCategory.objects.all(),
+        to_field_name="slug",
+        required=False,
+        error_messages={"invalid_choice": _("That group of services is not available.")},
+    )
+    team = forms.CharField(required=False, max_length=MAX_TEAM * 151)
+    lock = forms.BooleanField(required=False)
+
+    def clean_team(self) -> list[Professional]:
+        """The named professionals in the box's order, read in one query; any unknown or inactive one is refused."""
+        slugs = list(dict.fromkeys(slug.strip() for slug in (self.cleaned_data.get("team") or "").split(",")))
+        slugs = [slug for slug in slugs if slug]
+        if len(slugs) > MAX_TEAM:
+            raise forms.ValidationError(
+                ngettext_lazy(
+                    "A booking box can name at most %(count)d professional.",
+                    "A booking box can name at most %(count)d professionals.",
+                    "count",
+                ),
+                params={"count": MAX_TEAM},
+            )
+        if not slugs:
+            return []
+        found = Professional.objects.filter(active=True).in_bulk(slugs, field_name="slug")
+        missing = [slug for slug in slugs if slug not in found]
+        if missing:
+            raise forms.ValidationError(
+                _("These professionals cannot be booked online: %(slugs)s."), params={"slugs": ", ".join(missing)}
+            )
+        return [found[slug] for slug in slugs]
+
+    def _clean_box_limits(self, cleaned) -> None:
+        """A service outside the box's category, or a professional outside its team, is refused (tampered URL)."""
+        service, professional = cleaned.get("service"), cleaned.get("professional")
+        category, team = cleaned.get("category"), cleaned.get("team") or []
+        if service is not None and category is not None and service.category_id != category.pk:
+            self.add_error("service", _("That service cannot be booked from this booking box."))
+        if not team:
+            return
+        if professional is not None and professional.pk not in {member.pk for member in team}:
+            self.add_error("professional", _("That professional cannot be booked from this booking box."))
+        elif (
+            professional is None
+            and service is not None
+            and not ProfessionalService.objects.filter(service=service, professional__in=team).exists()
+        ):
+            self.add_error("service", _("No professional of this booking box offers that service."))
 
     def clean(self):
         cleaned = super().clean()
+        self._clean_box_limits(cleaned)
         where = cleaned.get("where") or ""
         if where == AppointmentModality.ONLINE:
             cleaned["location"], cleaned["modality"] = None, AppointmentModality.ONLINE
@@ -87,6 +152,9 @@ class ChoiceForm(forms.Form):
             "professional": data["professional"].slug if data.get("professional") else "",
             "location": data["location"].slug if data.get("location") else "",
             "modality": data.get("modality") or "",
+            "category": data["category"].slug if data.get("category") else "",
+            "team": ",".join(member.slug for member in data.get("team") or []),
+            "lock": "1" if data.get("lock") else "",
         }
         return {key: value for key, value in values.items() if value}
 

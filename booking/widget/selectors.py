@@ -5,11 +5,12 @@ from __future__ import annotations
 import calendar
 import zoneinfo
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 
 from booking.scheduling.availability import ALL, Slot
 from booking.scheduling.models import (
@@ -19,35 +20,63 @@ from booking.scheduling.models import (
     Professional,
     ProfessionalService,
     Service,
+    ServiceCategory,
 )
 from booking.scheduling.selectors import find_slots
 
 
 def box_services(
-    *, service: Service | None, professional: Professional | None, location: Location | None, modality: str
+    *,
+    service: Service | None,
+    professional: Professional | None,
+    location: Location | None,
+    modality: str,
+    category: ServiceCategory | None = None,
+    team: Sequence[Professional] = (),
 ) -> list[Service]:
-    """The active services a box lists (one query); with a professional, ``price`` is theirs."""
+    """The active services a box lists, in one query whatever the number of services or professionals.
+
+    A service is listed when a bookable professional (active and accepting new patients, as step 1 lists them)
+    offers it who is the chosen ``professional`` (else one of the box's ``team``, else anyone) and works at
+    ``location`` when one is set: the conditions sit in ONE ``filter()`` so they hold for the same professional
+    (separate calls would join the relation once per condition). With a single professional, ``price`` is theirs.
+    """
     services = Service.objects.filter(active=True).order_by("sort_order", "name")
     if service is not None:
         services = services.filter(pk=service.pk)
+    if category is not None:
+        services = services.filter(category=category)
     if modality == AppointmentModality.ONLINE:
         services = services.exclude(modality=Modality.IN_PERSON)
     elif modality == AppointmentModality.IN_PERSON or location is not None:
         services = services.exclude(modality=Modality.ONLINE)
+    offered = Q(offered_by__professional__active=True, offered_by__professional__accepting_new_patients=True)
+    if professional is None and len(team) == 1:
+        professional = team[0]
+    if professional is not None:
+        offered &= Q(offered_by__professional=professional)
+    elif team:
+        offered &= Q(offered_by__professional__in=[member.pk for member in team])
     if location is not None:
-        services = services.filter(offered_by__professional__locations=location)
+        offered &= Q(offered_by__professional__locations=location)
+    services = services.filter(offered)
     if professional is not None:
         own_price = ProfessionalService.objects.filter(professional=professional, service=OuterRef("pk")).values(
             "price_override"
         )[:1]
-        services = services.filter(offered_by__professional=professional).annotate(own_price=Subquery(own_price))
-    else:
-        services = services.filter(offered_by__professional__active=True)
+        services = services.annotate(own_price=Subquery(own_price))
     rows = list(services.distinct())
     for row in rows:
         if getattr(row, "own_price", None) is not None:
             row.price = row.own_price
     return rows
+
+
+def team_argument(professional: Professional | None, team: Sequence[Professional]) -> list[Professional] | None:
+    """Whom ``find_slots`` looks at: the chosen professional, else the box's team, else everyone (None)."""
+    if professional is not None:
+        return [professional]
+    return list(team) or None
 
 
 def location_argument(location: Location | None, modality: str):
@@ -111,8 +140,12 @@ def month_availability(
     modality: str,
     month: date,
     now: datetime,
+    team: Sequence[Professional] = (),
 ) -> Month:
-    """The days of ``month`` with free times and those times: one ``find_slots`` call for the whole month."""
+    """The days of ``month`` with free times and those times: one ``find_slots`` call for the whole month.
+
+    Without a chosen professional, "first available" means the first of the box's ``team`` (of everyone if empty).
+    """
     zone = clinic_zone(location)
     today = now.astimezone(zone).date()
     first_day = month.replace(day=1)
@@ -121,7 +154,7 @@ def month_availability(
     if last_day >= today:
         slots = find_slots(
             service=service,
-            professionals=[professional] if professional is not None else None,
+            professionals=team_argument(professional, team),
             location=location_argument(location, modality),
             start_day=max(first_day, today),
             end_day=last_day,
@@ -150,13 +183,17 @@ def nearest_times(
     around: datetime,
     now: datetime,
     limit: int = 6,
+    team: Sequence[Professional] = (),
 ) -> list[TimeChoice]:
-    """The first free times from the day of ``around`` on (two weeks ahead), to offer when a time was taken."""
+    """The first free times from the day of ``around`` on (two weeks ahead), to offer when a time was taken.
+
+    Like ``month_availability``, looks at the chosen professional, else at the box's ``team``, else at everyone.
+    """
     zone = clinic_zone(location)
     start_day = max(around, now).astimezone(zone).date()
     slots = find_slots(
         service=service,
-        professionals=[professional] if professional is not None else None,
+        professionals=team_argument(professional, team),
         location=location_argument(location, modality),
         start_day=start_day,
         end_day=start_day + timedelta(days=14),

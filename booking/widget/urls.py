@@ -2,13 +2,15 @@
 
 from django.urls import path
 
-from . import views
+from . import identify, views
 
 app_name = "widget"
 
 urlpatterns = [
     path("", views.choose, name="start"),
     path("date/", views.choose_date, name="date"),
+    path("identify/", identify.identify, name="identify"),
     path("review/", views.review, name="review"),
+    path("pay/<slug:reference>/", views.pay, name="pay"),
     path("done/<slug:reference>/", views.done, name="done"),
 ]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,10 +22,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
 
 from booking.billing import services as billing
 from booking.billing import stripe_gateway
 from booking.billing.errors import PaymentError
+from booking.billing.models import Invoice, InvoiceStatus
 from booking.scheduling import services as scheduling
 from booking.scheduling.errors import BookingError
 from booking.scheduling.models import (
@@ -53,15 +56,31 @@ class HttpResponseSeeOther(HttpResponseRedirect):
     status_code = 303
 
 
-def flow_url(name: str, filters: dict[str, str]) -> str:
-    query = urlencode({key: value for key, value in filters.items() if value})
-    return reverse(f"widget:{name}") + (f"?{query}" if query else "")
+#: Steps that leave an embedded box for the clinic's own site (log in, review, pay need first-party cookies).
+TOP_LEVEL_STEPS = {"identify", "review", "pay", "done"}
+
+
+def is_embedded(request) -> bool:
+    """Whether this request came through ``/embed/booking/`` (the box inside another site's iframe)."""
+    match = getattr(request, "resolver_match", None)
+    return match is not None and match.namespace == "embed"
+
+
+def flow_url(request, name: str, filters: dict[str, str]) -> str:
+    """A step's address with the choices so far; inside an embed it stays in the embed but for the top-level
+    steps. An embed's ``lang`` (no language cookie in a third-party frame) travels along."""
+    language = getattr(request, "box_language", "")
+    query = urlencode({key: value for key, value in {**filters, "lang": language}.items() if value})
+    namespace = "embed" if is_embedded(request) and name not in TOP_LEVEL_STEPS else "widget"
+    return reverse(f"widget:{name}", current_app=namespace) + (f"?{query}" if query else "")
 
 
 def _invalid(request, form):
     """The choices in the address do not hold (tampered or out of date): say why, offer a fresh start."""
     errors = [str(error) for field_errors in form.errors.values() for error in field_errors]
-    return render(request, "widget/invalid.html", {"errors": errors, "start_url": reverse("widget:start")}, status=400)
+    return render(
+        request, "widget/invalid.html", {"errors": errors, "start_url": flow_url(request, "start", {})}, status=400
+    )
 
 
 def _choice_context(form) -> dict:
@@ -74,27 +93,44 @@ def _choice_context(form) -> dict:
     }
 
 
+#: What the "change professional or place" link keeps: the service and the box's own limits.
+BOX_KEYS = ("service", "category", "team", "lock")
+
+
+@vary_on_headers("HX-Request")
 @require_GET
 def choose(request):
-    """Step 1: the service (unless fixed), then the professional ("first available") and the place."""
+    """Step 1: the service (unless fixed), then the professional ("first available") and the place.
+
+    Only within the box's limits: the services of its ``category`` that someone of its ``team`` offers, and only
+    that team to choose from. Two queries for the team and the services whatever their number.
+    """
     form = ChoiceForm(request.GET)
     if not form.is_valid():
         return _invalid(request, form)
     choice = _choice_context(form)
     service, professional = choice["service"], choice["professional"]
+    team = form.cleaned_data["team"]
     if service is None:
         services = box_services(
-            service=None, professional=professional, location=choice["location"], modality=choice["modality"]
+            service=None,
+            professional=professional,
+            location=choice["location"],
+            modality=choice["modality"],
+            category=form.cleaned_data["category"],
+            team=team,
         )
-        links = [(item, flow_url("start", {**form.filters(), "service": item.slug})) for item in services]
+        links = [(item, flow_url(request, "start", {**form.filters(), "service": item.slug})) for item in services]
         return render(request, "widget/choose_service.html", {**choice, "service_links": links})
     if professional is not None and choice["modality"] and (choice["location"] or choice["modality"] == "online"):
-        return redirect(flow_url("date", form.filters()))
-    professionals = (
-        [professional]
-        if professional is not None
-        else list(Professional.objects.bookable().offering(service).order_by("sort_order", "display_name"))
-    )
+        return redirect(flow_url(request, "date", form.filters()))
+    if professional is not None:
+        professionals = [professional]
+    else:
+        offering = Professional.objects.bookable().offering(service)
+        if team:
+            offering = offering.filter(pk__in=[member.pk for member in team])
+        professionals = list(offering.order_by("sort_order", "display_name"))
     locations = []
     if service.offers_in_person and choice["modality"] != AppointmentModality.ONLINE:
         if choice["location"] is not None:
@@ -111,22 +147,33 @@ def choose(request):
         "professionals": professionals,
         "locations": locations,
         "offers_online": offers_online,
-        "date_url": reverse("widget:date"),
-        "back_url": flow_url("start", {key: value for key, value in form.filters().items() if key != "service"}),
+        "date_url": flow_url(request, "date", {}),
+        # The box's limits travel as hidden fields of the GET form (a GET form drops its action's query string).
+        "carried_filters": [
+            (key, value) for key, value in form.filters().items() if key in ("category", "team", "lock")
+        ],
+        # A box whose editor did not allow changes shows no way back to the other services (UX only).
+        "back_url": ""
+        if form.cleaned_data["lock"]
+        else flow_url(request, "start", {key: value for key, value in form.filters().items() if key != "service"}),
     }
     return render(request, "widget/choose_options.html", context)
 
 
+@vary_on_headers("HX-Request")
 @require_GET
 def choose_date(request):
-    """Step 2: a month marking the days with free times, and the times of the chosen day in the clinic's zone."""
+    """Step 2: a month marking the days with free times, and the times of the chosen day in the clinic's zone.
+
+    "First available" means the first of the box's ``team`` (of everyone without one): one ``find_slots`` call.
+    """
     form = DateForm(request.GET)
     if not form.is_valid():
         return _invalid(request, form)
     choice = _choice_context(form)
     service = choice["service"]
     if service is None:
-        return redirect(flow_url("start", form.filters()))
+        return redirect(flow_url(request, "start", form.filters()))
     now = timezone.now()
     zone = clinic_zone(choice["location"])
     day = form.cleaned_data.get("day")
@@ -138,18 +185,22 @@ def choose_date(request):
         modality=choice["modality"],
         month=month,
         now=now,
+        team=form.cleaned_data["team"],
     )
     if day is None or day.replace(day=1) != availability.first_day:
         day = min(availability.free_days) if availability.free_days else None
     filters = form.filters()
     times = availability.times_by_day.get(day, []) if day else []
-    slug_of = dict(
-        Professional.objects.filter(pk__in={choice.slot.professional_id for choice in times}).values_list("pk", "slug")
-    )
+    chosen = [choice["professional"]] if choice["professional"] is not None else form.cleaned_data["team"]
+    slug_of = {member.pk: member.slug for member in chosen}  # known already: no query for them
+    unknown = {time_choice.slot.professional_id for time_choice in times} - slug_of.keys()
+    if unknown:
+        slug_of.update(Professional.objects.filter(pk__in=unknown).values_list("pk", "slug"))
     time_links = [
         (
             time_choice,
             flow_url(
+                request,
                 "review",
                 {
                     **filters,
@@ -170,7 +221,7 @@ def choose_date(request):
                 "date": cell,
                 "free": cell in availability.free_days,
                 "selected": cell == day,
-                "url": flow_url("date", {**filters, "month": f"{cell:%Y-%m}", "day": f"{cell:%Y-%m-%d}"}),
+                "url": flow_url(request, "date", {**filters, "month": f"{cell:%Y-%m}", "day": f"{cell:%Y-%m-%d}"}),
             }
             for cell in week
         ]
@@ -183,17 +234,25 @@ def choose_date(request):
         "day": day,
         "time_links": time_links,
         "zone": zone.key,
-        "previous_url": flow_url("date", {**filters, "month": f"{availability.previous:%Y-%m}"})
+        "previous_url": flow_url(request, "date", {**filters, "month": f"{availability.previous:%Y-%m}"})
         if availability.previous
         else "",
-        "next_url": flow_url("date", {**filters, "month": f"{availability.next:%Y-%m}"}) if availability.next else "",
-        "back_url": flow_url("start", {key: value for key, value in filters.items() if key == "service"}),
+        "next_url": flow_url(request, "date", {**filters, "month": f"{availability.next:%Y-%m}"})
+        if availability.next
+        else "",
+        "back_url": ""
+        if form.cleaned_data["lock"]
+        else flow_url(request, "start", {key: value for key, value in filters.items() if key in BOX_KEYS}),
     }
     return render(request, "widget/choose_date.html", context)
 
 
-def _unavailable(request, form, message: str, *, status: int = 200):
-    """The time is no longer offered: say so and show the nearest free times (nothing has been written)."""
+def _unavailable(request, form, message: str = "", *, status: int = 200):
+    """The time is no longer offered: say so and show the nearest free times (nothing has been written).
+
+    Without ``message`` the page says the time was just taken (the race a confirmation can lose); the block is
+    ``#slot-taken`` either way, so a browser test can find it whatever the wording.
+    """
     data = form.cleaned_data
     now = timezone.now()
     alternatives = nearest_times(
@@ -206,37 +265,42 @@ def _unavailable(request, form, message: str, *, status: int = 200):
     )
     base = {key: value for key, value in form.filters().items() if key != "start"}
     links = [
-        (choice, flow_url("review", {**base, "start": format_start(choice.slot.start)})) for choice in alternatives
+        (choice, flow_url(request, "review", {**base, "start": format_start(choice.slot.start)}))
+        for choice in alternatives
     ]
     context = {
         "message": message,
         "alternatives": links,
         "service": data["service"],
-        "date_url": flow_url("date", base),
+        "zone": clinic_zone(data["location"]).key,
+        "date_url": flow_url(request, "date", base),
     }
     return render(request, "widget/unavailable.html", context, status=status)
 
 
-def _review_context(form, confirm_form, *, price, online_unavailable: bool) -> dict:
+def _review_context(request, form, confirm_form, *, price, online_unavailable: bool) -> dict:
     data = form.cleaned_data
     return {
         **_choice_context(form),
         "form": confirm_form,
         "start": data["start"].astimezone(clinic_zone(data["location"])),
         "zone": clinic_zone(data["location"]).key,
+        "online": data["modality"] == AppointmentModality.ONLINE,
         "price": price,
         "pays_online": data["service"].payment_mode == PaymentMode.ONLINE_AT_BOOKING,
         "online_unavailable": online_unavailable,
-        "date_url": flow_url("date", {k: v for k, v in form.filters().items() if k not in ("start",)}),
+        "date_url": flow_url(request, "date", {k: v for k, v in form.filters().items() if k not in ("start",)}),
     }
 
 
 @never_cache
+@vary_on_headers("HX-Request")
 @require_http_methods(["GET", "POST"])
 def review(request):
-    """Steps 3 to 5: log in if need be, review the session and its price, confirm (POST)."""
-    if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
+    """Step 4: review the session and its price, confirm (POST); a held time goes on to step 5, "pay"."""
+    if not request.user.is_authenticated:  # a logged-out POST books nothing: identify first, same slot
+        query = request.GET.urlencode()
+        return redirect(reverse("widget:identify", current_app="widget") + (f"?{query}" if query else ""))
     form = SlotForm(request.GET)
     if not form.is_valid():
         return _invalid(request, form)
@@ -249,10 +313,11 @@ def review(request):
     if not slot_is_offered(
         service=service, professional=professional, location=location, start=data["start"], now=now
     ):
-        message = _("That time is not available any more. Please choose another one.")
-        return _unavailable(request, form, message, status=409 if request.method == "POST" else 200)
+        if request.method == "POST":
+            return _unavailable(request, form, status=409)
+        return _unavailable(request, form, _("That time is not available any more. Please choose another one."))
     if request.method == "GET":
-        context = _review_context(form, ConfirmForm(), price=price, online_unavailable=online_unavailable)
+        context = _review_context(request, form, ConfirmForm(), price=price, online_unavailable=online_unavailable)
         return render(request, "widget/review.html", context)
 
     confirm_form = ConfirmForm(request.POST)
@@ -260,22 +325,22 @@ def review(request):
         confirm_form.is_valid()
         confirm_form.add_error(None, PaymentError("payments_unavailable").message)
     if not confirm_form.is_valid():
-        context = _review_context(form, confirm_form, price=price, online_unavailable=online_unavailable)
+        context = _review_context(request, form, confirm_form, price=price, online_unavailable=online_unavailable)
         return render(request, "widget/review.html", context)
     try:
         appointment, invoice = _book(request, form, confirm_form, now=now)
     except BookingError as error:
         if error.code == "slot_unavailable":
-            return _unavailable(request, form, error.message, status=409)
+            return _unavailable(request, form, status=409)
         confirm_form.add_error(None, error.message)
     except PaymentError as error:
         field = "coupon" if error.code.startswith("coupon") else None
         confirm_form.add_error(field, error.message)
     else:
         if appointment.status == AppointmentStatus.PENDING_PAYMENT:
-            return _checkout(request, form, confirm_form, appointment, invoice, price=price)
+            return HttpResponseSeeOther(reverse("widget:pay", kwargs={"reference": appointment.reference}))
         return redirect("widget:done", reference=appointment.reference)
-    context = _review_context(form, confirm_form, price=price, online_unavailable=online_unavailable)
+    context = _review_context(request, form, confirm_form, price=price, online_unavailable=online_unavailable)
     return render(request, "widget/review.html", context)
 
 
@@ -303,29 +368,165 @@ def _book(request, form, confirm_form, *, now):
     return appointment, invoice
 
 
-def _checkout(request, form, confirm_form, appointment, invoice, *, price):
-    """Send the patient to Stripe; when the checkout cannot start, give the held time back and void the invoice."""
+def _open_invoice(appointment: Appointment) -> Invoice | None:
+    return (
+        Invoice.objects.filter(lines__appointment=appointment, status=InvoiceStatus.OPEN)
+        .select_related("series")
+        .order_by("-pk")
+        .first()
+    )
+
+
+def _choose_again_url(request, appointment: Appointment) -> str:
+    """The date step of the same service, professional and place, open at the day of the lost time."""
+    day = appointment.start.astimezone(clinic_zone(appointment.location)).date()
+    filters = {
+        "service": appointment.service.slug,
+        "professional": appointment.professional.slug,
+        "location": appointment.location.slug if appointment.location else "",
+        "modality": appointment.modality,
+        "month": f"{day:%Y-%m}",
+        "day": f"{day:%Y-%m-%d}",
+    }
+    return flow_url(request, "date", filters)
+
+
+def _appointment_context(appointment: Appointment) -> dict:
+    """What ``includes/summary.html`` and the time lines show, for a booked (or held) appointment."""
+    zone = clinic_zone(appointment.location)
+    return {
+        "appointment": appointment,
+        "service": appointment.service,
+        "professional": appointment.professional,
+        "location": appointment.location,
+        "modality": appointment.modality,
+        "online": appointment.modality == AppointmentModality.ONLINE,
+        "start": appointment.start.astimezone(zone),
+        "zone": zone.key,
+    }
+
+
+def _pay_page(request, appointment: Appointment, invoice: Invoice, *, now, error: str = ""):
+    """The held time, its price and the countdown; the numbers come from the server, so it works without JS."""
+    deadline = appointment.hold_expires_at  # None only for a hold made outside the box: no countdown then
+    seconds_left = max(0, int((deadline - now).total_seconds())) if deadline else None
+    context = {
+        **_appointment_context(appointment),
+        "invoice": invoice,
+        "hold_until": deadline.astimezone(clinic_zone(appointment.location)) if deadline else None,
+        "seconds_left": seconds_left,
+        "countdown": f"{seconds_left // 60:02d}:{seconds_left % 60:02d}" if deadline else "",
+        "announced_minutes": range(seconds_left // 60, 0, -1) if deadline else [],
+        "error": error,
+        "date_url": _choose_again_url(request, appointment),
+    }
+    return render(request, "widget/pay.html", context)
+
+
+def _hold_lapsed(request, appointment: Appointment, *, now, status: int):
+    """The held time ran out or was given back: say so and offer the nearest free times (a bounded search)."""
+    service = appointment.service
+    alternatives = nearest_times(
+        service=service,
+        professional=appointment.professional,
+        location=appointment.location,
+        modality=appointment.modality,
+        around=appointment.start,
+        now=now,
+    )
+    base = {
+        "service": service.slug,
+        "professional": appointment.professional.slug,
+        "location": appointment.location.slug if appointment.location else "",
+        "modality": appointment.modality,
+    }
+    links = [
+        (choice, flow_url(request, "review", {**base, "start": format_start(choice.slot.start)}))
+        for choice in alternatives
+    ]
+    context = {
+        **_appointment_context(appointment),
+        "lapsed": True,
+        "alternatives": links,
+        "date_url": _choose_again_url(request, appointment),
+    }
+    return render(request, "widget/pay.html", context, status=status)
+
+
+def _start_checkout(request, appointment: Appointment, invoice: Invoice, *, now):
+    """Send the patient to Stripe's Checkout; when it cannot start, keep the hold so they can try again.
+
+    The hold is left alone on purpose: the patient may retry until it lapses, and the periodic task voids the
+    invoices of lapsed holds. A boosted (htmx) request cannot follow a redirect to another site, so it gets
+    ``HX-Redirect`` instead of a 303.
+    """
     success_url = request.build_absolute_uri(reverse("billing:checkout_success")) + "?session_id={CHECKOUT_SESSION_ID}"
     cancel_url = request.build_absolute_uri(
         reverse("billing:checkout_cancel", kwargs={"reference": invoice.reference})
     )
     try:
         payment = billing.start_checkout(
-            invoice=invoice, success_url=success_url, cancel_url=cancel_url, actor=request.user
+            invoice=invoice, success_url=success_url, cancel_url=cancel_url, actor=request.user, now=now
         )
     except PaymentError as error:
         logger.warning("Checkout could not start for appointment %s: %s", appointment.reference, error.code)
-        scheduling.release_hold(appointment=appointment, reason="checkout could not start")
-        try:
-            billing.void_invoice(invoice=invoice, actor=None, reason="checkout could not start")
-        except PaymentError:
-            logger.exception("Could not void invoice %s after a failed checkout", invoice.reference)
-        confirm_form.add_error(None, error.message)
-        context = _review_context(form, confirm_form, price=price, online_unavailable=False)
-        return render(request, "widget/review.html", context)
+        if error.code == "hold_expired":
+            return _hold_lapsed(request, appointment, now=now, status=409)
+        return _pay_page(request, appointment, invoice, now=now, error=error.message)
+    if request.htmx:
+        return HttpResponseClientRedirect(payment.stripe_checkout_url)
     return HttpResponseSeeOther(payment.stripe_checkout_url)
 
 
+def _cancel_hold(request, appointment: Appointment, invoice: Invoice, *, now):
+    """Free the held time and void its invoice in ONE transaction: never a freed time with a bill still open.
+
+    The invoice is locked first, in the order the payment webhook locks (invoice, then appointment), so the two
+    cannot deadlock; if the money arrived meanwhile, ``void_invoice`` refuses and nothing is changed.
+    """
+    try:
+        with transaction.atomic():
+            Invoice.objects.select_for_update().get(pk=invoice.pk)
+            scheduling.release_hold(appointment=appointment, reason="cancelled by the patient before paying", now=now)
+            billing.void_invoice(invoice=invoice, actor=None, reason="hold cancelled by the patient", now=now)
+    except PaymentError as error:
+        appointment.refresh_from_db()
+        if appointment.status != AppointmentStatus.PENDING_PAYMENT:
+            return redirect("widget:done", reference=appointment.reference)
+        return _pay_page(request, appointment, _open_invoice(appointment) or invoice, now=now, error=error.message)
+    messages.success(request, _("Your booking was cancelled and the time is free again. You can choose another one."))
+    return HttpResponseSeeOther(_choose_again_url(request, appointment))
+
+
+@never_cache
+@vary_on_headers("HX-Request")
+@login_required
+@require_http_methods(["GET", "POST"])
+def pay(request, reference: str):
+    """Step 5: the held time with a countdown, the button to Stripe (POST) and a way to give the time back (POST).
+
+    Only the patient's own appointment is found (anyone else's reference is a 404). A hold that lapsed or was
+    cancelled says so and offers other times; one the webhook already confirmed goes to the done step.
+    """
+    appointment = get_object_or_404(
+        Appointment.objects.select_related("service", "professional", "location"),
+        reference=reference.upper(),
+        patient__user_id=request.user.pk,
+    )
+    now = timezone.now()
+    if appointment.status not in (AppointmentStatus.PENDING_PAYMENT, AppointmentStatus.CANCELLED):
+        return redirect("widget:done", reference=appointment.reference)
+    invoice = _open_invoice(appointment) if appointment.status == AppointmentStatus.PENDING_PAYMENT else None
+    if invoice is None or appointment.hold_expired(now):
+        return _hold_lapsed(request, appointment, now=now, status=409 if request.method == "POST" else 200)
+    if request.method == "POST":
+        if request.POST.get("action") == "cancel":
+            return _cancel_hold(request, appointment, invoice, now=now)
+        return _start_checkout(request, appointment, invoice, now=now)
+    return _pay_page(request, appointment, invoice, now=now)
+
+
+@vary_on_headers("HX-Request")
 @login_required
 @require_GET
 def done(request, reference: str):
@@ -335,15 +536,12 @@ def done(request, reference: str):
         reference=reference.upper(),
         patient__user_id=request.user.pk,
     )
-    zone = clinic_zone(appointment.location)
     try:
         calendar_url = reverse("portal:appointment_calendar", kwargs={"reference": appointment.reference})
     except NoReverseMatch:
         calendar_url = ""
     context = {
-        "appointment": appointment,
-        "start": appointment.start.astimezone(zone),
-        "zone": zone.key,
+        **_appointment_context(appointment),
         "calendar_url": calendar_url,
         "portal_url": reverse("portal:home"),
         "confirmed": appointment.status == AppointmentStatus.CONFIRMED,

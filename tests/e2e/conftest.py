@@ -18,6 +18,11 @@ from pathlib import Path
 
 import pytest
 
+# The booking flows' clinic, logged-in contexts, pinned clock and fake Stripe (test_booking.py, the embed test).
+from tests.booking.billing.conftest import pinned_clock, stripe_api, stripe_clock, stripe_live, stripe_server  # noqa: F401
+
+from .booking_fixtures import booking_clinic, logged_in_context, make_patient  # noqa: F401
+
 # Playwright's sync API runs an event loop in this thread; Django's ORM refuses to run in a
 # thread with a running loop unless told that the caller knows it is synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

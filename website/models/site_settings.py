@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
+from django.db.models import Exists, OuterRef
+from django.db.models.functions import Length, Substr
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
 from wagtail.admin.panels import FieldPanel, InlinePanel, MultiFieldPanel, ObjectList, TabbedInterface
 from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
-from wagtail.models import Orderable, Page
+from wagtail.models import Orderable, PageViewRestriction
 
 
 @register_setting(icon="site")
@@ -88,6 +92,14 @@ class SiteSettings(BaseSiteSetting):
         blank=True,
         help_text=_("The cancellation and rescheduling policy shown before a patient confirms a booking."),
     )
+    embed_allowed_origins = models.TextField(
+        _("sites allowed to embed the booking box"),
+        blank=True,
+        help_text=_(
+            "One address per line, e.g. https://www.example.com (scheme and host, optionally a port; no path). "
+            "Only these sites (and this one) may show the booking box in a frame."
+        ),
+    )
 
     select_related = ["logo", "privacy_policy_page", "terms_page"]
 
@@ -121,7 +133,12 @@ class SiteSettings(BaseSiteSetting):
                 heading=_("Legal"),
             ),
             ObjectList(
-                [FieldPanel("booking_heading"), FieldPanel("booking_intro"), FieldPanel("booking_policy_text")],
+                [
+                    FieldPanel("booking_heading"),
+                    FieldPanel("booking_intro"),
+                    FieldPanel("booking_policy_text"),
+                    FieldPanel("embed_allowed_origins"),
+                ],
                 heading=_("Booking"),
             ),
         ]
@@ -134,6 +151,39 @@ class SiteSettings(BaseSiteSetting):
     @property
     def display_name(self) -> str:
         return self.clinic_name or settings.WAGTAIL_SITE_NAME
+
+    def clean(self):
+        """Refuse what a browser would not take as a ``frame-ancestors`` origin, and store each one normalised.
+
+        A bad line must not reach the Content-Security-Policy header: a stray ``;`` or space there would let the
+        line read as another directive, and a path would make the browser match nothing without saying so.
+        """
+        super().clean()
+        origins, errors = [], []
+        for line in self.embed_allowed_origins.splitlines():
+            if not line.strip():
+                continue
+            try:
+                origin = normalise_origin(line)
+            except ValidationError as error:
+                errors.extend(error.messages)
+                continue
+            if origin not in origins:
+                origins.append(origin)
+        if errors:
+            raise ValidationError({"embed_allowed_origins": errors})
+        self.embed_allowed_origins = "\n".join(origins)
+
+    @property
+    def embed_origins(self) -> list[str]:
+        """The valid origins of ``embed_allowed_origins`` (a line that slipped past ``clean()`` is left out)."""
+        origins = []
+        for line in self.embed_allowed_origins.splitlines():
+            try:
+                origins.append(normalise_origin(line))
+            except ValidationError:
+                continue
+        return [origin for index, origin in enumerate(origins) if origin not in origins[:index]]
 
     @property
     def social_links(self) -> list[tuple[str, str]]:
@@ -170,6 +220,27 @@ class SiteSettings(BaseSiteSetting):
     def whatsapp_href(self) -> str:
         digits = re.sub(r"\D", "", self.whatsapp)
         return f"https://wa.me/{digits}" if digits else ""
+
+
+def normalise_origin(value: str) -> str:
+    """``scheme://host[:port]`` in lower case, from a line an editor typed; a trailing ``/`` is forgiven.
+
+    Raises ``ValidationError`` naming the line when it is not an http(s) origin without path, query or login.
+    """
+    text = value.strip()
+    candidate = text[:-1] if text.endswith("/") and text.count("/") == 3 else text
+    message = _("“%(value)s” is not a site address like https://www.example.com (no path, http or https only).")
+    error = ValidationError(message, code="invalid_origin", params={"value": text})
+    try:
+        URLValidator(schemes=["http", "https"])(candidate)
+        parts = urlsplit(candidate)
+        port = parts.port
+    except (ValidationError, ValueError):
+        raise error from None
+    if parts.path or parts.query or parts.fragment or "@" in parts.netloc or not parts.hostname:
+        raise error
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    return f"{parts.scheme.lower()}://{host.lower()}" + (f":{port}" if port is not None else "")
 
 
 @dataclass(frozen=True)
@@ -270,10 +341,25 @@ class NavigationSettings(ClusterableModel, BaseSiteSetting):
         links = related_manager.select_related("link_page").order_by("sort_order")
         return [item for item in (link.to_nav_item(request) for link in links) if item is not None]
 
+    @classmethod
+    def items_for_site(cls, site, request) -> tuple[list[NavItem], list[NavItem]]:
+        """The (header, footer) entries of ``site`` in two queries, three with the default header.
+
+        Read straight from the links: the settings row holds nothing the menus need, so it is neither loaded nor
+        created on a visitor's request just to reach them.
+        """
+        header = cls._resolve(HeaderLink.objects.filter(setting__site=site), request)
+        footer = cls._resolve(FooterLink.objects.filter(setting__site=site), request)
+        return header or cls.default_header_items(request, site), footer
+
     @staticmethod
     def default_header_items(request, site) -> list[NavItem]:
-        root = Page.objects.filter(pk=site.root_page_id).first()
-        if root is None:
-            return []
-        children = root.get_children().live().public().in_menu()
+        """The home page's live children shown in menus and open to everyone, in ONE query.
+
+        The home page comes with the site (Wagtail's site lookup loads it with the site), and the view restrictions
+        are checked inside the same query: a restriction on a page or on any of its ancestors (whose tree paths are
+        prefixes of the page's) hides it, as ``.public()`` does after reading every restriction in a query of its own.
+        """
+        restricted = PageViewRestriction.objects.filter(page__path=Substr(OuterRef("path"), 1, Length("page__path")))
+        children = site.root_page.get_children().live().in_menu().exclude(Exists(restricted))
         return [NavItem(label=page.title, url=page.get_url(request) or "", page_id=page.pk) for page in children]

@@ -155,11 +155,10 @@ def test_month_view_runs_bounded_queries_whatever_the_bookings(client, clinic):
 # --- steps 3 to 6 -----------------------------------------------------------------------------------------------
 
 
-def test_anonymous_visitor_is_sent_to_log_in_and_back(client, clinic):
+def test_anonymous_visitor_is_sent_to_identify_with_the_same_choices(client, clinic):
     response = client.get(review_url())
     assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/?next=")
-    assert "review" in response["Location"]
+    assert response["Location"] == review_url().replace("/booking/review/", "/booking/identify/")
     assert Appointment.objects.count() == 0
 
 
@@ -240,7 +239,8 @@ def test_time_taken_before_confirming_shows_the_nearest_free_times(patient_clien
     response = patient_client.post(review_url(), CONSENT, **EN)
     assert response.status_code == 409
     html = response.content.decode()
-    assert "not available any more" in html
+    assert 'id="slot-taken"' in html
+    assert "Sorry, that time was just taken. These are the nearest free times:" in html
     assert "alternative-time" in html
     assert "start=2026-12-01T13%3A00Z" in html  # 10:00 the same day is the nearest free time
     assert Appointment.objects.count() == 1
@@ -253,7 +253,7 @@ def test_time_taken_during_the_confirmation_itself_writes_nothing(patient_client
     monkeypatch.setattr("booking.widget.views.slot_is_offered", lambda **kwargs: True)
     response = patient_client.post(review_url(), CONSENT, **EN)
     assert response.status_code == 409
-    assert "just been taken" in response.content.decode()
+    assert "Sorry, that time was just taken." in response.content.decode()
     assert Appointment.objects.count() == 1
     assert Invoice.objects.count() == 0
 
@@ -292,29 +292,18 @@ def test_online_payment_service_is_not_offered_while_stripe_is_off(patient_clien
     assert Appointment.objects.count() == 0
 
 
-def test_online_payment_holds_the_slot_and_redirects_to_stripe(patient_client, clinic, monkeypatch, settings):
+def test_online_payment_holds_the_slot_and_goes_to_the_pay_step(patient_client, clinic, monkeypatch, settings):
+    """The hold and its open invoice are made; Stripe is only asked on the pay step (test_pay.py)."""
     from tests.booking.billing.fakes import install_fake_gateway
 
-    install_fake_gateway(monkeypatch, settings)
+    gateway = install_fake_gateway(monkeypatch, settings)
     clinic.service.payment_mode = "online"
     clinic.service.save()
     response = patient_client.post(review_url(), CONSENT, **EN)
     assert response.status_code == 303
     appointment = Appointment.objects.get()
+    assert response["Location"] == f"/booking/pay/{appointment.reference}/"
     assert appointment.status == AppointmentStatus.PENDING_PAYMENT
-    assert response["Location"] == appointment.invoice_lines.get().invoice.payments.get().stripe_checkout_url
+    assert Invoice.objects.get().status == InvoiceStatus.OPEN
+    assert gateway.calls == []
     assert len(mail.outbox) == 0
-
-
-def test_failed_checkout_gives_the_time_back(patient_client, clinic, monkeypatch, settings):
-    from tests.booking.billing.fakes import install_fake_gateway
-
-    gateway = install_fake_gateway(monkeypatch, settings)
-    gateway.fail_on("create_checkout_session")
-    clinic.service.payment_mode = "online"
-    clinic.service.save()
-    response = patient_client.post(review_url(), CONSENT, **EN)
-    assert response.status_code == 200
-    assert "could not be reached" in response.content.decode()
-    assert Appointment.objects.get().status == AppointmentStatus.CANCELLED
-    assert Invoice.objects.get().status == InvoiceStatus.VOID
