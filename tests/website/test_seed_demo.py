@@ -54,6 +54,8 @@ def test_seed_demo_builds_the_clinic_once_and_its_pages_render(client, capsys):
         assert email in printed
     for url in ["/", "/servicios/", "/equipo/", "/equipo/catalina-munoz/", "/blog/", "/recursos/", "/nosotros/"]:
         assert client.get(url).status_code == 200, url
+    home = client.get("/").content.decode()
+    assert 'class="booking-box' in home and "/booking/?service=psicoterapia-adultos" in home
 
 
 @pytest.mark.django_db

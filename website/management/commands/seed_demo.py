@@ -469,6 +469,10 @@ class Command(BaseCommand):
         )
         home.search_description = "Psicología y nutrición en Santiago, Viña del Mar y en línea."
         home.body = [
+            (
+                "booking_box",
+                {"heading": "", "intro": "", "show_prices": True, "layout": "compact", "allow_changes": True},
+            ),
             ("services_list", {"heading": "Psicología", "category": categories["psicologia"], "limit": None}),
             ("services_list", {"heading": "Nutrición", "category": categories["nutricion"], "limit": None}),
             ("professionals_grid", {"heading": "Nuestro equipo", "service": None, "limit": 6}),
