@@ -10,7 +10,8 @@ then paid on Stripe's Checkout). The home page carries a booking box listing bot
 
 The live server runs in a thread of the test process and, on SQLite, shares the test's database connection:
 a test reads the database only when the browser has finished its requests (after a URL or heading change,
-or after ``wait_for_deliveries`` for a webhook), never while a page is loading.
+or after ``wait_for_deliveries`` for a webhook), never while a page is loading; Chromium's own favicon requests
+are answered in the browser (``without_favicon``) for the same reason.
 
 The clock and Stripe fixtures (``pinned_clock``, ``stripe_server``, ``stripe_live``, ``stripe_clock``) are the
 billing tests' own, registered in ``conftest.py`` with these: every flow pays against the same fake Stripe.
@@ -41,8 +42,8 @@ from tests.factories.scheduling import (
 )
 
 SANTIAGO = ZoneInfo("America/Santiago")
-#: Tuesday after ``STRIPE_NOW``: the first day with free times, and its first time.
-FIRST_FREE_DAY = datetime(2026, 11, 24, 9, 0, tzinfo=SANTIAGO)
+#: The first free time: 09:00 on the Tuesday after the pinned Friday (``STRIPE_NOW``).
+FIRST_FREE_TIME = datetime(2026, 11, 24, 9, 0, tzinfo=SANTIAGO)
 
 #: allauth's verification code on a line of its own ("BCDF-GHJK" by default).
 CODE_LINE = re.compile(r"^\s*([A-Z0-9]{3,8}(?:-[A-Z0-9]{3,8}){0,2})\s*$", re.MULTILINE)
