@@ -43,6 +43,7 @@ from booking.scheduling.models import (
 )
 from portal.accounts.services import ensure_patient
 
+from .calendar_links import calendar_links
 from .emails import send_booking_confirmation
 from .forms import ChoiceForm, ConfirmForm, DateForm, SlotForm, format_start
 from .selectors import box_services, clinic_zone, month_availability, nearest_times, slot_is_offered
@@ -540,10 +541,12 @@ def done(request, reference: str):
         calendar_url = reverse("portal:appointment_calendar", kwargs={"reference": appointment.reference})
     except NoReverseMatch:
         calendar_url = ""
+    portal_url = reverse("portal:home")
     context = {
         **_appointment_context(appointment),
         "calendar_url": calendar_url,
-        "portal_url": reverse("portal:home"),
+        "calendar_links": calendar_links(appointment, portal_url=request.build_absolute_uri(portal_url)),
+        "portal_url": portal_url,
         "confirmed": appointment.status == AppointmentStatus.CONFIRMED,
     }
     return render(request, "widget/done.html", context)

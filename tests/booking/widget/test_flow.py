@@ -1,6 +1,6 @@
 """The booking box's steps, driven with the test client at a pinned clock (see conftest.py)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -196,6 +196,24 @@ def test_patient_books_a_pay_at_clinic_session_end_to_end(patient_client, clinic
     assert appointment.reference in done
     assert "Tuesday 1 December 2026, 09:00" in done
     assert f"/portal/appointments/{appointment.reference}/calendar.ics" in done
+
+
+def test_done_page_offers_google_and_outlook_links_in_utc(patient_client, clinic):
+    appointment = AppointmentFactory(
+        patient=clinic.patient,
+        professional=clinic.ana,
+        service=clinic.service,
+        location=clinic.location,
+        start=TUESDAY_9,
+        end=TUESDAY_9 + timedelta(minutes=50),
+    )
+    done = patient_client.get(f"/booking/done/{appointment.reference}/", **EN).content.decode()
+    google = "https://calendar.google.com/calendar/render?action=TEMPLATE&amp;text=Individual+therapy+with+Ana+Rojas"
+    assert google in done
+    assert "dates=20261201T120000Z%2F20261201T125000Z" in done  # 09:00-09:50 in Santiago, in UTC
+    assert "https://outlook.live.com/calendar/0/deeplink/compose?" in done
+    assert "startdt=2026-12-01T12%3A00%3A00Z" in done
+    assert appointment.reference in done and "Providencia" in done
 
 
 def test_done_page_is_only_for_the_patient_who_booked(client, clinic):
