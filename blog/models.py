@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import FieldError
 from django.core.paginator import Paginator
 from django.db import models
-from django.db.models import Prefetch, Q
+from django.db.models import Q, prefetch_related_objects
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -23,11 +23,13 @@ from taggit.models import Tag, TaggedItemBase
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel
 from wagtail.contrib.routable_page.models import RoutablePageMixin, path, re_path
 from wagtail.fields import RichTextField, StreamField
-from wagtail.images import get_image_model
 from wagtail.models import Page
 from wagtail.search import index
 
 from website.blocks import BaseStreamBlock
+from website.renditions import prefetch_renditions
+from website.routing import PathRoutingMixin
+from website.visibility import public
 
 POSTS_PER_PAGE = 10
 FEED_LENGTH = 20
@@ -69,7 +71,7 @@ def _noon(date: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(date, datetime.time(12)))
 
 
-class BlogIndexPage(RoutablePageMixin, Page):
+class BlogIndexPage(RoutablePageMixin, PathRoutingMixin, Page):
     """The blog's home: the newest posts, category and tag archives, and RSS / Atom feeds."""
 
     intro = RichTextField(_("intro"), blank=True, help_text=_("A short text shown above the list of posts."))
@@ -84,17 +86,11 @@ class BlogIndexPage(RoutablePageMixin, Page):
 
     def get_posts(self):
         """Live, public posts under this index, newest first, with everything a card shows loaded up front."""
-        image_queryset = get_image_model().objects.prefetch_renditions(CARD_IMAGE_SPEC)
         return (
-            BlogPage.objects.live()
-            .public()
+            public(BlogPage.objects.live())
             .descendant_of(self)
-            .select_related("author")
-            .prefetch_related(
-                Prefetch("featured_image", queryset=image_queryset),
-                "categories",
-                "tags",
-            )
+            .select_related("author", "featured_image")
+            .prefetch_related(prefetch_renditions("featured_image", CARD_IMAGE_SPEC), "categories", "tags")
             .order_by("-date", "-first_published_at", "-pk")
         )
 
@@ -187,7 +183,7 @@ def professional_page_model():
         return None
 
 
-class BlogPage(Page):
+class BlogPage(PathRoutingMixin, Page):
     """One blog post. Its cards, feed entries and meta description all use the excerpt."""
 
     date = models.DateField(
@@ -245,6 +241,7 @@ class BlogPage(Page):
 
     parent_page_types = ["blog.BlogIndexPage"]
     subpage_types = []
+    route_select_related = ("author__photo", "featured_image")
     og_type = "article"
 
     class Meta:
@@ -264,18 +261,18 @@ class BlogPage(Page):
         return self.featured_image
 
     def get_related_posts(self, limit: int = RELATED_POSTS_LIMIT) -> list[BlogPage]:
-        """Other live posts sharing a category or a tag, most recent first; four queries whatever the sizes."""
+        """Other live posts sharing a category or a tag, most recent first; three queries whatever the sizes (none
+        for this post's categories and tags once ``get_context`` has prefetched them)."""
         category_ids = [category.pk for category in self.categories.all()]
         tag_ids = [tag.pk for tag in self.tags.all()]
         if not category_ids and not tag_ids:
             return []
         return list(
-            BlogPage.objects.live()
-            .public()
+            public(BlogPage.objects.live())
             .exclude(pk=self.pk)
             .filter(Q(categories__in=category_ids) | Q(tagged_items__tag_id__in=tag_ids))
             .distinct()
-            .select_related("featured_image")
+            .select_related("featured_image", "author")
             .order_by("-date", "-first_published_at", "-pk")[:limit]
         )
 
@@ -293,7 +290,7 @@ class BlogPage(Page):
         profile_model = professional_page_model()
         if profile_model is not None:
             try:
-                profile = profile_model.objects.live().public().filter(professional_id=self.author_id).first()
+                profile = public(profile_model.objects.live()).filter(professional_id=self.author_id).first()
             except FieldError:
                 profile = None
             if profile is not None:
@@ -303,9 +300,14 @@ class BlogPage(Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
+        if self.pk:  # read once for the related posts and for the template's badges (a new post's preview has none)
+            prefetch_related_objects([self], "categories", "tags")
+        related_posts = self.get_related_posts()
+        # What their cards show (post_card.html): categories and the card image, for all of them at once.
+        prefetch_related_objects(related_posts, "categories", prefetch_renditions("featured_image", CARD_IMAGE_SPEC))
         context["blog_index"] = self.get_parent().specific
         context["author_profile_url"] = self.get_author_profile_url(request)
-        context["related_posts"] = self.get_related_posts()
+        context["related_posts"] = related_posts
         return context
 
     def get_json_ld(self, request) -> dict:

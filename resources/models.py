@@ -19,6 +19,8 @@ from wagtail.models import Page
 from wagtail.search import index
 
 from website.blocks import BaseStreamBlock
+from website.routing import PathRoutingMixin
+from website.visibility import public
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ class Audience(models.TextChoices):
     PATIENTS = "patients", _("Patients only (log in required)")
 
 
-class ResourceIndexPage(Page):
+class ResourceIndexPage(PathRoutingMixin, Page):
     """The list of resources, filterable by category and kind."""
 
     intro = RichTextField(_("intro"), blank=True, help_text=_("A short text shown above the list of resources."))
@@ -68,8 +70,7 @@ class ResourceIndexPage(Page):
 
     def get_resources(self):
         return (
-            ResourcePage.objects.live()
-            .public()
+            public(ResourcePage.objects.live())
             .descendant_of(self)
             .select_related("category", "document")
             .order_by("path")
@@ -101,7 +102,7 @@ class ResourceIndexPage(Page):
         return context
 
 
-class ResourcePage(Page):
+class ResourcePage(PathRoutingMixin, Page):
     """One resource: a document to download, a video to watch or a link to another site."""
 
     kind = models.CharField(_("kind"), max_length=20, choices=ResourceKind.choices, default=ResourceKind.DOCUMENT)
@@ -156,6 +157,7 @@ class ResourcePage(Page):
 
     parent_page_types = ["resources.ResourceIndexPage"]
     subpage_types = []
+    route_select_related = ("category", "document")
 
     class Meta:
         verbose_name = _("resource")

@@ -20,6 +20,7 @@ from wagtail.rich_text import RichText
 
 from booking.widget.blocks import BookingBoxBlock
 from website.model_choice_block import ModelChoiceBlock
+from website.request_cache import shared_reads
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +28,12 @@ RICH_TEXT_FEATURES = ["h2", "h3", "h4", "bold", "italic", "ol", "ul", "link", "d
 ANSWER_FEATURES = ["bold", "italic", "ol", "ul", "link", "document-link"]
 
 
-def call_selector(module_path: str, function_name: str, **kwargs) -> list:
+def call_selector(module_path: str, function_name: str, *, request=None, **kwargs) -> list:
     """Call another app's selector, or return ``[]`` while that app does not provide it yet.
 
     Only a missing module is tolerated: an ImportError raised *inside* an existing module
-    is a real bug and propagates.
+    is a real bug and propagates. With the page's ``request``, the selector's reads are shared by
+    every block of the page (``website.request_cache``): five service lists cost one query.
     """
     try:
         module = importlib.import_module(module_path)
@@ -44,7 +46,8 @@ def call_selector(module_path: str, function_name: str, **kwargs) -> list:
     if selector is None:
         logger.warning("selector missing module=%s function=%s", module_path, function_name)
         return []
-    return list(selector(**kwargs))
+    with shared_reads(request):
+        return list(selector(**kwargs))
 
 
 class HeadingBlock(blocks.StructBlock):
@@ -215,7 +218,11 @@ class ServicesListBlock(blocks.StructBlock):
     def get_context(self, value, parent_context=None):
         context = super().get_context(value, parent_context=parent_context)
         context["service_pages"] = call_selector(
-            "website.clinic.selectors", "service_listing", category=value.get("category"), limit=value.get("limit")
+            "website.clinic.selectors",
+            "service_listing",
+            request=context.get("request"),
+            category=value.get("category"),
+            limit=value.get("limit"),
         )
         return context
 
@@ -246,6 +253,7 @@ class ProfessionalsGridBlock(blocks.StructBlock):
         context["professional_pages"] = call_selector(
             "website.clinic.selectors",
             "professional_listing",
+            request=context.get("request"),
             service=value.get("service"),
             limit=value.get("limit"),
         )
@@ -267,7 +275,9 @@ class LatestPostsBlock(blocks.StructBlock):
 
     def get_context(self, value, parent_context=None):
         context = super().get_context(value, parent_context=parent_context)
-        context["posts"] = call_selector("blog.selectors", "latest_posts", limit=value.get("number_of_posts") or 3)
+        context["posts"] = call_selector(
+            "blog.selectors", "latest_posts", request=context.get("request"), limit=value.get("number_of_posts") or 3
+        )
         return context
 
 

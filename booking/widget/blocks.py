@@ -17,6 +17,7 @@ from wagtail import blocks
 
 from booking.scheduling.models import AppointmentModality, Location, Professional, Service, ServiceCategory
 from website.model_choice_block import ModelChoiceBlock
+from website.request_cache import memoise
 
 from .forms import MAX_TEAM
 from .selectors import box_services
@@ -160,13 +161,18 @@ class BookingBoxBlock(blocks.StructBlock):
         choices = self.choices(value, context.get("page"))
         services = []
         if not choices.gone:
-            services = box_services(
-                service=choices.service,
-                professional=None,
-                location=choices.location,
-                modality=choices.modality,
-                category=choices.category,
-                team=choices.team,
+            # Two boxes with the same choices on one page (the page's own and an editor's) read the services once.
+            services = memoise(
+                context.get("request"),
+                ("booking_box.services", getattr(choices.service, "pk", None), *sorted(choices.filters().items())),
+                lambda: box_services(
+                    service=choices.service,
+                    professional=None,
+                    location=choices.location,
+                    modality=choices.modality,
+                    category=choices.category,
+                    team=choices.team,
+                ),
             )
         start = reverse("widget:start")
         filters = choices.filters()

@@ -27,6 +27,7 @@ from wagtail.search import index
 from booking.scheduling.models import ServiceCategory
 from website.blocks import BaseStreamBlock
 from website.money import quantize
+from website.routing import PathRoutingMixin
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class CatalogPageMixin:
 # --- Services -----------------------------------------------------------------------------
 
 
-class ServiceIndexPage(CatalogPageMixin, Page):
+class ServiceIndexPage(CatalogPageMixin, PathRoutingMixin, Page):
     """The list of the clinic's services, grouped by category (e.g. /servicios/)."""
 
     intro = RichTextField(
@@ -112,7 +113,7 @@ class ServiceIndexPage(CatalogPageMixin, Page):
         return context
 
 
-class ServicePage(CatalogPageMixin, Page):
+class ServicePage(CatalogPageMixin, PathRoutingMixin, Page):
     """One service's public page: what it is, price, duration, policy, and who offers it.
 
     Prices, durations and policies are read from the linked Service, so they never go
@@ -150,6 +151,7 @@ class ServicePage(CatalogPageMixin, Page):
 
     parent_page_types = ["clinic.ServiceIndexPage"]
     subpage_types = []
+    route_select_related = ("service__category",)
 
     class Meta:
         verbose_name = _("service page")
@@ -209,7 +211,7 @@ class ServicePage(CatalogPageMixin, Page):
 # --- Professionals ------------------------------------------------------------------------
 
 
-class ProfessionalIndexPage(CatalogPageMixin, Page):
+class ProfessionalIndexPage(CatalogPageMixin, PathRoutingMixin, Page):
     """The team page: cards of the clinic's professionals, filterable by service or area."""
 
     intro = RichTextField(
@@ -253,7 +255,7 @@ class ProfessionalIndexPage(CatalogPageMixin, Page):
         return context
 
 
-class ProfessionalPage(CatalogPageMixin, Page):
+class ProfessionalPage(CatalogPageMixin, PathRoutingMixin, Page):
     """One professional's public profile, built from their record in the clinic catalog.
 
     The photo, biography, degrees, services and locations are edited once, in the Clinic
@@ -288,6 +290,7 @@ class ProfessionalPage(CatalogPageMixin, Page):
 
     parent_page_types = ["clinic.ProfessionalIndexPage"]
     subpage_types = []
+    route_select_related = ("professional__photo",)
 
     class Meta:
         verbose_name = _("professional page")
@@ -331,10 +334,14 @@ class ProfessionalPage(CatalogPageMixin, Page):
 
     @cached_property
     def profile(self):
-        """The professional with everything the profile shows, loaded in a fixed number of queries."""
+        """The professional with everything the profile shows, loaded in a fixed number of queries.
+
+        It is ``self.professional`` itself (read with the page when routed, see ``route_select_related``), so the
+        booking box and the meta description use the same object without another query.
+        """
         from .selectors import professional_profile
 
-        return professional_profile(self.professional_id)
+        return professional_profile(self.professional)
 
     @property
     def active_offers(self):

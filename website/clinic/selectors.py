@@ -3,11 +3,17 @@
 ``service_listing`` and ``professional_listing`` are a contract with ``website.blocks``:
 keyword-only, returning lists of pages. Every function here runs a fixed number of
 queries however many rows there are (relations are joined or prefetched up front).
+
+The two listings read every live page of their kind and narrow it in Python (a clinic has tens of services and
+professionals, not thousands): the read is then the same for every block, so the blocks of one page share it
+(``website.request_cache``) however many there are and whatever each one filters.
 """
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 
 from booking.scheduling.models import Location, Professional, ProfessionalService, Service, ServiceCategory
+from website.request_cache import cached
+from website.visibility import public
 
 from .models import ProfessionalPage, ServicePage
 
@@ -21,6 +27,15 @@ def _identify(value) -> dict:
     return {"pk": value.pk}
 
 
+def _is(obj, value) -> bool:
+    """Whether ``obj`` is ``value``: the same row given as a model instance, a slug or a primary key."""
+    if isinstance(value, str):
+        return obj.slug == value
+    if isinstance(value, int):
+        return obj.pk == value
+    return obj.pk == value.pk
+
+
 def _apply_limit(pages, limit):
     if limit is not None and int(limit) > 0:
         return pages[: int(limit)]
@@ -30,8 +45,7 @@ def _apply_limit(pages, limit):
 def service_pages():
     """Live, public pages of active services, in the catalog's order, with service and category joined."""
     return (
-        ServicePage.objects.live()
-        .public()
+        public(ServicePage.objects.live())
         .filter(service__active=True)
         .select_related("service", "service__category")
         .order_by(
@@ -46,17 +60,16 @@ def service_pages():
 
 def service_listing(*, category=None, limit=None) -> list[ServicePage]:
     """Live pages of active services, optionally of one category (a ServiceCategory or its slug)."""
-    pages = service_pages()
+    pages = cached("clinic.service_listing", lambda: list(service_pages()))
     if category:
-        pages = pages.filter(service__category__in=ServiceCategory.objects.filter(**_identify(category)))
+        pages = [page for page in pages if _is(page.service.category, category)]
     return list(_apply_limit(pages, limit))
 
 
 def professional_pages():
     """Live, public profiles of active professionals, with what their cards show loaded up front."""
     return (
-        ProfessionalPage.objects.live()
-        .public()
+        public(ProfessionalPage.objects.live())
         .filter(professional__active=True)
         .select_related("professional", "professional__photo")
         .prefetch_related(
@@ -92,29 +105,43 @@ def professional_listing(*, service=None, category=None, limit=None) -> list[Pro
     """Live profiles of active professionals, optionally only those offering a service or a category.
 
     ``service`` and ``category`` may be model instances or slugs. Each page's professional
-    has its photo joined and its active services and locations prefetched.
+    has its photo joined and its active services and locations prefetched; the narrowing
+    reads those active services, as ``filter_professional_pages`` does in SQL.
     """
-    pages = filter_professional_pages(professional_pages(), service=service, category=category)
+    pages = cached("clinic.professional_listing", lambda: list(professional_pages()))
+    if service or category:
+        pages = [page for page in pages if _offers(page.professional, service=service, category=category)]
     return list(_apply_limit(pages, limit))
 
 
-def professional_profile(professional_id: int) -> Professional:
-    """One professional with everything the profile page shows, in a fixed number of queries."""
-    return (
-        Professional.objects.select_related("photo")
-        .prefetch_related(
-            Prefetch(
-                "offered_services",
-                queryset=ProfessionalService.objects.select_related("service", "service__category"),
-            ),
-            # so each service on the profile can link to its page, when it has a live one
-            Prefetch(
-                "offered_services__service__pages", queryset=ServicePage.objects.live().public(), to_attr="live_pages"
-            ),
-            "degrees",
-            "experience",
-            "locations",
-            "photo__renditions",
-        )
-        .get(pk=professional_id)
-    )
+def _offers(professional, *, service=None, category=None) -> bool:
+    """Whether ``professional`` offers ``service`` and a service of ``category`` (their prefetched active offers)."""
+    services = [offer.service for offer in professional.offered_services.all()]
+    if service and not any(_is(offered, service) for offered in services):
+        return False
+    return not category or any(_is(offered.category, category) for offered in services)
+
+
+def professional_profile(professional: Professional | int) -> Professional:
+    """One professional with everything the profile page shows, in a fixed number of queries.
+
+    Given the professional already read (a profile page reads it with the page), only the related rows are fetched.
+    """
+    lookups = [
+        Prefetch(
+            "offered_services",
+            queryset=ProfessionalService.objects.select_related("service", "service__category"),
+        ),
+        # so each service on the profile can link to its page, when it has a live one
+        Prefetch(
+            "offered_services__service__pages", queryset=public(ServicePage.objects.live()), to_attr="live_pages"
+        ),
+        "degrees",
+        "experience",
+        "locations",
+        "photo__renditions",
+    ]
+    if isinstance(professional, Professional):
+        prefetch_related_objects([professional], *lookups)
+        return professional
+    return Professional.objects.select_related("photo").prefetch_related(*lookups).get(pk=professional)

@@ -11,6 +11,7 @@ from wagtail.models import Page
 from wagtail.search import index
 
 from website.blocks import BaseStreamBlock
+from website.routing import PathRoutingMixin
 
 META_DESCRIPTION_LENGTH = 160
 
@@ -31,7 +32,7 @@ class SeoMixin:
         return Truncator(" ".join(intro.split())).chars(META_DESCRIPTION_LENGTH)
 
 
-class HomePage(SeoMixin, Page):
+class HomePage(SeoMixin, PathRoutingMixin, Page):
     """The site root: a hero with a call to action, an introduction and a free-form body.
 
     The other apps' index pages (services, professionals, blog, resources) live directly
@@ -115,6 +116,7 @@ class HomePage(SeoMixin, Page):
     ]
     # One clinic, one home: a second HomePage would only confuse editors.
     max_count = 1
+    route_select_related = ("hero_image", "hero_cta_page")
 
     class Meta:
         verbose_name = _("home page")
@@ -162,7 +164,7 @@ class HomePage(SeoMixin, Page):
         return {key: value for key, value in data.items() if value}
 
 
-class StandardPage(SeoMixin, Page):
+class StandardPage(SeoMixin, PathRoutingMixin, Page):
     """A general content page (about us, FAQ, policies): an introduction and a free-form body."""
 
     intro = models.TextField(

@@ -10,14 +10,15 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
-from django.db.models import Exists, OuterRef
-from django.db.models.functions import Length, Substr
+from django.db.models import Value
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
 from wagtail.admin.panels import FieldPanel, InlinePanel, MultiFieldPanel, ObjectList, TabbedInterface
 from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
-from wagtail.models import Orderable, PageViewRestriction
+from wagtail.models import Orderable
+
+from website.visibility import public
 
 
 @register_setting(icon="site")
@@ -343,14 +344,25 @@ class NavigationSettings(ClusterableModel, BaseSiteSetting):
 
     @classmethod
     def items_for_site(cls, site, request) -> tuple[list[NavItem], list[NavItem]]:
-        """The (header, footer) entries of ``site`` in two queries, three with the default header.
+        """The (header, footer) entries of ``site`` in ONE query, two with the default header.
 
         Read straight from the links: the settings row holds nothing the menus need, so it is neither loaded nor
-        created on a visitor's request just to reach them.
+        created on a visitor's request just to reach them. Both link tables have the columns of ``NavigationLink``,
+        so a UNION ALL reads them together, each row tagged with its menu (rows of both come back as ``HeaderLink``
+        objects: ``to_nav_item`` is all that is asked of them).
         """
-        header = cls._resolve(HeaderLink.objects.filter(setting__site=site), request)
-        footer = cls._resolve(FooterLink.objects.filter(setting__site=site), request)
-        return header or cls.default_header_items(request, site), footer
+
+        def links(model, menu):
+            rows = model.objects.filter(setting__site=site).select_related("link_page")
+            return rows.annotate(menu=Value(menu)).order_by()  # a part of a UNION may not be ordered
+
+        menus = {"header": [], "footer": []}
+        rows = links(HeaderLink, "header").union(links(FooterLink, "footer"), all=True)
+        for link in rows.order_by("menu", "sort_order", "id"):
+            item = link.to_nav_item(request)
+            if item is not None:
+                menus[link.menu].append(item)
+        return menus["header"] or cls.default_header_items(request, site), menus["footer"]
 
     @staticmethod
     def default_header_items(request, site) -> list[NavItem]:
@@ -360,6 +372,5 @@ class NavigationSettings(ClusterableModel, BaseSiteSetting):
         are checked inside the same query: a restriction on a page or on any of its ancestors (whose tree paths are
         prefixes of the page's) hides it, as ``.public()`` does after reading every restriction in a query of its own.
         """
-        restricted = PageViewRestriction.objects.filter(page__path=Substr(OuterRef("path"), 1, Length("page__path")))
-        children = site.root_page.get_children().live().in_menu().exclude(Exists(restricted))
+        children = public(site.root_page.get_children().live().in_menu())
         return [NavItem(label=page.title, url=page.get_url(request) or "", page_id=page.pk) for page in children]
