@@ -44,7 +44,6 @@ from booking.scheduling.models import (
 from portal.accounts.services import ensure_patient
 
 from .calendar_links import calendar_links
-from .emails import send_booking_confirmation
 from .forms import ChoiceForm, ConfirmForm, DateForm, SlotForm, format_start
 from .selectors import box_services, clinic_zone, month_availability, nearest_times, slot_is_offered
 
@@ -363,9 +362,6 @@ def _book(request, form, confirm_form, *, now):
             now=now,
         )
         appointment.refresh_from_db()  # a session with nothing to pay is confirmed at once
-        if appointment.status == AppointmentStatus.CONFIRMED:
-            appointment_id = appointment.pk
-            transaction.on_commit(lambda: send_booking_confirmation(appointment_id))
     return appointment, invoice
 
 

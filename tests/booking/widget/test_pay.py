@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 import time_machine
+from django.core import mail
 
 from booking.billing import services as billing
 from booking.billing import webhooks
@@ -18,7 +19,7 @@ from booking.scheduling.models import Appointment, AppointmentStatus
 from tests.booking.billing.fakes import install_fake_gateway
 from tests.factories.accounts import PatientFactory
 
-from .conftest import NOW
+from .conftest import NOW, TUESDAY_9
 
 pytestmark = pytest.mark.django_db
 
@@ -263,3 +264,38 @@ def test_a_session_the_webhook_confirmed_goes_to_done(patient_client, clinic, ga
     assert response["Location"] == f"/booking/done/{appointment.reference}/"
     appointment.refresh_from_db()
     assert appointment.status == AppointmentStatus.CONFIRMED
+
+
+def test_the_confirmation_email_goes_when_the_payment_confirms_not_when_the_time_is_held(
+    patient_client, clinic, gateway, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        appointment, pay_url = hold(patient_client)
+        patient_client.post(pay_url, {"action": "pay"})
+    assert mail.outbox == []  # a hold is not a booking yet
+    session_id = Payment.objects.get().stripe_checkout_session_id
+    with django_capture_on_commit_callbacks(execute=True):
+        webhooks.confirm_checkout_session(gateway.pay(session_id))
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == [clinic.patient.user.email]
+    assert appointment.reference in mail.outbox[0].subject
+    with django_capture_on_commit_callbacks(execute=True):
+        webhooks.confirm_checkout_session(gateway.pay(session_id))  # Stripe sends it again
+    assert len(mail.outbox) == 1
+
+
+def test_sessions_booked_elsewhere_get_no_booking_box_email(clinic, django_capture_on_commit_callbacks):
+    from booking.scheduling import services as scheduling
+
+    with django_capture_on_commit_callbacks(execute=True):
+        scheduling.book_appointment(
+            patient=clinic.patient,
+            professional=clinic.ana,
+            service=clinic.service,
+            start=TUESDAY_9,
+            location=clinic.location,
+            modality="in_person",
+            source="api",
+            actor=clinic.patient.user,
+        )
+    assert mail.outbox == []
