@@ -181,26 +181,17 @@ def checkout_cancel(request, reference: str):
 
 
 def _cancel_checkouts(request, invoice: Invoice) -> None:
-    pending = _pending_checkouts(invoice)
-    if not pending:
+    if not _pending_checkouts(invoice):
         messages.info(request, _("There is no payment in progress for this invoice."))
         return
-    paid = False
-    for payment in pending:
-        try:
-            if payment.stripe_checkout_session_id:
-                session = stripe_gateway.expire_checkout_session(payment.stripe_checkout_session_id)
-                if session.is_paid:
-                    webhooks.confirm_checkout_session(session)
-                    paid = True
-                    continue
-            services.expire_checkout(payment=payment)
-        except stripe_gateway.GatewayError:
-            messages.error(request, PaymentError("provider_error").message)
-            return
-        except PaymentError as error:
-            messages.error(request, error.message)
-            return
+    try:
+        paid = webhooks.close_open_checkouts(invoice)
+    except stripe_gateway.GatewayError:
+        messages.error(request, PaymentError("provider_error").message)
+        return
+    except PaymentError as error:
+        messages.error(request, error.message)
+        return
     if paid:
         messages.success(request, _("Your payment had already gone through, so your session is confirmed."))
     else:

@@ -31,7 +31,7 @@ from booking.scheduling.errors import BookingError
 
 from . import services, stripe_gateway
 from .errors import PaymentError
-from .models import Payment, PaymentMethod, StripeEvent
+from .models import Payment, PaymentMethod, PaymentStatus, StripeEvent
 from .selectors import payment_for_checkout_session, payment_for_payment_intent
 
 logger = logging.getLogger(__name__)
@@ -111,6 +111,29 @@ def confirm_checkout_session(
     return services.confirm_payment(
         payment=payment, payment_intent_id=session.payment_intent_id, amount=session.amount_total, now=now
     )
+
+
+def close_open_checkouts(invoice, *, now: datetime | None = None) -> bool:
+    """Close the invoice's open Checkout Sessions at Stripe, so none can be paid after the time is given back.
+
+    Each session is expired at Stripe first; one Stripe reports paid meanwhile (another tab, a slow webhook) is
+    confirmed instead, and the answer is True. Otherwise the payment is cancelled, which gives the held time back
+    (and voids an invoice left with nothing owed) in billing's own transaction. The Stripe calls happen here, so
+    call this BEFORE, never inside, a transaction of the caller's. Raises ``GatewayError`` or ``PaymentError``.
+    """
+    paid = False
+    pending = Payment.objects.filter(
+        invoice=invoice, method=PaymentMethod.STRIPE, status=PaymentStatus.PENDING
+    ).order_by("-pk")
+    for payment in pending:
+        if payment.stripe_checkout_session_id:
+            session = stripe_gateway.expire_checkout_session(payment.stripe_checkout_session_id)
+            if session.is_paid:
+                confirm_checkout_session(session, now=now)
+                paid = True
+                continue
+        services.expire_checkout(payment=payment, now=now)
+    return paid
 
 
 def _checkout_completed(event: stripe_gateway.WebhookEvent, prepared, now) -> None:

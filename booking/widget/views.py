@@ -27,6 +27,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from booking.billing import services as billing
 from booking.billing import stripe_gateway
+from booking.billing import webhooks as billing_webhooks
 from booking.billing.errors import PaymentError
 from booking.billing.models import Invoice, InvoiceStatus
 from booking.scheduling import services as scheduling
@@ -478,19 +479,28 @@ def _start_checkout(request, appointment: Appointment, invoice: Invoice, *, now)
 def _cancel_hold(request, appointment: Appointment, invoice: Invoice, *, now):
     """Free the held time and void its invoice in ONE transaction: never a freed time with a bill still open.
 
-    The invoice is locked first, in the order the payment webhook locks (invoice, then appointment), so the two
+    Open Checkout Sessions are closed at Stripe first, outside the transaction (no network call under a row
+    lock); one paid meanwhile in another tab confirms the session instead, and the patient goes to done. Then
+    the invoice is locked first, in the order the payment webhook locks (invoice, then appointment), so the two
     cannot deadlock; if the money arrived meanwhile, ``void_invoice`` refuses and nothing is changed.
     """
     try:
+        if billing_webhooks.close_open_checkouts(invoice, now=now):
+            return redirect("widget:done", reference=appointment.reference)
         with transaction.atomic():
-            Invoice.objects.select_for_update().get(pk=invoice.pk)
-            scheduling.release_hold(appointment=appointment, reason="cancelled by the patient before paying", now=now)
-            billing.void_invoice(invoice=invoice, actor=None, reason="hold cancelled by the patient", now=now)
-    except PaymentError as error:
+            invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+            appointment.refresh_from_db()
+            if appointment.status == AppointmentStatus.PENDING_PAYMENT:
+                reason = "cancelled by the patient before paying"
+                scheduling.release_hold(appointment=appointment, reason=reason, now=now)
+            if invoice.status == InvoiceStatus.OPEN:  # closing a checkout may already have voided it
+                billing.void_invoice(invoice=invoice, actor=None, reason="hold cancelled by the patient", now=now)
+    except (PaymentError, stripe_gateway.GatewayError) as error:
+        message = error.message if isinstance(error, PaymentError) else PaymentError("provider_error").message
         appointment.refresh_from_db()
         if appointment.status != AppointmentStatus.PENDING_PAYMENT:
             return redirect("widget:done", reference=appointment.reference)
-        return _pay_page(request, appointment, _open_invoice(appointment) or invoice, now=now, error=error.message)
+        return _pay_page(request, appointment, _open_invoice(appointment) or invoice, now=now, error=message)
     messages.success(request, _("Your booking was cancelled and the time is free again. You can choose another one."))
     return HttpResponseSeeOther(_choose_again_url(request, appointment))
 

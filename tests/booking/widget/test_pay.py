@@ -200,6 +200,44 @@ def test_cancel_frees_the_time_and_voids_the_invoice(patient_client, clinic, gat
     assert "start=2026-12-01T12%3A00Z" in html  # 09:00 is offered again
 
 
+def test_cancel_after_starting_a_checkout_closes_it_at_stripe_first(patient_client, clinic, gateway):
+    appointment, pay_url = hold(patient_client)
+    patient_client.post(pay_url, {"action": "pay"})
+    session_id = Payment.objects.get().stripe_checkout_session_id
+    response = patient_client.post(pay_url, {"action": "cancel"}, **EN)
+    assert response.status_code == 303
+    assert [call["session_id"] for call in gateway.calls_of("expire_checkout_session")] == [session_id]
+    assert Payment.objects.get().status == PaymentStatus.CANCELLED
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.CANCELLED
+    assert invoice_of(appointment).status == InvoiceStatus.VOID
+
+
+def test_cancel_of_a_checkout_paid_meanwhile_confirms_instead(patient_client, clinic, gateway):
+    appointment, pay_url = hold(patient_client)
+    patient_client.post(pay_url, {"action": "pay"})
+    gateway.pay(Payment.objects.get().stripe_checkout_session_id)  # paid in another tab; no webhook yet
+    response = patient_client.post(pay_url, {"action": "cancel"}, **EN)
+    assert response.status_code == 302
+    assert response["Location"] == f"/booking/done/{appointment.reference}/"
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.CONFIRMED
+    assert invoice_of(appointment).status == InvoiceStatus.PAID
+
+
+def test_cancel_while_stripe_is_unreachable_keeps_the_hold_and_says_so(patient_client, clinic, gateway):
+    appointment, pay_url = hold(patient_client)
+    patient_client.post(pay_url, {"action": "pay"})
+    gateway.fail_on("expire_checkout_session")
+    response = patient_client.post(pay_url, {"action": "cancel"}, **EN)
+    assert response.status_code == 200
+    assert 'id="pay-now"' in response.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.PENDING_PAYMENT
+    assert invoice_of(appointment).status == InvoiceStatus.OPEN
+    assert Payment.objects.get().status == PaymentStatus.PENDING
+
+
 def test_cancel_under_htmx_shows_its_message_inside_the_swapped_step(patient_client, clinic, gateway):
     _, pay_url = hold(patient_client)
     response = patient_client.post(pay_url, {"action": "cancel"}, follow=True, **HTMX)
