@@ -11,7 +11,7 @@ professionals, not thousands): the read is then the same for every block, so the
 
 from django.db.models import Prefetch, prefetch_related_objects
 
-from booking.scheduling.models import Location, Professional, ProfessionalService, Service, ServiceCategory
+from booking.scheduling.models import Professional, ProfessionalService, Service, ServiceCategory
 from website.request_cache import cached
 from website.visibility import public
 
@@ -79,7 +79,6 @@ def professional_pages():
                     "service", "service__category"
                 ),
             ),
-            Prefetch("professional__locations", queryset=Location.objects.filter(active=True)),
             "professional__photo__renditions",
         )
         .order_by("professional__sort_order", "professional__display_name", "pk")
