@@ -248,6 +248,14 @@ def choose_date(request):
     return render(request, "widget/choose_date.html", context)
 
 
+def _review_links(request, base: dict[str, str], alternatives) -> list[tuple]:
+    """(time, review address) for each alternative time offered instead of one that is gone."""
+    return [
+        (choice, flow_url(request, "review", {**base, "start": format_start(choice.slot.start)}))
+        for choice in alternatives
+    ]
+
+
 def _unavailable(request, form, message: str = "", *, status: int = 200):
     """The time is no longer offered: say so and show the nearest free times (nothing has been written).
 
@@ -265,10 +273,7 @@ def _unavailable(request, form, message: str = "", *, status: int = 200):
         now=now,
     )
     base = {key: value for key, value in form.filters().items() if key != "start"}
-    links = [
-        (choice, flow_url(request, "review", {**base, "start": format_start(choice.slot.start)}))
-        for choice in alternatives
-    ]
+    links = _review_links(request, base, alternatives)
     context = {
         "message": message,
         "alternatives": links,
@@ -438,10 +443,7 @@ def _hold_lapsed(request, appointment: Appointment, *, now, status: int):
         "location": appointment.location.slug if appointment.location else "",
         "modality": appointment.modality,
     }
-    links = [
-        (choice, flow_url(request, "review", {**base, "start": format_start(choice.slot.start)}))
-        for choice in alternatives
-    ]
+    links = _review_links(request, base, alternatives)
     context = {
         **_appointment_context(appointment),
         "lapsed": True,
