@@ -545,7 +545,7 @@ SESSION_SERIES = [
         [-26, -12, 2, 16, 30],
         "Vivo en Temuco, prefiero las sesiones en línea.",
     ),
-    ("paciente3@demo.clinic", "fernanda-vidal", "consulta-nutricional", ONLINE, 12, [6], ""),
+    ("paciente3@demo.clinic", "fernanda-vidal", "consulta-nutricional", ONLINE, 12, [9], ""),
     (
         "paciente4@demo.clinic",
         "matias-fernandez",
