@@ -95,7 +95,8 @@ class DemoMonth:
         User = get_user_model()
         emails = {visit.patient for visit in planned_visits()} | {RECEPTIONIST}
         self.users = {user.email: user for user in User.objects.filter(email__in=emails)}
-        self.patients = {patient.user.email: patient for patient in Patient.objects.select_related("user")}
+        patients = Patient.objects.filter(user__email__in=emails).select_related("user")
+        self.patients = {patient.user.email: patient for patient in patients}
         self.receptionist = self.users[RECEPTIONIST]
         self.professionals = {p.slug: p for p in Professional.objects.select_related("user")}
         self.services = {service.slug: service for service in Service.objects.all()}

@@ -1,8 +1,12 @@
-"""Build the demo clinic: catalog, people, pages, posts and resources. DEMO ONLY.
+"""Build the demo clinic: catalog, people, pages, posts, resources and a month of sessions. DEMO ONLY.
 
 Idempotent: every step looks its object up by a natural key (slug or email) and creates
 it only when missing, so running it twice changes nothing and never duplicates. Content
-that an editor changed after the first run is left alone.
+that an editor changed after the first run is left alone. Databases seeded by earlier
+versions are completed (professionals' locations, the month of sessions), not rebuilt.
+
+The sessions (website/demo/sessions.py) are placed around the real clock when the command
+runs: a month back, closed and paid, and a month ahead.
 """
 
 import datetime
@@ -490,8 +494,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Demo clinic ready. DEMO ONLY accounts (password for all: {content.DEMO_PASSWORD}):")
         )
-        for email, _first, _last, role in content.ACCOUNTS:
-            self.stdout.write(f"  {role:<13} {email}")
+        for email, first_name, last_name, role in content.ACCOUNTS:
+            self.stdout.write(f"  {role:<13} {email:<27} {first_name} {last_name}")
         self.stdout.write(
             "Staff and professionals enrol an authenticator app (TOTP) at their first admin/portal visit."
         )
