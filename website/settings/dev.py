@@ -1,10 +1,24 @@
-"""Local development: what ``make run`` uses. Never use in production."""
+"""Local development: what ``make run`` uses. Never use in production.
 
-from .base import *  # noqa: F403
-from .base import ENV, envconf
+A ``.env`` file in the project folder is read first (variables already in the environment win), so ``make run``
+and every ``manage.py`` command see the same configuration. Without Stripe keys, and when ``make run`` says where
+its local test server listens (``LOCAL_STRIPE_PORT``), online payments go to that server: test payments only.
+"""
+
+import os
+from pathlib import Path
+
+from . import env as envconf
+
+for _name, _value in envconf.read_env_file(Path(__file__).resolve().parents[2] / ".env").items():
+    os.environ.setdefault(_name, _value)
+
+from .base import *  # noqa: E402, F403
+from .base import ENV  # noqa: E402
 
 DEBUG = envconf.env_bool(ENV, "DEBUG", True)
 # A fixed key is fine here because these settings refuse nothing and serve only localhost.
 SECRET_KEY = ENV.get("SECRET_KEY") or "dev-only-insecure-key-do-not-use-in-production"
 ALLOWED_HOSTS = envconf.env_list(ENV, "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+globals().update(envconf.local_stripe_config(ENV))
