@@ -70,11 +70,12 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{host}:{port}"
 
 
-def render_checkout_page(session: dict, *, declined: bool = False) -> str:
+def render_checkout_page(session: dict, *, declined: bool = False, clinic_name: str = "") -> str:
     """The hosted payment page of ``session`` (the Checkout Session as Stripe exports it), in its language.
 
     Rendered by Django's templates and gettext, so the page speaks the site's languages and carries the clinic's
-    name; it needs Django set up (the management command does it) but never the database.
+    name (``clinic_name``, else ``CLINIC_NAME``); it needs Django set up (the management command does it) but never
+    the database.
     """
     from django.conf import settings
     from django.template.loader import render_to_string
@@ -90,7 +91,7 @@ def render_checkout_page(session: dict, *, declined: bool = False) -> str:
         return render_to_string(
             "billing/test_checkout.html",
             {
-                "clinic_name": settings.WAGTAIL_SITE_NAME,
+                "clinic_name": clinic_name or settings.WAGTAIL_SITE_NAME,
                 "site_url": settings.SITE_URL,
                 "description": session["line_items_description"],
                 "amount": from_stripe_amount(session["amount_total"], session["currency"]),
@@ -106,10 +107,11 @@ def render_checkout_page(session: dict, *, declined: bool = False) -> str:
         )
 
 
-def build_app(base_url_holder: dict, *, render_page: Callable[..., str] = render_checkout_page):
+def build_app(base_url_holder: dict, *, clinic_name: str = "", render_page: Callable[..., str] = render_checkout_page):
     """localstripe's routes plus the Checkout shim, in a new aiohttp app (localstripe's own is left unused).
 
-    ``base_url_holder["url"]`` is the server's own address, for the sessions' ``url``.
+    ``base_url_holder["url"]`` is the server's own address, for the sessions' ``url``; ``clinic_name`` heads the
+    payment page.
     """
     import aiohttp
     from aiohttp import web
@@ -342,7 +344,11 @@ def build_app(base_url_holder: dict, *, render_page: Callable[..., str] = render
 
     def page(session, *, declined=False, status=200):
         exported = {**session._export(), "line_items_description": session.description}
-        return web.Response(content_type="text/html", status=status, text=render_page(exported, declined=declined))
+        return web.Response(
+            content_type="text/html",
+            status=status,
+            text=render_page(exported, declined=declined, clinic_name=clinic_name),
+        )
 
     async def hosted_page(request):
         session = CheckoutSession._api_retrieve(request.match_info["id"])
@@ -474,20 +480,21 @@ def serve(
     *,
     webhook_url: str = "",
     webhook_secret: str = "",
+    clinic_name: str = "",
     stop_with_stdin: bool = False,
     on_listening: Callable[[str], None] | None = None,
 ) -> None:
     """Serve on ``sock`` (see ``bind``) until the process is stopped.
 
-    ``webhook_url``: every event is sent there, signed with ``webhook_secret`` (the site's
-    ``STRIPE_WEBHOOK_SECRET``). ``stop_with_stdin``: stop when standard input reaches its end, which is how a
-    parent process (the tests) ties the server to its own life, however it ends.
+    ``clinic_name`` heads the payment page. ``webhook_url``: every event is sent there, signed with
+    ``webhook_secret`` (the site's ``STRIPE_WEBHOOK_SECRET``). ``stop_with_stdin``: stop when standard input
+    reaches its end, which is how a parent process (the tests) ties the server to its own life, however it ends.
     """
     from aiohttp import web
     from localstripe import webhooks as ls_webhooks
 
     url = url_of(sock)
-    app = build_app({"url": url})
+    app = build_app({"url": url}, clinic_name=clinic_name)
     if webhook_url:
         ls_webhooks.register_webhook("site", webhook_url, webhook_secret, None)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 MANAGE_PY = Path(__file__).resolve().parents[3] / "manage.py"
 SECRET_KEY = "sk_test_clinic_localstripe"
+CLINIC_NAME = "Clínica de prueba"
 WEBHOOK_SECRET = "whsec_test_clinic_localstripe"
 STARTUP_TIMEOUT = 20
 DEFAULT_WAIT = 10
@@ -172,6 +173,8 @@ def start_stripe_server(*args: str, env: dict[str, str] | None = None) -> Stripe
     """
     log = tempfile.NamedTemporaryFile(prefix="localstripe-", suffix=".log", delete=False)  # noqa: SIM115
     options = list(args) if "--webhook-url" in args else [*args, "--no-webhook"]
+    if "--clinic-name" not in options:
+        options += ["--clinic-name", CLINIC_NAME]  # the test database is not the child's: it must not read one
     process = subprocess.Popen(
         [sys.executable, str(MANAGE_PY), "run_test_stripe", "--port", "0", "--stop-with-stdin", *options],
         stdin=subprocess.PIPE,  # closed when the test process ends, however it ends: the server then stops

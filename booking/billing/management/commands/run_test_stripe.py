@@ -11,9 +11,24 @@ line it prints once it accepts connections.
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 from django.urls import reverse
 
 from booking.billing import devstripe
+
+
+def site_display_name() -> str:
+    """The clinic's name as the site shows it (Settings → Site), read once; ``CLINIC_NAME`` without a database."""
+    from wagtail.models import Site
+
+    from website.models import SiteSettings
+
+    try:
+        site = Site.objects.filter(is_default_site=True).first()
+        name = SiteSettings.objects.filter(site=site).values_list("clinic_name", flat=True).first() if site else ""
+    except DatabaseError:  # not migrated yet: the page still says which clinic it is
+        name = ""
+    return name or settings.WAGTAIL_SITE_NAME
 
 
 class Command(BaseCommand):
@@ -32,6 +47,9 @@ class Command(BaseCommand):
             "--webhook-url",
             default=None,
             help="where to send the signed webhooks (default: SITE_URL + the billing webhook's path)",
+        )
+        parser.add_argument(
+            "--clinic-name", default="", help="the name heading the payment page (default: the site's, from Settings)"
         )
         parser.add_argument("--no-webhook", action="store_true", help="send no webhook until one is registered")
         parser.add_argument(
@@ -85,6 +103,7 @@ class Command(BaseCommand):
                 sock,
                 webhook_url=webhook_url,
                 webhook_secret=secret,
+                clinic_name=options["clinic_name"] or site_display_name(),
                 stop_with_stdin=options["stop_with_stdin"],
                 on_listening=listening,
             )
