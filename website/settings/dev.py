@@ -1,7 +1,7 @@
 """Local development: what ``make run`` uses. Never use in production.
 
-A ``.env`` file in the project folder is read first (variables already in the environment win), so ``make run``
-and every ``manage.py`` command see the same configuration. Without Stripe keys, and when ``make run`` says where
+A ``.env`` file in the project folder (or the file ``ENV_FILE`` names) is read first, variables already in the
+environment winning, so that ``make run`` and every ``manage.py`` command see the same configuration. Without Stripe keys, and when ``make run`` says where
 its local test server listens (``LOCAL_STRIPE_PORT``), online payments go to that server: test payments only.
 """
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 from . import env as envconf
 
-for _name, _value in envconf.read_env_file(Path(__file__).resolve().parents[2] / ".env").items():
+_env_file = os.environ.get("ENV_FILE") or Path(__file__).resolve().parents[2] / ".env"
+for _name, _value in envconf.read_env_file(Path(_env_file)).items():
     os.environ.setdefault(_name, _value)
 
 from .base import *  # noqa: E402, F403
