@@ -1,8 +1,9 @@
 """Local development: what ``make run`` uses. Never use in production.
 
 A ``.env`` file in the project folder (or the file ``ENV_FILE`` names) is read first, variables already in the
-environment winning, so that ``make run`` and every ``manage.py`` command see the same configuration. Without Stripe keys, and when ``make run`` says where
-its local test server listens (``LOCAL_STRIPE_PORT``), online payments go to that server: test payments only.
+environment winning, so that ``make run`` and every ``manage.py`` command see the same configuration. Without
+Stripe keys, and when ``make run`` says where its local test server listens (``LOCAL_STRIPE_PORT``), online
+payments go to that server: test payments only.
 """
 
 import os
