@@ -54,7 +54,7 @@ TEST_CARDS = ("pm_card_visa", "pm_card_chargeCustomerFail")
 
 
 def bind(port: int) -> socket.socket:
-    """A listening socket on 127.0.0.1:``port`` (0: any free port). Raises OSError when the port is taken."""
+    """A socket bound to 127.0.0.1:``port`` (0: any free port), never to every interface. OSError when taken."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
