@@ -212,7 +212,7 @@ def _check_patient_free(
     if _acts_for_clinic(actor):
         message = gettext(
             "This patient already has a session on %(date)s at %(time)s (%(service)s with %(professional)s). "
-            "To book it anyway, give a staff override reason."
+            "To go ahead anyway, give a staff override reason."
         )
     else:
         message = gettext(
