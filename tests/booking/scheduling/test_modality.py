@@ -8,7 +8,9 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.utils import translation
+from rest_framework.test import APIClient
 
 from booking.scheduling import services
 from booking.scheduling.availability import (
@@ -228,3 +230,34 @@ def test_rescheduling_refuses_a_modality_the_service_no_longer_has():
     appointment.refresh_from_db()
     assert appointment.start == saturday_11
     assert appointment.reschedule_count == 0
+
+
+# --- The API ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_api_lists_no_online_times_of_an_in_person_service_and_refuses_booking_one_with_a_400():
+    service, location, professional = make_world(Modality.IN_PERSON, "both-rules")
+    patient = PatientFactory()
+    client = APIClient()
+    client.force_login(patient.user)
+    day = SATURDAY.isoformat()
+
+    with time_machine.travel(NOW, tick=False):
+        listed = client.get("/api/v1/availability/", {"service": service.slug, "start": day, "end": day})
+        booked = client.post(
+            "/api/v1/appointments/",
+            {
+                "service": service.slug,
+                "professional": professional.slug,
+                "start": datetime.combine(SATURDAY, time(11), SANTIAGO).isoformat(),
+                "modality": "online",
+            },
+            format="json",
+            HTTP_ACCEPT_LANGUAGE="en",
+        )
+
+    assert [(slot["start"][11:16], slot["location"]) for slot in listed.json()["slots"]] == [("09:00", location.slug)]
+    assert booked.status_code == 400, booked.content
+    assert booked.json() == {"error": "modality_not_offered", "detail": f"“{service.name}” is only offered in person."}
+    assert not Appointment.objects.exists()
