@@ -14,6 +14,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -294,19 +295,12 @@ class AppointmentCreateView(AppointmentAdminView):
             data = form.cleaned_data
             location = data.get("location")
             try:
-                appointment, _invoice = billing.book_with_invoice(
-                    patient=data["patient"],
-                    professional=data["professional"],
-                    service=data["service"],
-                    location=location,
-                    modality="in_person" if location else "online",
-                    start=form.start(),
-                    source=AppointmentSource.ADMIN,
-                    actor=request.user,
-                    note=data["note"],
-                    hold=False,  # staff bookings are confirmed; the invoice is paid at the clinic or later
-                )
-            except (BookingError, PaymentError) as error:
+                appointment = self.book(request, data, location=location, start=form.start())
+            except BookingError as error:
+                # The patient's other session can be overridden: say so next to the reason's field.
+                field = "staff_override_reason" if error.code == "patient_overlap" else None
+                form.add_error(field, error.message)
+            except PaymentError as error:
                 form.add_error(None, error.message)
             else:
                 messages.success(
@@ -314,6 +308,28 @@ class AppointmentCreateView(AppointmentAdminView):
                 )
                 return HttpResponseRedirect(reverse("clinic_appointments:detail", args=[appointment.reference]))
         return self.render_to_response(self.get_context_data(form=form))
+
+    @staticmethod
+    def book(request, data, *, location, start):
+        """Book (confirmed: staff bookings are paid at the clinic or later) and invoice, in ONE transaction.
+
+        The same two steps as ``billing.book_with_invoice(hold=False)``, which takes no staff override reason.
+        """
+        with transaction.atomic():
+            appointment = services.book_appointment(
+                patient=data["patient"],
+                professional=data["professional"],
+                service=data["service"],
+                location=location,
+                modality="in_person" if location else "online",
+                start=start,
+                source=AppointmentSource.ADMIN,
+                actor=request.user,
+                note=data["note"],
+                staff_override_reason=data["staff_override_reason"] or None,
+            )
+            billing.create_invoice_for_appointment(appointment=appointment, actor=request.user)
+        return appointment
 
 
 class AppointmentMenuItem(MenuItem):
