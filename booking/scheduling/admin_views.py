@@ -14,7 +14,6 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -311,24 +310,20 @@ class AppointmentCreateView(AppointmentAdminView):
 
     @staticmethod
     def book(request, data, *, location, start):
-        """Book (confirmed: staff bookings are paid at the clinic or later) and invoice, in ONE transaction.
-
-        The same two steps as ``billing.book_with_invoice(hold=False)``, which takes no staff override reason.
-        """
-        with transaction.atomic():
-            appointment = services.book_appointment(
-                patient=data["patient"],
-                professional=data["professional"],
-                service=data["service"],
-                location=location,
-                modality="in_person" if location else "online",
-                start=start,
-                source=AppointmentSource.ADMIN,
-                actor=request.user,
-                note=data["note"],
-                staff_override_reason=data["staff_override_reason"] or None,
-            )
-            billing.create_invoice_for_appointment(appointment=appointment, actor=request.user)
+        """Book (confirmed: staff bookings are paid at the clinic or later) and invoice, in ONE transaction."""
+        appointment, _invoice = billing.book_with_invoice(
+            patient=data["patient"],
+            professional=data["professional"],
+            service=data["service"],
+            location=location,
+            modality="in_person" if location else "online",
+            start=start,
+            source=AppointmentSource.ADMIN,
+            actor=request.user,
+            note=data["note"],
+            hold=False,
+            staff_override_reason=data["staff_override_reason"] or None,
+        )
         return appointment
 
 
