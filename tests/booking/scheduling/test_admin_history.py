@@ -273,7 +273,7 @@ def test_a_long_history_runs_a_bounded_number_of_queries(receptionist_client, wo
 
 
 @pytest.mark.django_db
-def test_list_and_detail_show_a_session_in_its_locations_zone(receptionist_client, world):
+def test_list_detail_and_calendar_show_a_session_in_its_locations_zone(receptionist_client, world):
     bogota = LocationFactory(name="Bogotá", time_zone="America/Bogota")
     appointment = AppointmentFactory(
         professional=world.professional,
@@ -286,7 +286,10 @@ def test_list_and_detail_show_a_session_in_its_locations_zone(receptionist_clien
     listing = receptionist_client.get(reverse("clinic_appointments:index"), HTTP_ACCEPT_LANGUAGE="en")
     page = detail(receptionist_client, appointment)
 
+    calendar = receptionist_client.get(reverse("clinic_appointments:calendar") + "?view=day&date=2026-11-29")
+
     rows = listing.content.decode()
     rows = rows[rows.index('id="appointment-list"') :]
     assert "10:00" in rows and "12:00" not in rows
     assert "Sunday 29 November 2026 10:00" in page.content.decode()
+    assert "10:00–10:50" in calendar.content.decode()  # in the 10:00 row, with the time it is placed by
