@@ -205,7 +205,7 @@ def test_cut_at_word(text, length, expected):
     assert cut_at_word(text, length=length) == expected
 
 
-def test_search_results_of_many_kinds_run_a_bounded_number_of_queries(client, home_page, django_assert_max_num_queries):
+def test_results_of_several_kinds_run_a_bounded_number_of_queries(client, home_page, django_assert_max_num_queries):
     from tests.factories.clinic import ServiceIndexPageFactory, ServicePageFactory
     from tests.factories.scheduling import ServiceFactory
 
