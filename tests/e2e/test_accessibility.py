@@ -82,7 +82,12 @@ def test_the_patients_portal_has_no_serious_accessibility_violations(
 
     for name, path in public_site.portal_pages.items():
         audit(page, live_server.url + path, found, name)
-    audit(page, live_server.url + reverse("portal:invoice_detail", args=[public_site.invoice.reference]), found, "invoice")
+    audit(
+        page,
+        live_server.url + reverse("portal:invoice_detail", args=[public_site.invoice.reference]),
+        found,
+        "invoice",
+    )
 
     assert not found, report(found)
 
