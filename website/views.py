@@ -11,7 +11,6 @@ from django.db import connection
 from django.db.models import prefetch_related_objects
 from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
-from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
@@ -181,9 +180,10 @@ def favicon(request):
     """``/favicon.ico``: browsers and crawlers ask for it on every site, whatever the page links to.
 
     A permanent redirect to the static icon (the pages link it themselves); a 404 here went through Wagtail's page
-    lookup on every visit.
+    lookup on every visit. The target is the icon's plain name, which WhiteNoise serves beside the hashed copy: a
+    hashed name would change with the icon, and browsers keep a permanent redirect.
     """
-    return HttpResponsePermanentRedirect(static("icons/favicon.ico"))
+    return HttpResponsePermanentRedirect(f"{settings.STATIC_URL}icons/favicon.ico")
 
 
 def page_not_found(request, exception=None):
