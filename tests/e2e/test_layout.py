@@ -5,6 +5,7 @@ are in Spanish and new strings may not be translated yet.
 """
 
 import pytest
+from django.urls import reverse
 from playwright.sync_api import expect
 
 from .booking_fixtures import new_page, without_favicon
@@ -30,6 +31,9 @@ def test_no_main_page_scrolls_sideways_on_a_phone(live_server, page, public_site
         if overflow := sideways_overflow(page):
             overflowing[name] = overflow
             screenshot(page, f"overflow-{name}")
+        elif name in ("home", "service", "profile"):
+            screenshot(page, name)
+            page.set_viewport_size(PHONE)
 
     assert overflowing == {}
 
@@ -56,7 +60,8 @@ def test_the_invoice_list_fits_a_phone_with_its_status_and_action(
     context = without_favicon(logged_in_context(public_site.patient.user))
     page = new_page(context)
     page.set_viewport_size(PHONE)
-    for path in public_site.portal_pages.values():
+    detail = reverse("portal:invoice_detail", args=[public_site.invoice.reference])
+    for path in [*public_site.portal_pages.values(), detail]:
         page.goto(live_server.url + path)
         assert sideways_overflow(page) == 0, path
 
