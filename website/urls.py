@@ -13,6 +13,7 @@ from website import views as website_views
 
 urlpatterns = [
     path("healthz", website_views.healthz, name="healthz"),
+    path("favicon.ico", website_views.favicon, name="favicon"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),

@@ -299,3 +299,46 @@ def test_header_links_do_not_add_a_query_each(client, home_page):
         client.get("/")
 
     assert len(six_links) == len(one_link)
+
+
+def test_header_and_hero_offer_to_book_a_session(client, home_page):
+    soup = soup_of(client.get("/", HTTP_ACCEPT_LANGUAGE="en"))
+
+    header_book = soup.find("header").find("a", string="Book a session")
+    hero_book = soup.select_one(".hero").find("a", string="Book a session")
+    assert header_book["href"] == hero_book["href"] == "/booking/"
+    # Outside the collapsing menu: it shows at phone width without opening the menu.
+    assert header_book.find_parent(id="site-nav") is None
+
+
+def test_the_heros_own_button_stays_beside_the_booking_button(client, home_page):
+    home_page.hero_cta_label = "Ver servicios"
+    home_page.hero_cta_url = "https://example.com/servicios/"
+    home_page.save()
+
+    hero = soup_of(client.get("/", HTTP_ACCEPT_LANGUAGE="en")).select_one(".hero")
+    links = [link.get_text(strip=True) for link in hero.select("a")]
+
+    assert links == ["Book a session", "Ver servicios"]
+
+
+def test_the_language_switcher_groups_its_buttons_in_a_div_not_the_form(client, home_page):
+    form = soup_of(client.get("/")).find("form", action="/i18n/setlang/")
+
+    assert form.get("role") is None  # a form may not take role="group" (axe: aria-allowed-role)
+    assert form.find("div", role="group").find_all("button")
+
+
+def test_the_patients_only_badge_uses_an_svg_icon_not_an_emoji(client, home_page):
+    from tests.factories.accounts import PatientFactory
+    from tests.factories.resources import ResourceIndexPageFactory, ResourcePageFactory
+
+    index = ResourceIndexPageFactory(parent=home_page, slug="recursos")
+    resource = ResourcePageFactory(parent=index, slug="privado", patients_only=True)
+    client.force_login(PatientFactory().user)
+
+    for url in (index.url, resource.url):
+        soup = soup_of(client.get(url, HTTP_ACCEPT_LANGUAGE="en"))
+        [badge] = [tag for tag in soup.select(".badge") if "Patients only" in tag.get_text()]
+        assert badge.find("svg")["aria-hidden"] == "true"
+        assert "\U0001f512" not in badge.get_text()

@@ -366,3 +366,26 @@ def test_previews_show_the_edited_categories_and_tags_not_the_stored_ones(clinic
     html = edited.serve_preview(request, "").render().content.decode()
     assert ">Duelo<" in html and ">Ansiedad<" not in html
     assert "#nuevo" in html and "#calma" not in html
+
+
+@pytest.mark.parametrize("kind", ["service", "professional"])
+def test_the_next_free_time_costs_its_six_queries_once_per_cache_period(client, clinic_site, kind):
+    """Service and profile pages show the next free time: one availability read (at most six queries), kept for
+    ``NEXT_FREE_TIME_CACHE_SECONDS``, so a returning visitor's render stays within the budget above."""
+    from django.core.cache import cache
+
+    page = clinic_site.service_pages[0] if kind == "service" else clinic_site.professional_pages[0]
+    key = (
+        f"clinic:next-free-time:service:{clinic_site.services[0].pk}"
+        if kind == "service"
+        else f"clinic:next-free-time:professional:{clinic_site.professionals[0].pk}"
+    )
+    warm, soup = steady_queries(client, page.url)
+    assert soup.select_one(".next-free-time")
+
+    cache.delete(key)
+    with CaptureQueriesContext(connection) as cold:
+        client.get(page.url)
+
+    assert warm <= BUDGET
+    assert 0 < len(cold.captured_queries) - warm <= 6

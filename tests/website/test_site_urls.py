@@ -117,3 +117,129 @@ def test_search_query_count_does_not_grow_with_results(client, home_page, django
 
 def test_search_rejects_post(client):
     assert client.post("/search/", {"q": "x"}).status_code == 405
+
+
+# --- search results: what each result is, and a snippet that ends on a whole word -----------------------------------
+
+
+def results(response) -> list[dict]:
+    soup = BeautifulSoup(response.content, "html.parser")
+    return [
+        {
+            "title": item.select_one("h2 a").get_text(strip=True),
+            "kind": item.select_one(".search-result-kind").get_text(strip=True),
+            "snippet": item.select_one(".search-result-snippet").get_text(strip=True)
+            if item.select_one(".search-result-snippet")
+            else "",
+        }
+        for item in soup.select(".search-results li")
+    ]
+
+
+def test_search_results_say_what_kind_of_page_each_is(client, home_page):
+    from tests.factories.blog import BlogIndexPageFactory, BlogPageFactory
+    from tests.factories.clinic import (
+        ProfessionalIndexPageFactory,
+        ProfessionalPageFactory,
+        ServiceIndexPageFactory,
+        ServicePageFactory,
+    )
+    from tests.factories.resources import ResourceIndexPageFactory, ResourcePageFactory
+    from tests.factories.scheduling import ProfessionalFactory, ServiceFactory
+
+    ServicePageFactory(
+        parent=ServiceIndexPageFactory(parent=home_page, slug="servicios"),
+        title="Duelo acompañado",
+        service=ServiceFactory(description="Acompañamiento en duelo."),
+    )
+    ProfessionalPageFactory(
+        parent=ProfessionalIndexPageFactory(parent=home_page, slug="equipo"),
+        title="Ana Duelo",
+        professional=ProfessionalFactory(display_name="Ana Duelo", title="Psicóloga", bio="Acompaño procesos."),
+    )
+    BlogPageFactory(parent=BlogIndexPageFactory(parent=home_page, slug="blog"), title="Duelo en Navidad")
+    ResourcePageFactory(parent=ResourceIndexPageFactory(parent=home_page, slug="recursos"), title="Guía de duelo")
+    StandardPageFactory(parent=home_page, title="Duelo: preguntas frecuentes", slug="duelo")
+
+    response = client.get("/search/", {"q": "duelo"}, HTTP_ACCEPT_LANGUAGE="en")
+
+    kinds = {result["title"]: result["kind"] for result in results(response)}
+    assert kinds == {
+        "Duelo acompañado": "Service",
+        "Ana Duelo": "Professional",
+        "Duelo en Navidad": "Article",
+        "Guía de duelo": "Resource",
+        "Duelo: preguntas frecuentes": "Page",
+    }
+    snippets = {result["title"]: result["snippet"] for result in results(response)}
+    assert snippets["Duelo acompañado"] == "Acompañamiento en duelo."  # the catalog's text when the page has no intro
+    assert snippets["Ana Duelo"] == "Psicóloga — Acompaño procesos."
+
+
+def test_a_long_snippet_ends_on_a_whole_word_with_an_ellipsis(client, home_page):
+    intro = "Psicoterapia " * 30 + "final"
+    StandardPageFactory(parent=home_page, title="Psicoterapia larga", slug="larga", intro=intro)
+
+    [result] = results(client.get("/search/", {"q": "larga"}))
+
+    assert result["snippet"].endswith("Psicoterapia…")
+    assert len(result["snippet"]) <= 201
+    assert all(word == "Psicoterapia" for word in result["snippet"].rstrip("…").split())
+
+
+@pytest.mark.parametrize(
+    ("text", "length", "expected"),
+    [
+        ("Corto y claro.", 20, "Corto y claro."),
+        ("<p>Texto con <b>marcas</b> &amp; entidades</p>", 40, "Texto con marcas & entidades"),
+        ("uno dos tres cuatro", 10, "uno dos…"),
+        ("uno dos tres", 7, "uno dos…"),
+        ("uno dos, tres", 10, "uno dos…"),
+        ("https://ejemplo.cl/una-direccion-larga", 9, "https://e…"),
+    ],
+    ids=["short", "markup", "word-boundary", "exact-word-end", "trailing-comma", "one-long-word"],
+)
+def test_cut_at_word(text, length, expected):
+    from website.views import cut_at_word
+
+    assert cut_at_word(text, length=length) == expected
+
+
+def test_results_of_several_kinds_run_a_bounded_number_of_queries(client, home_page, django_assert_max_num_queries):
+    from tests.factories.clinic import ServiceIndexPageFactory, ServicePageFactory
+    from tests.factories.scheduling import ServiceFactory
+
+    index = ServiceIndexPageFactory(parent=home_page, slug="servicios")
+    for number in range(5):
+        ServicePageFactory(parent=index, title=f"Ansiedad {number}", service=ServiceFactory(description="Texto."))
+        StandardPageFactory(parent=home_page, title=f"Ansiedad página {number}", slug=f"ansiedad-{number}")
+    client.get("/search/", {"q": "ansiedad"})
+
+    with django_assert_max_num_queries(14):
+        response = client.get("/search/", {"q": "ansiedad"})
+    assert [result["snippet"] for result in results(response)].count("Texto.") == 5
+
+
+# --- favicon --------------------------------------------------------------------------------------------------------
+
+
+def test_favicon_ico_redirects_permanently_to_the_static_icon(client):
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 301
+    assert response["Location"].endswith("/icons/favicon.ico")
+    assert finders.find("icons/favicon.ico")
+    with open(finders.find("icons/favicon.ico"), "rb") as icon:
+        assert icon.read(4) == b"\x00\x00\x01\x00"  # an ICO file's header
+
+
+def test_every_page_links_an_svg_favicon(client, home_page):
+    from django.contrib.staticfiles import finders
+
+    soup = BeautifulSoup(client.get("/").content, "html.parser")
+
+    icon = soup.find("link", rel="icon", type="image/svg+xml")
+    assert icon["href"].endswith("/icons/favicon.svg")
+    assert finders.find("icons/favicon.svg")

@@ -6,6 +6,7 @@ a ServicePage for a Service or a ProfessionalPage for a Professional and writes 
 marketing text around it, while prices, durations and policies always come from the catalog.
 """
 
+import html
 import logging
 from functools import cached_property
 
@@ -13,9 +14,14 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import models
 from django.http import Http404
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import strip_tags
+from django.utils.http import urlencode
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext, pgettext_lazy
 from wagtail.admin.panels import FieldPanel
 from wagtail.embeds import embeds
 from wagtail.embeds.embeds import get_embed_hash
@@ -55,6 +61,49 @@ def clinic_name(request) -> str:
 
 def _plain_text(value, length=META_DESCRIPTION_LENGTH) -> str:
     return Truncator(" ".join(strip_tags(str(value or "")).split())).chars(length)
+
+
+def _words(value) -> str:
+    """The plain words of a text or rich text, for comparing two texts whatever their markup and spacing."""
+    return " ".join(html.unescape(strip_tags(str(value or ""))).split())
+
+
+#: Weekday names as they read inside a sentence (Spanish writes them in lower case: "jueves 10:00"); the catalogue's
+#: plain "Thursday" is capitalised, for lists and headings.
+WEEKDAYS_IN_A_SENTENCE = [
+    pgettext_lazy("weekday in a sentence", "Monday"),
+    pgettext_lazy("weekday in a sentence", "Tuesday"),
+    pgettext_lazy("weekday in a sentence", "Wednesday"),
+    pgettext_lazy("weekday in a sentence", "Thursday"),
+    pgettext_lazy("weekday in a sentence", "Friday"),
+    pgettext_lazy("weekday in a sentence", "Saturday"),
+    pgettext_lazy("weekday in a sentence", "Sunday"),
+]
+
+
+def next_free_time_context(next_free_time, *, now) -> dict:
+    """What ``clinic/includes/next_free_time.html`` shows: the time, its label and the booking box's date step for
+    that day (service, and professional on a profile, already chosen), or that nothing is free in the weeks looked at.
+    """
+    from .selectors import NEXT_FREE_TIME_WEEKS
+
+    context = {"next_free_time": next_free_time, "next_free_time_weeks": NEXT_FREE_TIME_WEEKS}
+    if next_free_time is None:
+        return context
+    start = next_free_time.start
+    days_ahead = (start.date() - now.astimezone(start.tzinfo).date()).days
+    # Within the week the weekday says which day it is ("jueves 10:00"); later the date is needed too.
+    label = f"{WEEKDAYS_IN_A_SENTENCE[start.weekday()]} {start:%H:%M}"
+    if days_ahead >= 7:
+        day = date_format(start, pgettext("day and month of the next free time", "F j"))
+        label = f"{WEEKDAYS_IN_A_SENTENCE[start.weekday()]} {day}, {start:%H:%M}"
+    query = {"service": next_free_time.service.slug}
+    if next_free_time.professional is not None:
+        query["professional"] = next_free_time.professional.slug
+    query.update({"month": f"{start:%Y-%m}", "day": f"{start:%Y-%m-%d}"})
+    context["next_free_time_label"] = label
+    context["next_free_time_url"] = f"{reverse('widget:date')}?{urlencode(query)}"
+    return context
 
 
 class CatalogPageMixin:
@@ -181,8 +230,25 @@ class ServicePage(CatalogPageMixin, PathRoutingMixin, Page):
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
         context["service"] = self.service
+        context["service_description"] = self.get_service_description()
         context["providers"] = self.get_providers() if self.service.active else []
+        if self.service.active:
+            from .selectors import next_free_time_of_service
+
+            now = timezone.now()
+            context.update(next_free_time_context(next_free_time_of_service(self.service, now=now), now=now))
         return context
+
+    def get_service_description(self) -> str:
+        """The catalog's description, unless the page's introduction already says it.
+
+        Editors often start the introduction from the catalog's text (the demo does): shown under the title and again
+        in the body, the page read its first paragraph twice.
+        """
+        description = self.service.description or ""
+        if _words(description) == _words(self.intro):
+            return ""
+        return description
 
     def get_json_ld(self, request):
         """A schema.org Service with its price, while the service is bookable."""
@@ -351,6 +417,14 @@ class ProfessionalPage(CatalogPageMixin, PathRoutingMixin, Page):
         context["offered_services"] = self.active_offers
         context["locations"] = [location for location in self.profile.locations.all() if location.active]
         context["video_embed_html"] = self.get_video_embed_html()
+        if self.profile.accepting_new_patients:
+            from .selectors import next_free_time_of_professional
+
+            now = timezone.now()
+            offers = self.active_offers
+            found = next_free_time_of_professional(self.profile, offers, now=now)
+            context.update(next_free_time_context(found, now=now))
+            context["next_free_time_names_service"] = len(offers) > 1
         return context
 
     def get_json_ld(self, request):

@@ -9,9 +9,18 @@ professionals, not thousands): the read is then the same for every block, so the
 (``website.request_cache``) however many there are and whatever each one filters.
 """
 
-from django.db.models import Prefetch, prefetch_related_objects
+import dataclasses
+import zoneinfo
+from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Prefetch, prefetch_related_objects
+from django.utils import timezone
+
+from booking.scheduling.availability import ALL, next_available
 from booking.scheduling.models import Professional, ProfessionalService, Service, ServiceCategory
+from booking.scheduling.selectors import load_availability, next_available_dates, service_spec
 from website.request_cache import cached
 from website.visibility import public
 
@@ -144,3 +153,113 @@ def professional_profile(professional: Professional | int) -> Professional:
         prefetch_related_objects([professional], *lookups)
         return professional
     return Professional.objects.select_related("photo").prefetch_related(*lookups).get(pk=professional)
+
+
+# --- The next free time, on service and profile pages ----------------------------------------------------------------
+
+#: How far ahead a page looks for its next free time (the booking box's own calendar goes up to the service's horizon).
+NEXT_FREE_TIME_WEEKS = 4
+#: How long a page reuses the time it found. The availability read is six queries, more than a page's budget allows
+#: on every visit; the link leads to the booking box's date step, which reads the free times afresh, so a time taken
+#: meanwhile costs the visitor nothing but seeing that day's other times.
+NEXT_FREE_TIME_CACHE_SECONDS = 120
+
+
+@dataclasses.dataclass(frozen=True)
+class NextFreeTime:
+    """The earliest bookable start for a page: when (in the clinic's zone), for which service, with whom if fixed."""
+
+    start: datetime
+    service: Service
+    professional: Professional | None
+
+
+def clinic_zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+def _search_days(now: datetime):
+    today = now.astimezone(clinic_zone()).date()
+    return today, today + timedelta(weeks=NEXT_FREE_TIME_WEEKS)
+
+
+def _cached_start(key: str, now: datetime, compute) -> tuple[datetime | None, int | None]:
+    """``compute()`` -> (UTC start or None, service id), kept ``NEXT_FREE_TIME_CACHE_SECONDS``; a stored start that
+    is no longer in the future, or one found at another moment's ``now`` in the past, is looked up again."""
+    stored = cache.get(key)
+    if stored is not None:
+        found_at, start, service_id = stored
+        fresh = found_at <= now < found_at + timedelta(seconds=NEXT_FREE_TIME_CACHE_SECONDS)
+        if fresh and (start is None or start > now):
+            return start, service_id
+    start, service_id = compute()
+    cache.set(key, (now, start, service_id), NEXT_FREE_TIME_CACHE_SECONDS)
+    return start, service_id
+
+
+def next_free_time_of_service(service: Service, *, now: datetime | None = None) -> NextFreeTime | None:
+    """The first free time of ``service`` with anyone ("first available", as the booking box's date step offers
+    it) in the next ``NEXT_FREE_TIME_WEEKS`` weeks, or None. Six queries when not cached (``load_availability``)."""
+    now = now or timezone.now()
+    if not service.active:
+        return None
+
+    def compute():
+        start_day, end_day = _search_days(now)
+        found = next_available_dates(service=service, start_day=start_day, end_day=end_day, now=now)
+        starts = [start for start in found.values() if start is not None]
+        return (min(starts) if starts else None), service.pk
+
+    start, _service_id = _cached_start(f"clinic:next-free-time:service:{service.pk}", now, compute)
+    if start is None:
+        return None
+    return NextFreeTime(start=start.astimezone(clinic_zone()), service=service, professional=None)
+
+
+def next_free_time_of_professional(
+    professional: Professional, offers: list[ProfessionalService], *, now: datetime | None = None
+) -> NextFreeTime | None:
+    """The first free time of ``professional`` for any of ``offers`` (their active ProfessionalService rows, with
+    their services) in the next ``NEXT_FREE_TIME_WEEKS`` weeks, or None.
+
+    One availability read for all the services (six queries when not cached): the professional's hours, time off
+    and bookings are the same whatever the service; only the session's length, buffers, notice and horizon differ,
+    and those come from the offers already loaded.
+    """
+    now = now or timezone.now()
+    offers = [offer for offer in offers if offer.service.active]
+    if not offers or not professional.active:
+        return None
+
+    def compute():
+        start_day, end_day = _search_days(now)
+        loaded = load_availability(
+            service=offers[0].service, professionals=[professional], start_day=start_day, end_day=end_day, now=now
+        )
+        if not loaded.professionals:
+            return None, None
+        availability = loaded.professionals[0]
+        best: tuple[datetime, int] | None = None
+        for offer in offers:
+            own_duration = offer.duration_override_minutes
+            duration = timedelta(minutes=own_duration) if own_duration else None
+            found = next_available(
+                professionals=[dataclasses.replace(availability, duration=duration)],
+                service=service_spec(offer.service),
+                start_day=start_day,
+                end_day=end_day,
+                now=now,
+                location_id=ALL,
+                rooms=loaded.rooms,
+            ).get(professional.pk)
+            if found is not None and (best is None or found < best[0]):
+                best = (found, offer.service_id)
+        return best if best is not None else (None, None)
+
+    start, service_id = _cached_start(f"clinic:next-free-time:professional:{professional.pk}", now, compute)
+    if start is None:
+        return None
+    service = next((offer.service for offer in offers if offer.service_id == service_id), None)
+    if service is None:  # the service stopped being offered since the time was stored
+        return None
+    return NextFreeTime(start=start.astimezone(clinic_zone()), service=service, professional=professional)

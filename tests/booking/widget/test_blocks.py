@@ -44,7 +44,7 @@ def render_box(*, site_settings=None, language="en", page=None, **options):
 def link_queries(html: str) -> list[dict]:
     """The query strings of the box's links into the flow, sorted by service."""
     queries = []
-    for link in BeautifulSoup(html, "html.parser").find_all("a", href=True):
+    for link in BeautifulSoup(html, "html.parser").select(".booking-box a[href]"):  # not the header's "Book a session"
         url = urlsplit(link["href"])
         if url.path == "/booking/":
             queries.append({key: values[0] for key, values in parse_qs(url.query).items()})

@@ -156,6 +156,32 @@ def test_service_page_shows_the_catalog_facts_and_who_offers_it(client, clinic):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "intro",
+    ["<p>Sesiones individuales para adultos.</p>", "<p>Sesiones  individuales\npara adultos. </p>"],
+    ids=["same-text", "same-words"],
+)
+def test_service_page_says_an_introduction_equal_to_the_catalogs_description_once(client, clinic, intro):
+    clinic.therapy_page.intro = intro
+    clinic.therapy_page.save_revision().publish()
+
+    page_text = " ".join(text(client.get(clinic.therapy_page.url)).split())
+
+    assert page_text.count("Sesiones individuales para adultos.") == 1
+
+
+@pytest.mark.django_db
+def test_service_page_shows_both_an_introduction_and_a_different_description(client, clinic):
+    clinic.therapy_page.intro = "<p>Un espacio para ti.</p>"
+    clinic.therapy_page.save_revision().publish()
+
+    page_text = text(client.get(clinic.therapy_page.url))
+
+    assert "Un espacio para ti." in page_text
+    assert "Sesiones individuales para adultos." in page_text
+
+
+@pytest.mark.django_db
 def test_service_page_does_not_repeat_a_price_equal_to_the_list_price(client, clinic):
     response = client.get(clinic.couples_page.url)
 
