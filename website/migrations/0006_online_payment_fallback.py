@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('website', '0005_booking_box_options'),
+        ("website", "0005_booking_box_options"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='sitesettings',
-            name='online_payment_fallback',
-            field=models.CharField(choices=[('clinic', 'Take the booking and let the patient pay at the clinic'), ('not_bookable', 'The service cannot be booked online')], default='clinic', help_text="For services paid online at booking, while online payment is switched off: book them and let the patient pay at the clinic, or say they cannot be booked online (the box then shows the clinic's contact details).", max_length=20, verbose_name='when online payment is unavailable'),
+            model_name="sitesettings",
+            name="online_payment_fallback",
+            field=models.CharField(
+                choices=[
+                    ("clinic", "Take the booking and let the patient pay at the clinic"),
+                    ("not_bookable", "The service cannot be booked online"),
+                ],
+                default="clinic",
+                help_text="For services paid online at booking, while online payment is switched off: book them and let the patient pay at the clinic, or say they cannot be booked online (the box then shows the clinic's contact details).",
+                max_length=20,
+                verbose_name="when online payment is unavailable",
+            ),
         ),
     ]
