@@ -284,3 +284,54 @@ class ConfirmForm(forms.Form):
         self.helper.form_tag = False
         self.helper.disable_csrf = True
         self.helper.layout = Layout(*fields)
+
+
+class PlaceSelect(forms.Select):
+    """A select whose options name who works at each place (``data-professionals``): booking.js hides the places
+    of the others once a professional is picked. Without JavaScript step 2 checks the pair and comes back."""
+
+    def __init__(self, attrs=None, choices=(), working_at: dict[str, str] | None = None):
+        super().__init__(attrs, choices)
+        self.working_at = working_at or {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex=subindex, attrs=attrs)
+        working = self.working_at.get(str(value))
+        if working is not None:
+            option["attrs"]["data-professionals"] = working
+        return option
+
+
+class OptionsForm(forms.Form):
+    """Step 1's visible choice, who and where, built from what is really possible (see ``selectors.Places``).
+
+    Only rendered (crispy-forms): the GET it submits is validated by ``DateForm`` at step 2, like any address.
+    """
+
+    professional = forms.ChoiceField(label=_("Professional"), required=False)
+    where = forms.ChoiceField(label=_("Where"), required=False, widget=PlaceSelect(attrs={"data-place-select": ""}))
+
+    def __init__(self, *, professionals, chosen, locations, offers_online: bool, location, modality: str):
+        """``locations``: (location, slugs of who works there) pairs, in order."""
+        super().__init__(auto_id="id_%s")
+        people = [
+            (member.slug, f"{member.display_name} · {member.title}" if member.title else member.display_name)
+            for member in professionals
+        ]
+        if len(professionals) != 1 or chosen is None:
+            people.insert(0, ("", gettext("First available")))
+        self.fields["professional"].choices = people
+        self.fields["professional"].initial = chosen.slug if chosen is not None else ""
+        places = [(item.slug, f"{item.name} · {item.address}") for item, _working in locations]
+        if offers_online:
+            places.append(("online", gettext("Online (video call)")))
+        if len(places) > 1:
+            places.insert(0, ("", gettext("Any place")))
+        where = self.fields["where"]
+        where.choices = places
+        where.widget.working_at = {item.slug: working for item, working in locations}
+        where.initial = location.slug if location is not None else ("online" if modality == "online" else "")
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        self.helper.layout = Layout("professional", "where")

@@ -47,7 +47,7 @@ from portal.accounts.models import ConsentRecord
 from portal.accounts.services import ensure_patient, legal_documents, record_consents
 
 from .calendar_links import calendar_links
-from .forms import ChoiceForm, ConfirmForm, DateForm, SlotForm, format_start
+from .forms import ChoiceForm, ConfirmForm, DateForm, OptionsForm, SlotForm, format_start
 from .payment import OnlinePayment, online_payment_for, stripe_test_mode
 from .selectors import (
     box_services,
@@ -176,9 +176,14 @@ def _options_page(request, form, choice: dict, *, error: str = "", status: int =
     }
     context = {
         **choice,
-        "professionals": professionals,
-        "locations": [(item, working_at[item.pk]) for item in locations],
-        "offers_online": offers_online,
+        "options_form": OptionsForm(
+            professionals=professionals,
+            chosen=professional,
+            locations=[(item, working_at[item.pk]) for item in locations],
+            offers_online=offers_online,
+            location=location,
+            modality=modality,
+        ),
         "nothing_possible": not locations and not offers_online,
         "place_error": error,
         "payment": online_payment_for(request, service),

@@ -105,6 +105,7 @@ class SiteSettings(BaseSiteSetting):
         max_length=20,
         choices=OnlinePaymentFallback.choices,
         default=OnlinePaymentFallback.PAY_AT_CLINIC,
+        blank=True,  # left empty (a form that leaves it out) means the default, paying at the clinic
         help_text=_(
             "For services paid online at booking, while online payment is switched off: book them and let the "
             "patient pay at the clinic, or say they cannot be booked online (the box then shows the clinic's "
