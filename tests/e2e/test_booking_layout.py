@@ -101,3 +101,28 @@ def test_a_phone_shows_the_times_in_a_grid(live_server, page, booking_clinic, sc
     expect(page.locator(".booking-place")).to_have_count(1)
     assert not any(re.search(r"·", text) for text in times.all_inner_texts())
     assert page.js_errors == []
+
+
+def test_picking_a_professional_leaves_only_the_places_where_they_work(live_server, page, booking_clinic):
+    from tests.factories.scheduling import LocationFactory, ProfessionalFactory
+
+    vina = LocationFactory(slug="vina-del-mar", name="Viña del Mar")
+    ProfessionalFactory(
+        slug="bruno-soto", display_name="Bruno Soto", services=[booking_clinic.at_clinic], locations=[vina]
+    )
+    without_favicon(page.context)
+    page.goto(f"{live_server.url}{reverse('widget:start')}?service={booking_clinic.at_clinic.slug}")
+    where = page.locator("#id_where")
+    expect(where).to_be_visible()
+
+    def enabled_places() -> list[str]:
+        return where.evaluate("select => [...select.options].filter(o => !o.disabled).map(o => o.value)")
+
+    assert enabled_places() == ["", "providencia", "vina-del-mar"]  # "first available": any of them
+    where.select_option("vina-del-mar")
+    page.locator("#id_professional").select_option("ana-rojas")
+    assert enabled_places() == ["", "providencia"]
+    expect(where).to_have_value("")  # Ana does not work at Viña: the choice went back to "any place"
+    page.locator("#id_professional").select_option("bruno-soto")
+    assert enabled_places() == ["", "vina-del-mar"]
+    assert page.js_errors == []

@@ -191,6 +191,12 @@ def test_pay_at_clinic_fallback_is_said_at_step_one(client, pays_online):
     assert 'name="where"' in options  # the visitor goes on
 
 
+def test_an_empty_fallback_setting_means_paying_at_the_clinic(client, pays_online):
+    clinic_settings(online_payment_fallback="")
+
+    assert 'id="pay-at-clinic-notice"' in client.get(url("", service="therapy"), **EN).content.decode()
+
+
 def test_pay_at_clinic_fallback_books_with_an_open_invoice_and_no_checkout(patient_client, pays_online):
     review = patient_client.get(review_url(), **EN).content.decode()
     assert "paid at the clinic (online payment is not available right now)" in review
