@@ -50,7 +50,7 @@ class OnlinePayment:
         return self.asked and self.available
 
 
-def _fallback(request) -> str:
+def clinic_fallback(request) -> str:
     """The clinic's choice for this request's site (the default where no site matches the request)."""
     if Site.find_for_request(request) is None:
         return OnlinePaymentFallback.PAY_AT_CLINIC
@@ -62,7 +62,7 @@ def online_payment_for(request, service: Service) -> OnlinePayment:
     """The online-payment situation of ``service`` for this request's site (no query when Stripe is on)."""
     asked = service.payment_mode == PaymentMode.ONLINE_AT_BOOKING
     available = stripe_gateway.is_enabled()
-    fallback = _fallback(request) if asked and not available else OnlinePaymentFallback.PAY_AT_CLINIC
+    fallback = clinic_fallback(request) if asked and not available else OnlinePaymentFallback.PAY_AT_CLINIC
     return OnlinePayment(asked=asked, available=available, fallback=fallback)
 
 

@@ -31,7 +31,7 @@ from booking.billing import services as billing
 from booking.billing import stripe_gateway
 from booking.billing import webhooks as billing_webhooks
 from booking.billing.errors import PaymentError
-from booking.billing.models import Invoice, InvoiceStatus
+from booking.billing.models import Invoice, InvoiceStatus, PaymentStatus
 from booking.scheduling import services as scheduling
 from booking.scheduling.errors import BookingError
 from booking.scheduling.models import (
@@ -45,10 +45,11 @@ from booking.scheduling.models import (
 )
 from portal.accounts.models import ConsentRecord
 from portal.accounts.services import ensure_patient, legal_documents, record_consents
+from website.models.site_settings import OnlinePaymentFallback
 
 from .calendar_links import calendar_links
 from .forms import ChoiceForm, ConfirmForm, DateForm, OptionsForm, SlotForm, format_start
-from .payment import OnlinePayment, online_payment_for, stripe_test_mode
+from .payment import OnlinePayment, clinic_fallback, online_payment_for, stripe_test_mode
 from .selectors import (
     box_services,
     clinic_zone,
@@ -576,7 +577,7 @@ def _appointment_context(appointment: Appointment) -> dict:
     }
 
 
-def _pay_page(request, appointment: Appointment, invoice: Invoice, *, now, error: str = ""):
+def _pay_page(request, appointment: Appointment, invoice: Invoice, *, now, error: str = "", status: int = 200):
     """The held time, its price and the countdown; the numbers come from the server, so it works without JS."""
     deadline = appointment.hold_expires_at  # None only for a hold made outside the box: no countdown then
     seconds_left = max(0, int((deadline - now).total_seconds())) if deadline else None
@@ -589,9 +590,10 @@ def _pay_page(request, appointment: Appointment, invoice: Invoice, *, now, error
         "announced_minutes": range(seconds_left // 60, 0, -1) if deadline else [],
         "error": error,
         "test_mode": stripe_test_mode(),
+        "pay_at_clinic_offered": _may_pay_at_clinic_instead(request, appointment, invoice),
         "date_url": _choose_again_url(request, appointment),
     }
-    return render(request, "widget/pay.html", context)
+    return render(request, "widget/pay.html", context, status=status)
 
 
 def _hold_lapsed(request, appointment: Appointment, *, now, status: int):
@@ -621,6 +623,43 @@ def _hold_lapsed(request, appointment: Appointment, *, now, status: int):
     return render(request, "widget/pay.html", context, status=status)
 
 
+#: Checkout errors that mean the gateway is unreachable or switched off (not a rule about this invoice).
+GATEWAY_DOWN_CODES = {"provider_error", "payments_unavailable"}
+#: The reference whose checkout just failed to start because of the gateway, for the pay-at-clinic offer.
+CHECKOUT_FAILED_SESSION_KEY = "widget_checkout_failed"
+
+
+def _may_pay_at_clinic_instead(request, appointment: Appointment, invoice: Invoice) -> bool:
+    """A held session may become "pay at the clinic" only while online payment is down (off, or its checkout just
+    failed to start for this patient), if the clinic allows that fallback, and with no checkout left open (one
+    could still be paid)."""
+    if clinic_fallback(request) != OnlinePaymentFallback.PAY_AT_CLINIC:
+        return False
+    failed_here = request.session.get(CHECKOUT_FAILED_SESSION_KEY) == appointment.reference
+    gateway_down = not stripe_gateway.is_enabled() or failed_here
+    return gateway_down and not invoice.payments.filter(status=PaymentStatus.PENDING).exists()
+
+
+def _pay_at_clinic_instead(request, appointment: Appointment, invoice: Invoice, *, now):
+    """The pay step's way out when the gateway is down: the held time is booked, its invoice stays open to be paid
+    at the clinic. Invoice locked first, as the payment webhook locks, then the appointment is confirmed."""
+    if not _may_pay_at_clinic_instead(request, appointment, invoice):
+        return _pay_page(request, appointment, invoice, now=now, error=PaymentError("not_allowed").message, status=400)
+    try:
+        with transaction.atomic():
+            invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+            if invoice.status != InvoiceStatus.OPEN or invoice.payments.filter(status=PaymentStatus.PENDING).exists():
+                raise PaymentError("invalid_state")
+            scheduling.confirm_appointment(appointment=appointment, actor=request.user, now=now)
+    except BookingError:
+        return _hold_lapsed(request, appointment, now=now, status=409)
+    except PaymentError as error:
+        return _pay_page(request, appointment, invoice, now=now, error=error.message, status=409)
+    request.session.pop(CHECKOUT_FAILED_SESSION_KEY, None)
+    messages.success(request, _("Your session is booked. You pay at the clinic."))
+    return HttpResponseSeeOther(reverse("widget:done", kwargs={"reference": appointment.reference}))
+
+
 def _start_checkout(request, appointment: Appointment, invoice: Invoice, *, now):
     """Send the patient to Stripe's Checkout; when it cannot start, keep the hold so they can try again.
 
@@ -640,6 +679,8 @@ def _start_checkout(request, appointment: Appointment, invoice: Invoice, *, now)
         logger.warning("Checkout could not start for appointment %s: %s", appointment.reference, error.code)
         if error.code == "hold_expired":
             return _hold_lapsed(request, appointment, now=now, status=409)
+        if error.code in GATEWAY_DOWN_CODES:
+            request.session[CHECKOUT_FAILED_SESSION_KEY] = appointment.reference
         return _pay_page(request, appointment, invoice, now=now, error=error.message)
     if request.htmx:
         return HttpResponseClientRedirect(payment.stripe_checkout_url)
@@ -699,6 +740,8 @@ def pay(request, reference: str):
     if request.method == "POST":
         if request.POST.get("action") == "cancel":
             return _cancel_hold(request, appointment, invoice, now=now)
+        if request.POST.get("action") == "pay_at_clinic":
+            return _pay_at_clinic_instead(request, appointment, invoice, now=now)
         return _start_checkout(request, appointment, invoice, now=now)
     return _pay_page(request, appointment, invoice, now=now)
 

@@ -458,3 +458,64 @@ def test_the_site_header_is_outside_the_box(client, clinic):
     css = (Path(settings.BASE_DIR) / "website/static/widget/booking.css").read_text()
     assert ".page-booking .btn" not in css
     assert "#booking-flow .btn" in css
+
+
+# --- the pay step when the gateway is down -----------------------------------------------------------------------
+
+
+def held(patient_client) -> tuple[Appointment, str]:
+    patient_client.post(review_url(), {"consent": "on", "note": "", "coupon": ""}, **EN)
+    appointment = Appointment.objects.get()
+    assert appointment.status == AppointmentStatus.PENDING_PAYMENT
+    return appointment, f"/booking/pay/{appointment.reference}/"
+
+
+def test_a_gateway_down_at_the_pay_step_offers_paying_at_the_clinic(
+    patient_client, pays_online, monkeypatch, settings
+):
+    gateway = install_fake_gateway(monkeypatch, settings)
+    appointment, pay_url = held(patient_client)
+    assert 'id="pay-at-clinic"' not in patient_client.get(pay_url, **EN).content.decode()  # Stripe works
+    gateway.fail_on("create_checkout_session")
+
+    failed = patient_client.post(pay_url, {"action": "pay"}, **EN)
+
+    html = failed.content.decode()
+    assert "The payment provider could not be reached." in html
+    assert 'id="pay-at-clinic"' in html
+    booked = patient_client.post(pay_url, {"action": "pay_at_clinic"}, **EN)
+    assert booked.status_code == 303
+    assert booked["Location"] == f"/booking/done/{appointment.reference}/"
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.CONFIRMED
+    assert appointment.hold_expires_at is None
+    invoice = Invoice.objects.get(lines__appointment=appointment)
+    assert invoice.status == InvoiceStatus.OPEN  # to be paid at the clinic
+    assert not Payment.objects.filter(invoice=invoice, status="pending").exists()
+
+
+def test_stripe_switched_off_while_held_offers_paying_at_the_clinic(
+    patient_client, pays_online, monkeypatch, settings
+):
+    install_fake_gateway(monkeypatch, settings)
+    appointment, pay_url = held(patient_client)
+    settings.STRIPE_ENABLED = False
+
+    assert 'id="pay-at-clinic"' in patient_client.get(pay_url, **EN).content.decode()
+
+
+@pytest.mark.parametrize("case", ["gateway-works", "clinic-refuses"])
+def test_paying_at_the_clinic_instead_is_refused_otherwise(patient_client, pays_online, monkeypatch, settings, case):
+    gateway = install_fake_gateway(monkeypatch, settings)
+    appointment, pay_url = held(patient_client)
+    if case == "clinic-refuses":
+        clinic_settings(online_payment_fallback="not_bookable")
+        gateway.fail_on("create_checkout_session")
+        failed = patient_client.post(pay_url, {"action": "pay"}, **EN).content.decode()
+        assert 'id="pay-at-clinic"' not in failed
+
+    response = patient_client.post(pay_url, {"action": "pay_at_clinic"}, **EN)
+
+    assert response.status_code == 400
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.PENDING_PAYMENT
