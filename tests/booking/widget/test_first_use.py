@@ -199,7 +199,7 @@ def test_an_empty_fallback_setting_means_paying_at_the_clinic(client, pays_onlin
 
 def test_pay_at_clinic_fallback_books_with_an_open_invoice_and_no_checkout(patient_client, pays_online):
     review = patient_client.get(review_url(), **EN).content.decode()
-    assert "paid at the clinic (online payment is not available right now)" in review
+    assert "Paid at the clinic (online payment is not available right now)" in review
     assert "Confirm and pay" not in review
     assert "Confirm booking" in review
 
