@@ -126,3 +126,36 @@ def test_picking_a_professional_leaves_only_the_places_where_they_work(live_serv
     page.locator("#id_professional").select_option("bruno-soto")
     assert enabled_places() == ["", "vina-del-mar"]
     assert page.js_errors == []
+
+
+def test_apply_shows_the_discounted_price_in_place(live_server, booking_clinic, make_patient, logged_in_context):
+    from decimal import Decimal
+
+    from booking.widget.forms import format_start
+    from tests.factories.billing import CouponFactory
+
+    from .booking_fixtures import new_page
+
+    CouponFactory(code="BIENVENIDA", value=Decimal("20"))
+    patient = make_patient("rosa.diaz@example.com", "Rosa")
+    page = new_page(logged_in_context(patient.user))
+    query = {
+        "service": booking_clinic.at_clinic.slug,
+        "professional": booking_clinic.professional.slug,
+        "location": booking_clinic.location.slug,
+        "modality": "in_person",
+        "start": format_start(FIRST_FREE_TIME),
+    }
+    page.goto(f"{live_server.url}{reverse('widget:review')}?{urlencode(query)}")
+    expect(page.locator("#confirm-booking")).to_be_visible()
+    page.evaluate("window.sameDocument = true")
+
+    page.locator("#id_coupon").fill("bienvenida")
+    page.locator("#apply-coupon").click()
+
+    expect(page.locator("#review-price del")).to_have_text("$35.000")
+    expect(page.locator("#review-price strong")).to_have_text("$28.000")
+    expect(page.locator("#coupon-applied")).to_be_visible()
+    assert page.evaluate("window.sameDocument") is True  # htmx swapped the step; no page load
+    expect(page.locator("#id_coupon")).to_have_value("bienvenida")
+    assert page.js_errors == []
