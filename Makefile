@@ -6,11 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The demo's local, Stripe-compatible test server (manage.py run_test_stripe), always on 127.0.0.1.
+STRIPE_PORT ?= 8420
 
 .PHONY: install run test test-pg e2e lint format messages seed migrate ci clean help
 
 help:
 	@echo "make run       install, migrate, load the demo clinic and serve http://$(HOST):$(PORT)"
+	@echo "               (with test online payments on 127.0.0.1:$(STRIPE_PORT) unless Stripe keys are set)"
 	@echo "make test      run the pytest suite on SQLite"
 	@echo "make test-pg   run the suite on PostgreSQL + Redis (DATABASE_URL, REDIS_URL)"
 	@echo "make e2e       browser tests in Chromium (needs /usr/bin/chromium)"
@@ -38,11 +41,18 @@ migrate: $(VENV)/.installed
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
+# For `make run` and what it runs first (migrate, seed): the development settings derive SITE_URL from the address
+# served, unless SITE_URL is set (environment or .env), so that canonical links, og:url and JSON-LD point here;
+# and, unless STRIPE_SECRET_KEY is set (environment or .env), the site pays through the local test server.
+run: export RUN_HOST = $(HOST)
+run: export RUN_PORT = $(PORT)
+run: export LOCAL_STRIPE_PORT = $(STRIPE_PORT)
 run: seed
 	@if command -v msgfmt >/dev/null; then $(BIN)/python manage.py compilemessages --ignore=.venv -v 0; \
 	else echo "gettext (msgfmt) is not installed: using the committed .mo catalogues"; fi
-	@echo "Starting the huey consumer (background tasks) and the web server on http://$(HOST):$(PORT)"
+	@echo "Starting the huey consumer (background tasks), the local test Stripe and the web server on http://$(HOST):$(PORT)"
 	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/python manage.py run_test_stripe & \
 	$(BIN)/python manage.py run_huey --quiet & \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

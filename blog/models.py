@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime
 from urllib.parse import urljoin
 
-from django.apps import apps
 from django.conf import settings
-from django.core.exceptions import FieldError
 from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import Q, prefetch_related_objects
@@ -27,6 +25,8 @@ from wagtail.models import Page
 from wagtail.search import index
 
 from website.blocks import BaseStreamBlock
+from website.clinic.models import ProfessionalPage
+from website.models import SiteSettings
 from website.renditions import prefetch_renditions
 from website.routing import PathRoutingMixin
 from website.visibility import public
@@ -161,26 +161,11 @@ class BlogIndexPage(RoutablePageMixin, PathRoutingMixin, Page):
 
 
 def _clinic_name(request) -> str:
-    """The clinic's name from the editable site settings when that model exists, else the configured site name."""
+    """The clinic's name from the site settings of the request's site, or the configured site name."""
     try:
-        from website.models import SiteSettings
-    except ImportError:
+        return SiteSettings.for_request(request).display_name
+    except SiteSettings.DoesNotExist:  # no Wagtail site answers the request's host: there are no settings to read
         return settings.WAGTAIL_SITE_NAME
-    try:
-        site_settings = SiteSettings.for_request(request) if hasattr(SiteSettings, "for_request") else None
-        if site_settings is None:
-            site_settings = SiteSettings.load(request_or_site=request)
-    except Exception:  # a missing table or site must not break a post page
-        return settings.WAGTAIL_SITE_NAME
-    return getattr(site_settings, "clinic_name", "") or settings.WAGTAIL_SITE_NAME
-
-
-def professional_page_model():
-    """The clinic app's ProfessionalPage model, or None while that app does not define it."""
-    try:
-        return apps.get_model("clinic", "ProfessionalPage")
-    except LookupError:
-        return None
 
 
 class BlogPage(PathRoutingMixin, Page):
@@ -277,24 +262,13 @@ class BlogPage(PathRoutingMixin, Page):
         )
 
     def get_author_profile_url(self, request=None) -> str | None:
-        """The author's public profile page, if the clinic pages app provides one (one query, cached per instance).
-
-        ``ProfessionalPage`` belongs to another app (``website.clinic``) and may not exist yet, so this looks it up
-        by name and treats its absence, or a differently named link field, as "no profile".
-        """
+        """The author's public profile page, when one is published (one query, cached per instance)."""
         if not self.author_id:
             return None
         if hasattr(self, "_author_profile_url"):
             return self._author_profile_url
-        url = None
-        profile_model = professional_page_model()
-        if profile_model is not None:
-            try:
-                profile = public(profile_model.objects.live()).filter(professional_id=self.author_id).first()
-            except FieldError:
-                profile = None
-            if profile is not None:
-                url = profile.get_url(request)
+        profile = public(ProfessionalPage.objects.live()).filter(professional_id=self.author_id).first()
+        url = profile.get_url(request) if profile is not None else None
         self._author_profile_url = url
         return url
 

@@ -7,9 +7,6 @@ when the page renders, so editors place a block once and it stays up to date.
 
 from __future__ import annotations
 
-import importlib
-import logging
-
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
@@ -22,30 +19,17 @@ from booking.widget.blocks import BookingBoxBlock
 from website.model_choice_block import ModelChoiceBlock
 from website.request_cache import shared_reads
 
-logger = logging.getLogger(__name__)
-
 RICH_TEXT_FEATURES = ["h2", "h3", "h4", "bold", "italic", "ol", "ul", "link", "document-link", "hr"]
 ANSWER_FEATURES = ["bold", "italic", "ol", "ul", "link", "document-link"]
 
 
-def call_selector(module_path: str, function_name: str, *, request=None, **kwargs) -> list:
-    """Call another app's selector, or return ``[]`` while that app does not provide it yet.
+def call_selector(selector, *, request=None, **kwargs) -> list:
+    """Call another app's listing selector with the page's reads shared.
 
-    Only a missing module is tolerated: an ImportError raised *inside* an existing module
-    is a real bug and propagates. With the page's ``request``, the selector's reads are shared by
-    every block of the page (``website.request_cache``): five service lists cost one query.
+    With the page's ``request``, the selector's reads are shared by every block of the page
+    (``website.request_cache``): five service lists cost one query. An error in the selector propagates: a
+    listing that silently rendered empty would hide the breakage from everyone but the visitors.
     """
-    try:
-        module = importlib.import_module(module_path)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_path.startswith(exc.name):
-            logger.warning("selector module missing module=%s", module_path)
-            return []
-        raise
-    selector = getattr(module, function_name, None)
-    if selector is None:
-        logger.warning("selector missing module=%s function=%s", module_path, function_name)
-        return []
     with shared_reads(request):
         return list(selector(**kwargs))
 
@@ -217,9 +201,10 @@ class ServicesListBlock(blocks.StructBlock):
 
     def get_context(self, value, parent_context=None):
         context = super().get_context(value, parent_context=parent_context)
+        from website.clinic.selectors import service_listing  # on render: website.clinic.models imports this module
+
         context["service_pages"] = call_selector(
-            "website.clinic.selectors",
-            "service_listing",
+            service_listing,
             request=context.get("request"),
             category=value.get("category"),
             limit=value.get("limit"),
@@ -250,9 +235,10 @@ class ProfessionalsGridBlock(blocks.StructBlock):
 
     def get_context(self, value, parent_context=None):
         context = super().get_context(value, parent_context=parent_context)
+        from website.clinic.selectors import professional_listing  # on render, as above
+
         context["professional_pages"] = call_selector(
-            "website.clinic.selectors",
-            "professional_listing",
+            professional_listing,
             request=context.get("request"),
             service=value.get("service"),
             limit=value.get("limit"),
@@ -275,8 +261,10 @@ class LatestPostsBlock(blocks.StructBlock):
 
     def get_context(self, value, parent_context=None):
         context = super().get_context(value, parent_context=parent_context)
+        from blog.selectors import latest_posts  # on render: blog.models imports this module
+
         context["posts"] = call_selector(
-            "blog.selectors", "latest_posts", request=context.get("request"), limit=value.get("number_of_posts") or 3
+            latest_posts, request=context.get("request"), limit=value.get("number_of_posts") or 3
         )
         return context
 

@@ -22,6 +22,7 @@ import datetime
 from collections import defaultdict
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -29,7 +30,7 @@ from django.db.models import F, Prefetch, Sum, Value
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse, reverse_lazy
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.functional import cached_property
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -38,6 +39,8 @@ from wagtail.admin.menu import MenuItem
 from wagtail.admin.ui.components import Component
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.viewsets.base import ViewSet
+
+from website.money import format_money
 
 from . import receipts, services
 from .admin_forms import (
@@ -57,8 +60,10 @@ from .models import (
     InvoiceLine,
     InvoiceStatus,
     Payment,
+    PaymentMethod,
     PaymentStatus,
     Refund,
+    TaxDocumentType,
 )
 
 VIEW_PERMISSION = "billing.view_invoice"
@@ -176,8 +181,79 @@ def succeeded_payments(invoice: Invoice) -> list[Payment]:
     return [payment for payment in invoice.payments.all() if payment.status == PaymentStatus.SUCCEEDED]
 
 
-def _event_details(event: InvoiceEvent) -> list[tuple[str, object]]:
-    return sorted(event.data.items()) if isinstance(event.data, dict) else []
+# The details an invoice's history entries record (``services._log``), in the order they are listed; keys not
+# named here follow, alphabetically, under their own name.
+EVENT_DETAIL_LABELS = {
+    "appointment": _("Appointment"),
+    "number": _("Number"),
+    "code": _("Discount code"),
+    "discount": _("Discount"),
+    "total": _("Total"),
+    "payment": _("Payment"),
+    "refund": _("Refund"),
+    "method": _("Method"),
+    "amount": _("Amount"),
+    "external_reference": _("Reference"),
+    "session": _("Online payment session"),
+    "previous_type": _("Previous tax document"),
+    "previous_folio": _("Previous folio"),
+    "type": _("Tax document"),
+    "folio": _("Folio"),
+    "to": _("Sent to"),
+    "language": _("Language"),
+}
+EVENT_DETAIL_ORDER = {key: position for position, key in enumerate(EVENT_DETAIL_LABELS)}
+MONEY_DETAILS = ("discount", "total", "amount")
+
+
+def language_name(code: str) -> str:
+    """``es`` or ``es-cl`` → "Spanish", translated; a code the site does not offer as it is."""
+    if not code:
+        return "—"
+    try:
+        variant = translation.get_supported_language_variant(code)
+    except LookupError:
+        return code
+    return str(dict(settings.LANGUAGES).get(variant, code))
+
+
+def _payment_text(payment: Payment) -> str:
+    return f"{payment.get_method_display()} · {format_money(payment.amount, payment.currency)}"
+
+
+def _event_detail_value(key: str, value, invoice: Invoice, payments: dict, refunds: dict) -> str:
+    """One recorded detail as staff read it: money formatted, choices by their label, payments by method and amount.
+
+    Payments and refunds come from the invoice's prefetched rows, so a long history costs no query."""
+    if value is None or value == "":
+        return "—"
+    if key in MONEY_DETAILS:
+        return format_money(value, invoice.currency) or str(value)
+    if key == "method":
+        return str(dict(PaymentMethod.choices).get(value, value))
+    if key in ("type", "previous_type"):
+        return str(dict(TaxDocumentType.choices).get(value, value))
+    if key == "language":
+        return language_name(value)
+    if key == "payment":
+        payment = payments.get(value)
+        return _payment_text(payment) if payment else gettext("(deleted #%(id)s)") % {"id": value}
+    if key == "refund":
+        if value not in refunds:
+            return gettext("(deleted #%(id)s)") % {"id": value}
+        refund, payment = refunds[value]
+        return format_money(refund.amount, payment.currency)
+    return str(value)
+
+
+def event_details(event: InvoiceEvent, invoice: Invoice, payments: dict, refunds: dict) -> list[tuple[str, str]]:
+    """The (label, value) pairs of one history entry, instead of its raw ``data`` (``amount: 35000.00``)."""
+    data = event.data if isinstance(event.data, dict) else {}
+    keys = sorted(data, key=lambda key: (EVENT_DETAIL_ORDER.get(key, len(EVENT_DETAIL_ORDER)), key))
+    return [
+        (str(EVENT_DETAIL_LABELS.get(key, key)), _event_detail_value(key, data[key], invoice, payments, refunds))
+        for key in keys
+    ]
 
 
 class InvoiceDetailView(InvoiceAdminView):
@@ -201,6 +277,8 @@ class InvoiceDetailView(InvoiceAdminView):
         user = request.user
         zone = clinic_zone()
         payments = list(invoice.payments.all())
+        payments_by_id = {payment.pk: payment for payment in payments}
+        refunds_by_id = {refund.pk: (refund, payment) for payment in payments for refund in payment.refunds.all()}
         forms = {
             "record_payment": RecordPaymentForm(prefix="payment", invoice=invoice),
             "refund": RefundForm(prefix="refund", payments=succeeded_payments(invoice)),
@@ -239,9 +317,14 @@ class InvoiceDetailView(InvoiceAdminView):
                 for payment in payments
             ],
             events=[
-                {"event": event, "local_at": local_time(event.at, zone), "data": _event_details(event)}
+                {
+                    "event": event,
+                    "local_at": local_time(event.at, zone),
+                    "data": event_details(event, invoice, payments_by_id, refunds_by_id),
+                }
                 for event in invoice.events.all()
             ],
+            language_name=language_name(invoice.language),
             forms=forms,
             show_record_payment=user.has_perm(PAYMENT_PERMISSION) and invoice.is_payable,
             show_refund=user.has_perm(REFUND_PERMISSION) and forms["refund"].has_choices,

@@ -12,6 +12,7 @@ import datetime
 import zoneinfo
 from dataclasses import dataclass
 
+from anymail.exceptions import AnymailError
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import Prefetch
@@ -202,7 +203,7 @@ def send_receipt(*, invoice: Invoice, actor, now: datetime.datetime | None = Non
     message.attach(receipt_filename(invoice), pdf, PDF_CONTENT_TYPE)
     try:
         message.send()
-    except Exception as error:  # SMTP, anymail or network: the caller shows a message, nothing is recorded
+    except (OSError, AnymailError) as error:  # the mail server or provider refused: shown, nothing recorded
         raise PaymentError(
             "provider_error", _("The receipt could not be sent. Please try again in a moment.")
         ) from error

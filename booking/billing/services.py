@@ -370,13 +370,15 @@ def book_with_invoice(
     note: str = "",
     coupon_code: str = "",
     hold: bool | None = None,
+    staff_override_reason: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Appointment, Invoice]:
     """Book a session and issue its invoice (with a discount code, if given) in ONE transaction.
 
     Services paid online at booking are held (``pending_payment``) until paid; the others are confirmed at once.
-    ``hold=False`` confirms whatever the payment mode (staff bookings). A refused code or a taken time raises
-    and writes nothing: no session without its invoice, no invoice without its session.
+    ``hold=False`` confirms whatever the payment mode (staff bookings). ``staff_override_reason`` is passed to
+    scheduling, which accepts it only from staff allowed to override its rules. A refused code or a taken time
+    raises and writes nothing: no session without its invoice, no invoice without its session.
     """
     if hold is None:
         hold = service.payment_mode == PaymentMode.ONLINE_AT_BOOKING
@@ -393,6 +395,7 @@ def book_with_invoice(
             source=source,
             actor=actor,
             note=note,
+            staff_override_reason=staff_override_reason,
         )
         invoice = create_invoice_for_appointment(appointment=appointment, actor=actor, now=now)
         if coupon_code:

@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -62,11 +62,8 @@ def stripe_webhook(request):
 
 
 def _invoice_url(invoice: Invoice) -> str:
-    """The portal's page of the invoice, or the portal's home while that page does not exist."""
-    try:
-        return reverse("portal:invoice_detail", kwargs={"reference": invoice.reference})
-    except NoReverseMatch:
-        return reverse("portal:home")
+    """The portal's page of the invoice."""
+    return reverse("portal:invoice_detail", kwargs={"reference": invoice.reference})
 
 
 def _patient_invoice(request, reference: str) -> Invoice:

@@ -189,7 +189,10 @@ class StaffOverrideField(forms.CharField):
         kwargs.setdefault("label", _("Staff override reason"))
         kwargs.setdefault(
             "help_text",
-            _("Only to go past the service's policy (late change, no changes left). It is kept in the history."),
+            _(
+                "Only to go past the service's policy (late change, no changes left) or to give the patient "
+                "a session at the same time as another one. It is kept in the history."
+            ),
         )
         kwargs.setdefault("required", False)
         kwargs.setdefault("max_length", 500)
@@ -237,6 +240,12 @@ class CreateAppointmentForm(forms.Form):
     date = forms.DateField(label=_("Date"), widget=DATE_WIDGET)
     time = forms.TimeField(label=_("Start time"), widget=TIME_WIDGET)
     note = forms.CharField(label=_("Note"), required=False, max_length=2000, widget=forms.Textarea({"rows": 2}))
+    staff_override_reason = StaffOverrideField(
+        help_text=_(
+            "Only to book a patient who already has a session at that time (e.g. a joint session). "
+            "It is kept in the history."
+        )
+    )
 
     def start(self) -> datetime.datetime:
         data = self.cleaned_data

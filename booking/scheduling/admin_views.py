@@ -17,7 +17,7 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import NoReverseMatch, path, reverse, reverse_lazy
+from django.urls import path, reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext
@@ -44,6 +44,7 @@ from .admin_forms import (
     zone_for,
 )
 from .errors import BookingError
+from .history import appointment_history
 from .models import (
     Appointment,
     AppointmentEvent,
@@ -94,11 +95,11 @@ class AppointmentAdminView(PermissionRequiredMixin, WagtailAdminTemplateMixin, V
 
 
 def appointment_rows(appointments):
-    zone = clinic_zone()
+    """What a list row shows; the start in the session's own zone (its location's, the clinic's when online)."""
     return [
         {
             "appointment": appointment,
-            "local_start": timezone.localtime(appointment.start, zone),
+            "local_start": timezone.localtime(appointment.start, zone_for(appointment.location)),
             "duration_minutes": int((appointment.end - appointment.start).total_seconds() // 60),
             "badge": STATUS_BADGES.get(appointment.status, ""),
         }
@@ -132,14 +133,6 @@ class AppointmentIndexView(AppointmentAdminView):
         return self.render_to_response(context)
 
 
-def invoice_admin_url(invoice) -> str | None:
-    """The billing admin's page of ``invoice`` (addressed by its reference), or None while that screen is missing."""
-    try:
-        return reverse("billing_invoices:detail", args=[invoice.reference])
-    except NoReverseMatch:
-        return None
-
-
 class AppointmentDetailView(AppointmentAdminView):
     template_name = "scheduling/admin/appointment_detail.html"
 
@@ -162,7 +155,10 @@ class AppointmentDetailView(AppointmentAdminView):
         invoices = {}
         for line in self.appointment.invoice_lines.all():
             invoices.setdefault(line.invoice_id, line.invoice)
-        return [{"invoice": invoice, "url": invoice_admin_url(invoice)} for invoice in invoices.values()]
+        return [
+            {"invoice": invoice, "url": reverse("billing_invoices:detail", args=[invoice.reference])}
+            for invoice in invoices.values()
+        ]
 
     def get_page_title(self):
         return gettext("Appointment %(reference)s") % {"reference": self.kwargs["reference"]}
@@ -173,22 +169,19 @@ class AppointmentDetailView(AppointmentAdminView):
         can_change = request.user.has_perm(CHANGE_PERMISSION)
         is_open = appointment.status in (AppointmentStatus.PENDING_PAYMENT, AppointmentStatus.CONFIRMED)
         has_started = appointment.start <= now
-        zone = clinic_zone()
-        local_start = timezone.localtime(appointment.start, zone)
+        row = appointment_rows([appointment])[0]
+        local_start = row["local_start"]
+        clinic = clinic_zone()
         context = self.get_context_data(
             appointment=appointment,
-            row=appointment_rows([appointment])[0],
-            local_end=timezone.localtime(appointment.end, zone),
+            row=row,
+            local_end=timezone.localtime(appointment.end, zone_for(appointment.location)),
+            local_created_at=timezone.localtime(appointment.created_at, clinic),
+            local_hold_expires_at=(
+                timezone.localtime(appointment.hold_expires_at, clinic) if appointment.hold_expires_at else None
+            ),
             invoices=self.invoices(),
-            events=[
-                {
-                    "event": event,
-                    "local_at": timezone.localtime(event.at, zone),
-                    "before": sorted(event.before.items()),
-                    "after": sorted(event.after.items()),
-                }
-                for event in appointment.events.all()
-            ],
+            history=appointment_history(appointment),
             can_change=can_change,
             show_confirm=can_change and appointment.status == AppointmentStatus.PENDING_PAYMENT,
             show_cancel=can_change and is_open,
@@ -294,19 +287,12 @@ class AppointmentCreateView(AppointmentAdminView):
             data = form.cleaned_data
             location = data.get("location")
             try:
-                appointment, _invoice = billing.book_with_invoice(
-                    patient=data["patient"],
-                    professional=data["professional"],
-                    service=data["service"],
-                    location=location,
-                    modality="in_person" if location else "online",
-                    start=form.start(),
-                    source=AppointmentSource.ADMIN,
-                    actor=request.user,
-                    note=data["note"],
-                    hold=False,  # staff bookings are confirmed; the invoice is paid at the clinic or later
-                )
-            except (BookingError, PaymentError) as error:
+                appointment = self.book(request, data, location=location, start=form.start())
+            except BookingError as error:
+                # The patient's other session can be overridden: say so next to the reason's field.
+                field = "staff_override_reason" if error.code == "patient_overlap" else None
+                form.add_error(field, error.message)
+            except PaymentError as error:
                 form.add_error(None, error.message)
             else:
                 messages.success(
@@ -314,6 +300,24 @@ class AppointmentCreateView(AppointmentAdminView):
                 )
                 return HttpResponseRedirect(reverse("clinic_appointments:detail", args=[appointment.reference]))
         return self.render_to_response(self.get_context_data(form=form))
+
+    @staticmethod
+    def book(request, data, *, location, start):
+        """Book (confirmed: staff bookings are paid at the clinic or later) and invoice, in ONE transaction."""
+        appointment, _invoice = billing.book_with_invoice(
+            patient=data["patient"],
+            professional=data["professional"],
+            service=data["service"],
+            location=location,
+            modality="in_person" if location else "online",
+            start=start,
+            source=AppointmentSource.ADMIN,
+            actor=request.user,
+            note=data["note"],
+            hold=False,
+            staff_override_reason=data["staff_override_reason"] or None,
+        )
+        return appointment
 
 
 class AppointmentMenuItem(MenuItem):

@@ -169,6 +169,10 @@ class ServiceSpec:
     The buffers are time the professional needs before and after a session (preparing the room, notes); they
     must be free of other bookings but may fall outside working hours. ``min_notice`` and ``horizon`` are
     measured from ``now`` to the slot's start.
+
+    ``in_person`` and ``online`` say which modalities the service has. A professional's hours belong to a place
+    (a location, or online), not to a service, so the engine itself drops the hours of a modality the service
+    lacks: an in-person-only service never gets a slot from the professional's online hours, whoever asks.
     """
 
     service_id: int
@@ -177,12 +181,16 @@ class ServiceSpec:
     buffer_after: timedelta = timedelta(0)
     min_notice: timedelta = timedelta(0)
     horizon: timedelta = timedelta(days=60)
+    in_person: bool = True
+    online: bool = True
 
     def __post_init__(self) -> None:
         if self.duration <= timedelta(0):
             raise ValueError("A service must last some time.")
         if min(self.buffer_before, self.buffer_after, self.min_notice, self.horizon) < timedelta(0):
             raise ValueError("Buffers, minimum notice and horizon cannot be negative.")
+        if not (self.in_person or self.online):
+            raise ValueError("A service must be offered in person, online or both.")
 
 
 # Busy time may also be given as ``(start, end)`` in integer microseconds since 1970-01-01 UTC (see ``epoch_us``):
@@ -408,6 +416,14 @@ class _Search:
     earliest: int
     latest: int
     location: LocationFilter
+    in_person: bool
+    online: bool
+
+    def wants(self, location_id: int | None) -> bool:
+        """Whether hours at ``location_id`` (``None`` = online) count: the service's modality and the filter."""
+        if not (self.online if location_id is None else self.in_person):
+            return False
+        return self.location is ALL or location_id == self.location
 
 
 class _PreparedProfessional:
@@ -425,9 +441,7 @@ class _PreparedProfessional:
     )
 
     def __init__(self, professional: ProfessionalAvailability, search: _Search) -> None:
-        def wanted(location_id: int | None) -> bool:
-            return search.location is ALL or location_id == search.location
-
+        wanted = search.wants
         self.professional_id = professional.professional_id
         self.duration = _us(professional.duration) if professional.duration else search.duration
         self.rules: dict[tuple[int, int | None], list[WeeklyRule]] = defaultdict(list)
@@ -514,6 +528,8 @@ def _search_for(service: ServiceSpec, now: datetime, step: timedelta, location_i
         earliest=_us(now + service.min_notice),
         latest=_us(now + service.horizon),
         location=location_id,
+        in_person=service.in_person,
+        online=service.online,
     )
 
 
@@ -542,7 +558,9 @@ def available_slots(
     """Every slot of ``service`` the given professionals can offer on local days ``start_day``..``end_day``.
 
     Pass several professionals for an "any professional" search: each slot names its professional.
-    ``location_id`` keeps one location (``None`` = online only); :data:`ALL` keeps every location.
+    ``location_id`` keeps one location (``None`` = online only); :data:`ALL` keeps every location. Hours of a
+    modality the service does not have (online hours for an in-person-only service, a location's hours for an
+    online-only one) never give a slot, whatever the filter.
     The days are local dates in the time zone of each rule. A slot is offered when the session lies inside
     an opening window of its day (weekly rules valid that day and allowed for the service, or the date's
     override), the day is not closed, the session plus the service's buffers overlaps no busy interval, the

@@ -12,6 +12,8 @@ DEFAULT_MESSAGES = {
     "max_reschedules": _("This appointment cannot be rescheduled again. Please contact the clinic."),
     "invalid_state": _("This appointment can no longer be changed this way."),
     "invalid_request": _("The booking details are not valid."),
+    "modality_not_offered": _("This service is not offered that way (in person or online)."),
+    "patient_overlap": _("You already have a session at that time."),
 }
 
 

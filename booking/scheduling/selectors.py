@@ -119,6 +119,8 @@ def service_spec(service: Service) -> ServiceSpec:
         buffer_after=timedelta(minutes=service.buffer_after_minutes),
         min_notice=timedelta(minutes=service.min_notice_minutes),
         horizon=timedelta(days=service.booking_horizon_days),
+        in_person=service.offers_in_person,
+        online=service.offers_online,
     )
 
 

@@ -18,6 +18,16 @@ may close (complete, no-show) their own sessions; a patient acts on their own bo
 
 Rooms: an in-person session at a location with active rooms takes a room free for its blocked interval, chosen
 under the same lock as the overlap check (``_assign_room``); with every room busy the slot is unavailable.
+
+Modality: a session is only booked (or moved) in a modality its service has (``_check_modality``); the engine
+never offers the other one either.
+
+The patient: one patient cannot be in two sessions at once. Booking and rescheduling lock the patient's row
+(after the professional's) and refuse a session overlapping another open one of theirs (confirmed, or held and
+not lapsed) with ``BookingError("patient_overlap")``, naming the time. Two racing bookings of one patient with two
+professionals take different professional locks but the same patient lock, so the second one reads the first one's
+session (READ COMMITTED reads what committed before each statement) and is refused. Staff with
+``scheduling.change_appointment`` may go past it by giving a reason, which the event keeps.
 """
 
 from __future__ import annotations
@@ -31,7 +41,8 @@ from typing import Literal
 import django.dispatch
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 
 from portal.accounts.models import Patient
 
@@ -137,6 +148,78 @@ def _check_staff_override(actor, staff_override_reason: str | None) -> bool:
     if not _acts_for_clinic(actor):
         raise BookingError("not_allowed")
     return True
+
+
+def _check_modality(*, service: Service, modality: str, location: Location | None) -> None:
+    """Refuse a modality the service does not have, then a place that does not fit the modality.
+
+    Checked before anything is locked: it depends on the request and the catalog only.
+    """
+    if modality not in AppointmentModality.values:
+        raise BookingError("invalid_request")
+    if modality == AppointmentModality.ONLINE and not service.offers_online:
+        raise BookingError(
+            "modality_not_offered",
+            gettext("“%(service)s” is only offered in person.") % {"service": service.name},
+        )
+    if modality == AppointmentModality.IN_PERSON and not service.offers_in_person:
+        raise BookingError(
+            "modality_not_offered", gettext("“%(service)s” is only offered online.") % {"service": service.name}
+        )
+    if (modality == AppointmentModality.IN_PERSON) != (location is not None):
+        raise BookingError("invalid_request")
+
+
+def _lock_patient(patient_id: int) -> None:
+    """Serialise the bookings of one patient (taken after the professional's lock, always in that order)."""
+    Patient.objects.select_for_update().only("pk").get(pk=patient_id)
+
+
+def _check_patient_free(
+    *,
+    patient_id: int,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    actor,
+    override: bool,
+    exclude_appointment_id: int | None = None,
+) -> None:
+    """Refuse a session overlapping another open session of the same patient, unless staff override.
+
+    Compares the sessions themselves (not the buffers, which are the professional's time); touching is fine. Must
+    run under ``_lock_patient`` so that a concurrent booking of the same patient cannot slip in after the read.
+    """
+    clashes = (
+        Appointment.objects.active(now)
+        .filter(patient_id=patient_id, status__in=OPEN_STATUSES, start__lt=end, end__gt=start)
+        .select_related("location", "service", "professional")
+        .order_by("start")
+    )
+    if exclude_appointment_id is not None:
+        clashes = clashes.exclude(pk=exclude_appointment_id)
+    clash = clashes.first()
+    if clash is None or override:
+        return
+    zone = clash.location.tzinfo if clash.location else timezone.get_default_timezone()
+    local_start = timezone.localtime(clash.start, zone)
+    details = {
+        "date": formats.date_format(local_start, "DATE_FORMAT"),
+        "time": formats.date_format(local_start, "H:i"),
+        "service": clash.service.name,
+        "professional": clash.professional.display_name,
+    }
+    if _acts_for_clinic(actor):
+        message = gettext(
+            "This patient already has a session on %(date)s at %(time)s (%(service)s with %(professional)s). "
+            "To go ahead anyway, give a staff override reason."
+        )
+    else:
+        message = gettext(
+            "You already have a session on %(date)s at %(time)s (%(service)s with %(professional)s). "
+            "Please choose another time."
+        )
+    raise BookingError("patient_overlap", message % details)
 
 
 def _release_expired_holds_overlapping(*, professional_id: int, room_id: int | None, start, end, now) -> None:
@@ -265,22 +348,23 @@ def _create(
     source: str,
     actor,
     note: str,
+    staff_override_reason: str | None,
 ) -> Appointment:
-    if modality == AppointmentModality.IN_PERSON and (location is None or not service.offers_in_person):
-        raise BookingError("invalid_request")
-    if modality == AppointmentModality.ONLINE and (location is not None or not service.offers_online):
-        raise BookingError("invalid_request")
+    _check_modality(service=service, modality=modality, location=location)
     if not service.active:
         raise BookingError("not_allowed")
+    override = _check_staff_override(actor, staff_override_reason)
     try:
         with transaction.atomic():
             professional = Professional.objects.select_for_update().get(pk=professional.pk)
+            _lock_patient(patient.pk)
             offer = ProfessionalService.objects.filter(professional=professional, service=service).first()
             if offer is None or not professional.active:
                 raise BookingError("not_allowed")
             start, end, blocked_start, blocked_end = _check_slot(
                 professional=professional, service=service, location=location, start=start, now=now
             )
+            _check_patient_free(patient_id=patient.pk, start=start, end=end, now=now, actor=actor, override=override)
             room = _assign_room(
                 location=location, modality=modality, blocked_start=blocked_start, blocked_end=blocked_end, now=now
             )
@@ -310,7 +394,7 @@ def _create(
                 source=source,
                 created_by=actor,
             )
-            _log(appointment, Action.CREATED, actor=actor, at=now)
+            _log(appointment, Action.CREATED, actor=actor, at=now, reason=staff_override_reason)
             if status == AppointmentStatus.PENDING_PAYMENT:
                 _log(appointment, Action.HELD, actor=actor, at=now)
             else:
@@ -333,8 +417,12 @@ def hold_slot(
     source: str,
     actor,
     note: str = "",
+    staff_override_reason: str | None = None,
 ) -> Appointment:
-    """Reserve a slot for ``hold_minutes`` while the patient pays: a ``pending_payment`` appointment."""
+    """Reserve a slot for ``hold_minutes`` while the patient pays: a ``pending_payment`` appointment.
+
+    ``staff_override_reason`` (staff only) books even though the patient has another session at that time.
+    """
     return _create(
         status=AppointmentStatus.PENDING_PAYMENT,
         patient=patient,
@@ -348,6 +436,7 @@ def hold_slot(
         source=source,
         actor=actor,
         note=note,
+        staff_override_reason=staff_override_reason,
     )
 
 
@@ -363,8 +452,13 @@ def book_appointment(
     source: str,
     actor,
     note: str = "",
+    staff_override_reason: str | None = None,
 ) -> Appointment:
-    """Book a slot, confirmed at once (services paid later or at the clinic, staff bookings)."""
+    """Book a slot, confirmed at once (services paid later or at the clinic, staff bookings).
+
+    ``staff_override_reason`` (staff only) books even though the patient has another session at that time; the
+    reason is kept on the ``created`` event.
+    """
     return _create(
         status=AppointmentStatus.CONFIRMED,
         patient=patient,
@@ -378,11 +472,16 @@ def book_appointment(
         source=source,
         actor=actor,
         note=note,
+        staff_override_reason=staff_override_reason,
     )
 
 
 def confirm_appointment(*, appointment: Appointment, actor, now: datetime | None = None) -> Appointment:
-    """Confirm a held appointment (payment received). A hold that expired is confirmed only if its time is free."""
+    """Confirm a held appointment (payment received).
+
+    A hold that expired is confirmed only if its time is still free: for the professional, the room, and the
+    patient (who may have booked another session at that time once the hold lapsed).
+    """
     now = _now(now)
     try:
         with transaction.atomic():
@@ -403,6 +502,16 @@ def confirm_appointment(*, appointment: Appointment, actor, now: datetime | None
                 )
                 if taken:
                     raise BookingError("slot_unavailable")
+                _lock_patient(appointment.patient_id)
+                _check_patient_free(
+                    patient_id=appointment.patient_id,
+                    start=appointment.start,
+                    end=appointment.end,
+                    now=now,
+                    actor=actor,
+                    override=False,
+                    exclude_appointment_id=appointment.pk,
+                )
             before = _snapshot(appointment)
             appointment.status = AppointmentStatus.CONFIRMED
             appointment.hold_expires_at = None
@@ -453,7 +562,11 @@ def reschedule_appointment(
     now: datetime | None = None,
     staff_override_reason: str | None = None,
 ) -> Appointment:
-    """Move an appointment to another free slot of the same professional, service and location."""
+    """Move an appointment to another free slot of the same professional, service and location.
+
+    The session keeps its modality, which its service must still offer. ``staff_override_reason`` (staff only) goes
+    past the reschedule window and limit and past another session of the patient at the new time.
+    """
     now = _now(now)
     override = _check_staff_override(actor, staff_override_reason)
     try:
@@ -467,6 +580,8 @@ def reschedule_appointment(
             _require_owner_or_clinic(appointment, actor)
             if appointment.status not in OPEN_STATUSES or appointment.hold_expired(now):
                 raise BookingError("invalid_state")
+            _check_modality(service=appointment.service, modality=appointment.modality, location=appointment.location)
+            _lock_patient(appointment.patient_id)
             if not override:
                 if appointment.reschedule_count >= appointment.service.max_reschedules:
                     raise BookingError("max_reschedules")
@@ -478,6 +593,15 @@ def reschedule_appointment(
                 location=appointment.location,
                 start=start,
                 now=now,
+                exclude_appointment_id=appointment.pk,
+            )
+            _check_patient_free(
+                patient_id=appointment.patient_id,
+                start=start,
+                end=end,
+                now=now,
+                actor=actor,
+                override=override,
                 exclude_appointment_id=appointment.pk,
             )
             room = _assign_room(

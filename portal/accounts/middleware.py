@@ -6,7 +6,7 @@ from allauth.mfa.models import Authenticator
 from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.http import HttpResponseRedirect
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
@@ -25,13 +25,6 @@ def must_enrol_totp(user) -> bool:
     return not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
 
 
-def _reverse_or_none(name: str) -> str | None:
-    try:
-        return reverse(name)
-    except NoReverseMatch:
-        return None
-
-
 class RequireMFAMiddleware:
     """Sends staff and professionals without TOTP from the admin and the portal to TOTP activation.
 
@@ -47,18 +40,14 @@ class RequireMFAMiddleware:
 
     def _resolve_paths(self) -> dict:
         if self._paths is None:
-            admin = _reverse_or_none("wagtailadmin_home") or "/admin/"
-            portal = _reverse_or_none("portal:home") or "/portal/"
+            # Every name must resolve: a renamed login or password-reset URL that silently dropped out of the
+            # handover would let someone past the two-factor step.
             self._paths = {
-                "protected": (admin, portal),
-                "open": tuple(p for p in [_reverse_or_none("wagtailadmin_logout")] if p),
+                "protected": (reverse("wagtailadmin_home"), reverse("portal:home")),
+                "open": (reverse("wagtailadmin_logout"),),
                 "handover": {
-                    path: target
-                    for path, target in (
-                        (_reverse_or_none("wagtailadmin_login"), "account_login"),
-                        (_reverse_or_none("wagtailadmin_password_reset"), "account_reset_password"),
-                    )
-                    if path
+                    reverse("wagtailadmin_login"): "account_login",
+                    reverse("wagtailadmin_password_reset"): "account_reset_password",
                 },
             }
         return self._paths

@@ -89,11 +89,7 @@ def _permissions(app_label: str, codenames) -> list[Permission]:
 def _create_missing_permissions(using: str) -> None:
     """Make sure the permission rows exist even when called before their apps' ``post_migrate``."""
     for label in _APPS_WITH_PERMISSIONS:
-        try:
-            app_config = global_apps.get_app_config(label)
-        except LookupError:
-            continue
-        create_permissions(app_config, verbosity=0, using=using)
+        create_permissions(global_apps.get_app_config(label), verbosity=0, using=using)
 
 
 def database_is_ready(using: str = DEFAULT_DB_ALIAS) -> bool:

@@ -34,10 +34,10 @@ class LegalDocument:
 
 
 def legal_documents(request=None) -> dict[str, LegalDocument]:
-    """The privacy policy and terms pages chosen in the site settings, if the website app provides them.
+    """The privacy policy and terms pages chosen in the site settings of the request's site.
 
-    Imported lazily and defensively: the site settings model may not exist yet, may have no page
-    chosen, or the page may be unpublished; the signup form still works (without a link).
+    The settings may have no page chosen, the page may be unpublished, or no Wagtail site may answer the
+    request's host; the signup form still works then (without a link, the consent recorded unversioned).
     """
     documents = {
         ConsentRecord.Document.PRIVACY: LegalDocument(ConsentRecord.Document.PRIVACY),
@@ -45,19 +45,17 @@ def legal_documents(request=None) -> dict[str, LegalDocument]:
     }
     if request is None:
         return documents
-    try:
-        from website.models import SiteSettings
-    except ImportError:
-        return documents
+    from website.models import SiteSettings  # here: the site shell loads booking/, which accounts never imports
+
     try:
         site_settings = SiteSettings.for_request(request)
-    except Exception:  # no Site matches the request, or the settings table is not migrated yet
+    except SiteSettings.DoesNotExist:  # no Wagtail site answers the request's host
         return documents
     for document, attribute in (
         (ConsentRecord.Document.PRIVACY, "privacy_policy_page"),
         (ConsentRecord.Document.TERMS, "terms_page"),
     ):
-        page = getattr(site_settings, attribute, None)
+        page = getattr(site_settings, attribute)
         if page is None:
             continue
         documents[document] = LegalDocument(

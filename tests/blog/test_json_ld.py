@@ -10,6 +10,7 @@ from wagtail.models import Site
 from tests.factories.blog import BlogPageFactory
 from tests.factories.images import ImageFactory
 from tests.factories.scheduling import ProfessionalFactory
+from website.models import SiteSettings
 
 pytestmark = pytest.mark.django_db
 
@@ -43,11 +44,6 @@ def test_json_ld_is_a_valid_blog_posting(blog_index, settings):
 
 
 def test_json_ld_publisher_is_the_clinic_name_from_site_settings(blog_index):
-    try:
-        from website.models import SiteSettings
-    except ImportError:
-        pytest.skip("the website app has no SiteSettings yet")
-
     site = Site.objects.get(is_default_site=True)
     SiteSettings.objects.update_or_create(site=site, defaults={"clinic_name": "Centro Bienestar"})
     post = BlogPageFactory(parent=blog_index, author=None, author_name="Guest")
@@ -68,3 +64,15 @@ def test_post_page_embeds_its_blog_posting_json_ld(client, blog_index):
     postings = [data for data in map(json.loads, scripts) if data.get("@type") == "BlogPosting"]
     assert len(postings) == 1
     assert postings[0]["headline"] == "Breathing"
+
+
+def test_json_ld_publisher_is_the_site_name_when_no_site_answers_the_host(blog_index, settings):
+    """Without a Wagtail site for the request there are no site settings: the configured name is used."""
+    settings.WAGTAIL_SITE_NAME = "Clínica Configurada"
+    post = BlogPageFactory(parent=blog_index, author=None, author_name="")
+    Site.objects.all().delete()
+
+    data = post.get_json_ld(RequestFactory().get("/", HTTP_HOST="unknown.example"))
+
+    assert data["publisher"]["name"] == "Clínica Configurada"
+    assert data["author"]["name"] == "Clínica Configurada"

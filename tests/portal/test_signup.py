@@ -5,10 +5,14 @@ import re
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
+from django.test import RequestFactory
 from django.urls import reverse
+from wagtail.models import Page, Site
 
 from portal.accounts.models import ConsentRecord, Patient, User
 from portal.accounts.roles import PATIENTS
+from portal.accounts.services import UNVERSIONED, legal_documents
+from website.models import SiteSettings
 
 SIGNUP_URL = reverse("account_signup")
 
@@ -136,11 +140,6 @@ def test_signup_with_an_existing_email_looks_the_same_and_creates_nothing(client
 
 @pytest.mark.django_db
 def test_signup_links_and_versions_the_legal_pages_chosen_in_site_settings(client, home_page):
-    site_settings_module = pytest.importorskip("website.models")
-    SiteSettings = getattr(site_settings_module, "SiteSettings", None)
-    if SiteSettings is None or not hasattr(SiteSettings, "privacy_policy_page"):
-        pytest.skip("website.SiteSettings with legal pages is not available")
-    from wagtail.models import Page, Site
 
     privacy = home_page.add_child(instance=Page(title="Privacidad", slug="privacidad"))
     privacy.save_revision().publish()
@@ -163,6 +162,17 @@ def test_signup_links_and_versions_the_legal_pages_chosen_in_site_settings(clien
     consents = dict(ConsentRecord.objects.filter(user__email="camila@example.com").values_list("document", "version"))
     assert consents == {"privacy": str(privacy.live_revision_id), "terms": str(terms.live_revision_id)}
     assert set(ConsentRecord.objects.values_list("page_id", flat=True)) == {privacy.pk, terms.pk}
+
+
+@pytest.mark.django_db
+def test_legal_documents_without_a_site_for_the_host_are_unlinked_and_unversioned():
+    """No Wagtail site answers the host, so there are no site settings: signup still works, without links."""
+    Site.objects.all().delete()
+
+    documents = legal_documents(RequestFactory().get(SIGNUP_URL, HTTP_HOST="unknown.example"))
+
+    assert {document.url for document in documents.values()} == {None}
+    assert {document.version for document in documents.values()} == {UNVERSIONED}
 
 
 @pytest.mark.parametrize(

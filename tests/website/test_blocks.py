@@ -1,7 +1,6 @@
 """The shared StreamField blocks on their own: validation, previews, and the selector bridge."""
 
 import sys
-import types
 
 import pytest
 from bs4 import BeautifulSoup
@@ -110,8 +109,8 @@ def test_call_to_action_accepts_an_external_url():
     assert cleaned["url"] == "https://example.com/"
 
 
-def test_listing_blocks_show_a_friendly_note_while_the_other_apps_are_missing(monkeypatch):
-    monkeypatch.setitem(sys.modules, "website.clinic.selectors", None)  # import now raises ModuleNotFoundError
+def test_listing_blocks_show_a_friendly_note_when_there_is_nothing_to_list(monkeypatch):
+    monkeypatch.setattr("website.clinic.selectors.service_listing", lambda **kwargs: [])
     block = blocks.ServicesListBlock()
 
     with translation.override("en"):
@@ -120,22 +119,39 @@ def test_listing_blocks_show_a_friendly_note_while_the_other_apps_are_missing(mo
     assert "Services will be listed here soon." in html
 
 
-def test_call_selector_returns_an_empty_list_when_the_module_is_missing():
-    assert blocks.call_selector("website.no_such_module.selectors", "anything") == []
+@pytest.mark.parametrize(
+    ("block_class", "selector", "value"),
+    [
+        (blocks.ServicesListBlock, "website.clinic.selectors.service_listing", {"category": None, "limit": None}),
+        (
+            blocks.ProfessionalsGridBlock,
+            "website.clinic.selectors.professional_listing",
+            {"service": None, "limit": None},
+        ),
+        (blocks.LatestPostsBlock, "blog.selectors.latest_posts", {"number_of_posts": 3}),
+    ],
+    ids=["services", "professionals", "posts"],
+)
+def test_a_failing_selector_fails_the_render_instead_of_listing_nothing(monkeypatch, block_class, selector, value):
+    """A broken listing must show up as an error (and in the error reports), not as an empty section."""
+
+    def broken(**kwargs):
+        raise RuntimeError("selector is broken")
+
+    monkeypatch.setattr(selector, broken)
+    block = block_class()
+
+    with pytest.raises(RuntimeError, match="selector is broken"):
+        block.render(block.to_python({"heading": "", **value}))
 
 
-def test_call_selector_returns_an_empty_list_when_the_function_is_missing(monkeypatch):
-    monkeypatch.setitem(sys.modules, "fake_app.selectors", types.ModuleType("fake_app.selectors"))
-
-    assert blocks.call_selector("fake_app.selectors", "service_listing") == []
-
-
-def test_call_selector_does_not_hide_import_errors_inside_an_existing_module(monkeypatch, tmp_path):
-    (tmp_path / "broken_selectors_module.py").write_text("import module_that_does_not_exist\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+def test_a_missing_selector_module_fails_the_render_instead_of_listing_nothing(monkeypatch):
+    """The blocks once rendered an empty list while the clinic app was missing; now a lost module is an error."""
+    monkeypatch.setitem(sys.modules, "website.clinic.selectors", None)  # importing it now raises
+    block = blocks.ServicesListBlock()
 
     with pytest.raises(ModuleNotFoundError):
-        blocks.call_selector("broken_selectors_module", "service_listing")
+        block.render(block.to_python({"heading": "Servicios", "category": None, "limit": None}))
 
 
 @pytest.mark.django_db

@@ -1,6 +1,7 @@
-"""``seed_demo`` builds a believable clinic and is safe to run twice."""
+"""``seed_demo`` builds a believable clinic, is safe to run twice, and everything it lists can be booked."""
 
 import datetime
+from collections import Counter, defaultdict
 
 import pytest
 import time_machine
@@ -9,10 +10,27 @@ from django.core.management import call_command
 from wagtail.models import Page
 
 from blog.models import BlogPage
-from booking.billing.models import Coupon, Invoice
-from booking.scheduling.models import Appointment, Location, Professional, Service, WeeklyAvailability
+from booking.billing import services as billing
+from booking.billing.models import Coupon, Invoice, InvoiceStatus, Payment, PaymentMethod, PaymentStatus
+from booking.scheduling.models import (
+    Appointment,
+    AppointmentEvent,
+    AppointmentModality,
+    AppointmentSource,
+    AppointmentStatus,
+    Location,
+    Professional,
+    Service,
+    WeeklyAvailability,
+)
+from booking.scheduling.selectors import find_slots
 from resources.models import ResourcePage
+from tests.factories.accounts import PatientFactory
 from website.demo import content
+
+# Friday 20 November 2026, 07:00 in Santiago: the seed's "today" in these tests.
+NOW = datetime.datetime(2026, 11, 20, 10, 0, tzinfo=datetime.UTC)
+PINNED = time_machine.travel(NOW, tick=False)
 
 
 def _counts():
@@ -25,14 +43,14 @@ def _counts():
         "resources": ResourcePage.objects.live().count(),
         "pages": Page.objects.count(),
         "weekly_hours": WeeklyAvailability.objects.count(),
-        "demo_sessions": Appointment.objects.filter(status="confirmed").count(),
+        "sessions": Appointment.objects.count(),
         "invoices": Invoice.objects.count(),
-        "paid_invoices": Invoice.objects.filter(status="paid").count(),
+        "payments": Payment.objects.count(),
         "coupons": Coupon.objects.count(),
     }
 
 
-@time_machine.travel(datetime.datetime(2026, 11, 20, 10, 0, tzinfo=datetime.UTC), tick=False)
+@PINNED
 @pytest.mark.django_db
 def test_seed_demo_builds_the_clinic_once_and_its_pages_render(client, capsys):
     call_command("seed_demo")
@@ -48,8 +66,9 @@ def test_seed_demo_builds_the_clinic_once_and_its_pages_render(client, capsys):
     assert first["resources"] == 6
     assert first["users"] == len(content.ACCOUNTS)
     assert first["weekly_hours"] == 6 * 11
-    assert first["demo_sessions"] == 2
-    assert (first["invoices"], first["paid_invoices"], first["coupons"]) == (2, 1, len(content.COUPONS))
+    assert 40 <= first["sessions"] <= 80
+    assert first["invoices"] == first["sessions"]
+    assert first["coupons"] == len(content.COUPONS)
     for email, *_rest in content.ACCOUNTS:
         assert email in printed
     for url in ["/", "/servicios/", "/equipo/", "/equipo/catalina-munoz/", "/blog/", "/recursos/", "/nosotros/"]:
@@ -68,3 +87,150 @@ def test_demo_patient_can_log_in_with_the_printed_password(client):
 
     assert response.status_code == 200
     assert response.context["user"].email == "paciente1@demo.clinic"
+
+
+def _expected_places(service_slug: str) -> set[str]:
+    """Where the demo's content says a service is given in person: the locations of who offers it."""
+    return {
+        location
+        for professional in content.PROFESSIONALS
+        if service_slug in professional["services"]
+        for location in professional["locations"]
+    }
+
+
+@PINNED
+@pytest.mark.django_db
+def test_demo_clinic_books_every_service_in_every_modality_it_offers():
+    """Each service, in person at every location the booking box lists for it and online, finds a time and books."""
+    call_command("seed_demo")
+    today = datetime.date(2026, 11, 20)
+    booked = []
+
+    for service in Service.objects.order_by("sort_order"):
+        offering = Professional.objects.filter(offered_services__service=service)
+        # The booking box's step 1 lists the locations of the professionals who offer the service.
+        places = list(Location.objects.filter(active=True, professionals__in=offering).distinct())
+        if service.offers_in_person:
+            assert {place.slug for place in places} == _expected_places(service.slug), service.slug
+        choices = [(place, AppointmentModality.IN_PERSON) for place in places if service.offers_in_person]
+        if service.offers_online:
+            choices.append((None, AppointmentModality.ONLINE))
+        assert choices, service.slug
+        for place, modality in choices:
+            professionals = offering.filter(locations=place) if place is not None else offering
+            slots = find_slots(
+                service=service,
+                professionals=list(professionals),
+                location=place,
+                start_day=today + datetime.timedelta(days=1),
+                end_day=today + datetime.timedelta(days=14),
+                now=NOW,
+            )
+            assert slots, (service.slug, place, modality)
+            slot = slots[0]
+            patient = PatientFactory()  # one each: a patient never holds two sessions at once
+            appointment, invoice = billing.book_with_invoice(
+                patient=patient,
+                professional=Professional.objects.get(pk=slot.professional_id),
+                service=service,
+                start=slot.start,
+                location=place,
+                modality=modality,
+                source=AppointmentSource.BOOKING_BOX,
+                actor=patient.user,
+                now=NOW,
+            )
+            assert appointment.status in (AppointmentStatus.CONFIRMED, AppointmentStatus.PENDING_PAYMENT)
+            assert (appointment.location, appointment.modality) == (place, modality)
+            assert invoice.total == appointment.price
+            booked.append((service.slug, place.slug if place else "online"))
+
+    assert ("psicoterapia-adultos", "online") in booked and ("psicoterapia-adultos", "vina-del-mar") in booked
+    assert len(booked) == 14 + 5  # 14 (service, location) pairs in person; 5 of the 8 services also online
+
+
+@PINNED
+@pytest.mark.django_db
+def test_demo_month_shows_every_state_a_clinic_sees(client):
+    """A month behind and a month ahead, through the services: closed, paid every way, owed, cancelled, moved."""
+    call_command("seed_demo")
+    sessions = list(Appointment.objects.select_related("patient__user", "service", "location"))
+
+    assert Counter(session.status for session in sessions) == {
+        AppointmentStatus.COMPLETED: 28,
+        AppointmentStatus.NO_SHOW_PATIENT: 1,
+        AppointmentStatus.CANCELLED: 1,
+        AppointmentStatus.CONFIRMED: 31,
+    }
+    assert all(session.status != AppointmentStatus.CONFIRMED for session in sessions if session.end <= NOW)
+    assert all(
+        session.status == AppointmentStatus.CONFIRMED
+        for session in sessions
+        if session.start > NOW and session.status != AppointmentStatus.CANCELLED
+    )
+    assert {session.professional_id for session in sessions} == set(Professional.objects.values_list("pk", flat=True))
+    assert {session.service.slug for session in sessions} == {data["slug"] for data in content.SERVICES}
+    assert {(session.modality, session.location.slug if session.location else "") for session in sessions} == {
+        (AppointmentModality.IN_PERSON, "providencia"),
+        (AppointmentModality.IN_PERSON, "vina-del-mar"),
+        (AppointmentModality.ONLINE, ""),
+    }
+    assert len({session.patient_id for session in sessions}) == 8
+
+    by_patient = defaultdict(list)
+    for session in sessions:
+        if session.status != AppointmentStatus.CANCELLED:
+            by_patient[session.patient_id].append((session.start, session.end))
+    for intervals in by_patient.values():
+        intervals.sort()
+        assert all(end <= next_start for (_s, end), (next_start, _e) in zip(intervals, intervals[1:], strict=False))
+
+    payments = Counter(Payment.objects.filter(status=PaymentStatus.SUCCEEDED).values_list("method", flat=True))
+    assert payments[PaymentMethod.STRIPE] >= 10
+    assert payments[PaymentMethod.CASH] and payments[PaymentMethod.TRANSFER] and payments[PaymentMethod.CARD_TERMINAL]
+    owed_ahead = Invoice.objects.filter(status=InvoiceStatus.OPEN, lines__appointment__start__gt=NOW)
+    assert owed_ahead.count() >= 10  # pay later, or at the clinic
+    (no_show,) = [session for session in sessions if session.status == AppointmentStatus.NO_SHOW_PATIENT]
+    assert Invoice.objects.get(lines__appointment=no_show).status == InvoiceStatus.OPEN  # charged, still owed
+    (cancelled,) = [session for session in sessions if session.status == AppointmentStatus.CANCELLED]
+    assert Invoice.objects.get(lines__appointment=cancelled).status == InvoiceStatus.REFUNDED
+    (moved,) = [session for session in sessions if session.reschedule_count]
+    assert moved.events.filter(action=AppointmentEvent.Action.RESCHEDULED).exists()
+    assert not AppointmentEvent.objects.filter(at__gt=NOW).exists()
+    assert Invoice.objects.filter(coupon_redemptions__isnull=False).count() == 1
+
+    camila = get_user_model().objects.get(email="paciente1@demo.clinic")
+    client.force_login(camila)
+    listed = client.get("/portal/invoices/").content.decode()
+    newest = Invoice.objects.filter(patient__user=camila).order_by("-issued_at", "-pk").first()
+    assert newest.display_number in listed
+
+
+@pytest.mark.django_db
+def test_seeding_again_repairs_professionals_an_earlier_seed_left_without_locations(client):
+    """Earlier seeds never committed the locations and put all weekday hours at the first location."""
+    with time_machine.travel(NOW, tick=False):
+        call_command("seed_demo")
+    Professional.locations.through.objects.all().delete()
+    providencia = Location.objects.get(slug="providencia")
+    WeeklyAvailability.objects.filter(professional__slug="matias-fernandez", location__isnull=False).update(
+        location=providencia
+    )
+
+    with time_machine.travel(NOW + datetime.timedelta(days=1), tick=False):
+        call_command("seed_demo")
+
+    for data in content.PROFESSIONALS:
+        professional = Professional.objects.get(slug=data["slug"])
+        assert sorted(professional.locations.values_list("slug", flat=True)) == sorted(data["locations"])
+    matias_places = WeeklyAvailability.objects.filter(professional__slug="matias-fernandez").values_list(
+        "weekday", "location__slug"
+    )
+    assert set(matias_places) == {
+        *((day, "providencia") for day in (0, 1, 2)),
+        *((day, "vina-del-mar") for day in (3, 4)),
+        (5, None),
+    }
+    step_one = client.get("/booking/", {"service": "psicoterapia-adolescentes"}).content.decode()
+    assert "Sede Viña del Mar" in step_one and "Sede Providencia" in step_one

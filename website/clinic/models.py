@@ -26,6 +26,7 @@ from wagtail.search import index
 
 from booking.scheduling.models import ServiceCategory
 from website.blocks import BaseStreamBlock
+from website.models import SiteSettings
 from website.money import quantize
 from website.routing import PathRoutingMixin
 
@@ -45,14 +46,11 @@ MEDICAL_SPECIALTY_BY_CATEGORY_SLUG = {
 
 
 def clinic_name(request) -> str:
-    """The clinic's public name: the site settings' name when that app provides one, else the site's."""
+    """The clinic's public name from the site settings of the request's site, else the configured site name."""
     try:
-        from website.models import SiteSettings
-
-        name = SiteSettings.for_request(request).display_name
-    except (ImportError, AttributeError):
-        name = ""
-    return name or settings.WAGTAIL_SITE_NAME
+        return SiteSettings.for_request(request).display_name
+    except SiteSettings.DoesNotExist:  # no Wagtail site answers the request's host
+        return settings.WAGTAIL_SITE_NAME
 
 
 def _plain_text(value, length=META_DESCRIPTION_LENGTH) -> str:

@@ -313,11 +313,27 @@ ACCOUNTS = [
     ("recepcion@demo.clinic", "Rocío", "Recepción", "receptionist"),
     ("psicologa@demo.clinic", "Catalina", "Muñoz", "professional"),
     ("nutricionista@demo.clinic", "Javiera", "Contreras", "professional"),
-    ("paciente1@demo.clinic", "Camila", "Paciente", "patient"),
-    ("paciente2@demo.clinic", "Tomás", "Paciente", "patient"),
+    ("paciente1@demo.clinic", "Camila", "Reyes Paredes", "patient"),
+    ("paciente2@demo.clinic", "Tomás", "Fuentes Lagos", "patient"),
+    ("paciente3@demo.clinic", "Ignacia", "Morales Vera", "patient"),
+    ("paciente4@demo.clinic", "Benjamín", "Castillo Ortiz", "patient"),
+    ("paciente5@demo.clinic", "Francisca", "Navarro Leiva", "patient"),
+    ("paciente6@demo.clinic", "Joaquín", "Espinoza Tapia", "patient"),
+    ("paciente7@demo.clinic", "Antonia", "Vergara Pino", "patient"),
+    ("paciente8@demo.clinic", "Vicente", "Sepúlveda Rivas", "patient"),
 ]
 
-PATIENT_RUTS = {"paciente1@demo.clinic": "19.876.543-0", "paciente2@demo.clinic": "20.123.456-5"}
+# Patient profiles (RUTs with valid check digits): email → (RUT, phone, birth date as ISO).
+PATIENTS = {
+    "paciente1@demo.clinic": ("19.876.543-0", "+56 9 1234 5678", "1990-05-17"),
+    "paciente2@demo.clinic": ("20.123.456-5", "+56 9 9012 3344", "1999-10-02"),
+    "paciente3@demo.clinic": ("18.234.567-9", "+56 9 6182 4470", "1993-02-08"),
+    "paciente4@demo.clinic": ("21.345.678-4", "+56 9 7325 1189", "2009-08-21"),
+    "paciente5@demo.clinic": ("17.654.321-3", "+56 9 5590 3127", "1988-11-30"),
+    "paciente6@demo.clinic": ("16.543.210-K", "+56 9 8841 0265", "1986-04-12"),
+    "paciente7@demo.clinic": ("20.987.654-K", "+56 9 4417 9902", "2001-07-03"),
+    "paciente8@demo.clinic": ("19.345.123-3", "+56 9 3306 7714", "1995-01-26"),
+}
 
 BLOG_CATEGORIES = [
     ("salud-mental", "Salud mental"),
@@ -491,3 +507,87 @@ FAQ = [
         "Desde tu portal de paciente, hasta 24 horas antes de la sesión y sin costo.",
     ),
 ]
+
+# The demo's month behind and month ahead (website/demo/sessions.py books them through the services).
+# Each series: (patient email, professional slug, service slug, place — a location slug or ONLINE —, preferred local
+# start hour, days from today of each session, note the patient left when booking the first one).
+ONLINE = "online"
+SESSION_SERIES = [
+    (
+        "paciente1@demo.clinic",
+        "catalina-munoz",
+        "psicoterapia-adultos",
+        "providencia",
+        10,
+        [-28, -21, -14, -7, 0, 7, 14, 21, 28],
+        "Me cuesta desconectarme del trabajo y duermo mal hace meses.",
+    ),
+    ("paciente1@demo.clinic", "javiera-contreras", "consulta-nutricional", "providencia", 17, [-25], ""),
+    ("paciente1@demo.clinic", "javiera-contreras", "bioimpedancia", "providencia", 16, [-18], ""),
+    ("paciente1@demo.clinic", "javiera-contreras", "control-nutricional", ONLINE, 11, [-11, 3, 17], ""),
+    (
+        "paciente2@demo.clinic",
+        "diego-araya",
+        "nutricion-deportiva",
+        "vina-del-mar",
+        18,
+        [-24],
+        "Preparo mi primera maratón en abril.",
+    ),
+    ("paciente2@demo.clinic", "diego-araya", "bioimpedancia", "vina-del-mar", 18, [-17, 11], ""),
+    ("paciente2@demo.clinic", "diego-araya", "control-nutricional", ONLINE, 10, [-10, 4, 18], ""),
+    (
+        "paciente3@demo.clinic",
+        "catalina-munoz",
+        "psicoterapia-adultos",
+        ONLINE,
+        9,
+        [-26, -12, 2, 16, 30],
+        "Vivo en Temuco, prefiero las sesiones en línea.",
+    ),
+    ("paciente3@demo.clinic", "fernanda-vidal", "consulta-nutricional", ONLINE, 12, [9], ""),
+    (
+        "paciente4@demo.clinic",
+        "matias-fernandez",
+        "psicoterapia-adolescentes",
+        "providencia",
+        16,
+        [-27, -20, -13, -6, 1, 8, 15, 22],
+        "Agenda su mamá, Carolina Ortiz. Benjamín está en segundo medio.",
+    ),
+    ("paciente5@demo.clinic", "valentina-herrera", "terapia-de-pareja", "vina-del-mar", 17, [-23, -9, 5], ""),
+    ("paciente5@demo.clinic", "valentina-herrera", "terapia-de-pareja", ONLINE, 10, [-16, 19], ""),
+    ("paciente6@demo.clinic", "diego-araya", "nutricion-deportiva", "providencia", 9, [-22], ""),
+    ("paciente6@demo.clinic", "diego-araya", "bioimpedancia", "providencia", 9, [-21], ""),
+    ("paciente6@demo.clinic", "diego-araya", "control-nutricional", "providencia", 9, [-8, 6, 20], ""),
+    ("paciente7@demo.clinic", "fernanda-vidal", "consulta-nutricional", "vina-del-mar", 15, [-19], ""),
+    ("paciente7@demo.clinic", "fernanda-vidal", "control-nutricional", ONLINE, 12, [-5, 9, 23], ""),
+    (
+        "paciente7@demo.clinic",
+        "valentina-herrera",
+        "psicoterapia-adultos",
+        "vina-del-mar",
+        12,
+        [-15, -1, 13, 27],
+        "Me derivó Fernanda, mi nutricionista.",
+    ),
+    (
+        "paciente8@demo.clinic",
+        "matias-fernandez",
+        "psicoterapia-adultos",
+        "vina-del-mar",
+        18,
+        [-25, -18, -11, -4, 3, 10, 17, 24],
+        "",
+    ),
+    ("paciente8@demo.clinic", "catalina-munoz", "evaluacion-psicologica", "providencia", 15, [13], ""),
+]
+
+# What happens to particular sessions: (patient email, service slug, day of the series) → outcome.
+SESSION_OUTCOMES = {
+    ("paciente4@demo.clinic", "psicoterapia-adolescentes", -13): "no_show",
+    ("paciente1@demo.clinic", "psicoterapia-adultos", 14): "cancelled",
+    ("paciente8@demo.clinic", "psicoterapia-adultos", 10): "rescheduled",
+}
+# A first session booked with a welcome discount code.
+SESSION_COUPONS = {("paciente3@demo.clinic", "psicoterapia-adultos", -26): "BIENVENIDA10"}

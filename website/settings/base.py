@@ -13,7 +13,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 SECRET_KEY = ENV.get("SECRET_KEY", "")
 DEBUG = False
 ALLOWED_HOSTS = envconf.env_list(ENV, "ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
-SITE_URL = ENV.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+SITE_URL = envconf.site_url(ENV)
 WAGTAILADMIN_BASE_URL = SITE_URL
 CSRF_TRUSTED_ORIGINS = envconf.trusted_origins(SITE_URL)
 
@@ -198,6 +198,8 @@ DEFAULT_FROM_EMAIL = ENV.get("DEFAULT_FROM_EMAIL", "Clínica <no-reply@clinic.lo
 SERVER_EMAIL = ENV.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 
 globals().update(envconf.stripe_config(ENV))
+# The port of the local test server the site pays through (`make run`, dev settings only); None: Stripe itself.
+STRIPE_LOCAL_PORT = None
 
 WAGTAIL_SITE_NAME = ENV.get("CLINIC_NAME", "Clínica")
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}

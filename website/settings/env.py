@@ -7,6 +7,7 @@ SQLite, huey on SQLite storage, console email, Stripe switched off.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -104,6 +105,33 @@ def stripe_config(env: Mapping[str, str]) -> dict:
     }
 
 
+# The local test server's keys (``manage.py run_test_stripe``): not secrets, it holds nothing but test payments.
+LOCAL_STRIPE_SECRET_KEY = "sk_test_clinic_local"
+LOCAL_STRIPE_PUBLISHABLE_KEY = "pk_test_clinic_local"
+LOCAL_STRIPE_WEBHOOK_SECRET = "whsec_clinic_local"
+
+
+def local_stripe_config(env: Mapping[str, str]) -> dict:
+    """``make run``'s online payments: the local test server on ``LOCAL_STRIPE_PORT`` of 127.0.0.1.
+
+    Empty (Stripe as ``stripe_config`` reads it) when ``LOCAL_STRIPE_PORT`` is unset or ``STRIPE_SECRET_KEY`` is
+    set: keys the user configured always win over the demo's local server.
+    """
+    port = env.get("LOCAL_STRIPE_PORT", "").strip()
+    if not port or env.get("STRIPE_SECRET_KEY", "").strip():
+        return {}
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ImproperlyConfigured(f"LOCAL_STRIPE_PORT must be a port number, not {port!r}")
+    return {
+        "STRIPE_ENABLED": True,
+        "STRIPE_SECRET_KEY": LOCAL_STRIPE_SECRET_KEY,
+        "STRIPE_PUBLISHABLE_KEY": LOCAL_STRIPE_PUBLISHABLE_KEY,
+        "STRIPE_WEBHOOK_SECRET": LOCAL_STRIPE_WEBHOOK_SECRET,
+        "STRIPE_API_BASE": f"http://127.0.0.1:{int(port)}",
+        "STRIPE_LOCAL_PORT": int(port),
+    }
+
+
 def storage_config(env: Mapping[str, str]) -> dict:
     """Media on S3 through django-storages when a bucket is configured, else local files."""
     staticfiles = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
@@ -140,6 +168,58 @@ def require(env: Mapping[str, str], name: str) -> str:
     if not value:
         raise ImproperlyConfigured(f"The {name} environment variable is required in production.")
     return value
+
+
+def site_url(env: Mapping[str, str]) -> str:
+    """The site's absolute address: ``SITE_URL``, else where ``make run`` serves it (``RUN_HOST``/``RUN_PORT``).
+
+    ``make run`` exports its ``HOST`` and ``PORT`` as ``RUN_HOST`` and ``RUN_PORT``, so that ``PORT=8100 make
+    run`` puts canonical links, ``og:url`` and JSON-LD on port 8100 too. A server listening on every interface
+    (``0.0.0.0``, ``::``) is reached on this machine at 127.0.0.1; others need ``SITE_URL`` set to the address
+    they use. Without any of them: ``http://127.0.0.1:8000``.
+    """
+    explicit = env.get("SITE_URL", "").strip()
+    if explicit:
+        return explicit.rstrip("/")
+    host = env.get("RUN_HOST", "").strip().strip("[]") or "127.0.0.1"
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"  # an IPv6 address
+    port = env.get("RUN_PORT", "").strip() or "8000"
+    if not port.isdigit():
+        raise ImproperlyConfigured(f"RUN_PORT must be a port number, not {port!r}")
+    return f"http://{host}:{int(port)}"
+
+
+ENV_LINE = re.compile(r"^\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?P<value>.*?)\s*$")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The ``NAME=value`` lines of a ``.env`` file (none when it does not exist), as a shell would read them.
+
+    Blank lines and ``#`` comments are skipped, ``export`` is allowed, a value in single or double quotes loses
+    them (``CLINIC_NAME="Clínica Bienestar"``), and an unquoted value ends at `` #``. Anything else is refused
+    with its line number rather than half-read.
+    """
+    if not path.is_file():
+        return {}
+    values = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = ENV_LINE.match(line)
+        if match is None:
+            raise ImproperlyConfigured(f"{path}, line {number}: expected NAME=value")
+        value = match["value"]
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif value[:1] in ("'", '"'):
+            raise ImproperlyConfigured(f"{path}, line {number}: the quote is not closed")
+        else:
+            value = value.split(" #", 1)[0].rstrip()
+        values[match["name"]] = value
+    return values
 
 
 def trusted_origins(site_url: str) -> list[str]:

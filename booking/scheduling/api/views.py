@@ -57,6 +57,7 @@ BOOKING_ERROR_STATUS = {
     "invalid_state": status.HTTP_409_CONFLICT,
     "max_reschedules": status.HTTP_409_CONFLICT,
     "policy_window": status.HTTP_409_CONFLICT,
+    "patient_overlap": status.HTTP_409_CONFLICT,
     "not_allowed": status.HTTP_403_FORBIDDEN,
 }
 
@@ -121,7 +122,11 @@ ERRORS_401 = OpenApiResponse(
 ERRORS_403 = OpenApiResponse(ErrorSerializer, description=_("Email not verified, or not allowed."))
 ERRORS_404 = OpenApiResponse(ErrorSerializer, description=_("No such appointment among those visible to you."))
 ERRORS_409 = OpenApiResponse(
-    ErrorSerializer, description=_("The slot was taken, or the policy no longer allows this change.")
+    ErrorSerializer,
+    description=_(
+        "The slot was taken, you already have a session at that time (patient_overlap), "
+        "or the policy no longer allows this change."
+    ),
 )
 REFERENCE = OpenApiParameter("reference", OpenApiTypes.STR, OpenApiParameter.PATH, description=_("The reference."))
 

@@ -1,6 +1,7 @@
 """Fixtures for the billing tests that talk to a fake Stripe (localstripe and our Checkout shim).
 
-- ``stripe_server`` (session): the server, started once in a child process on 127.0.0.1.
+- ``stripe_server`` (session): the product's local test Stripe (``booking.billing.devstripe``), started once
+  through ``manage.py run_test_stripe`` in a child process on 127.0.0.1 (``stripe_server.py``).
 - ``stripe_api``: the settings point the gateway at it (Stripe on, test keys); no webhook is registered.
 - ``stripe_live``: ``stripe_api`` plus the server's webhooks sent to pytest-django's live server. Tests using it
   need ``@pytest.mark.django_db(transaction=True, serialized_rollback=True)``: the live server answers in

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from anymail.exceptions import AnymailAPIError
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from wagtail.models import Site
@@ -264,4 +265,35 @@ def test_a_mail_server_failure_is_a_payment_error_and_nothing_is_recorded(paid_i
         receipts.send_receipt(invoice=paid_invoice, actor=None, now=NOW)
 
     assert refused.value.code == "provider_error"
+    assert not paid_invoice.events.filter(action=InvoiceEvent.Action.RECEIPT_SENT).exists()
+
+
+class ProviderRefusingBackend(BaseEmailBackend):
+    def send_messages(self, email_messages):
+        raise AnymailAPIError("Mailgun said no")
+
+
+class BrokenBackend(BaseEmailBackend):
+    def send_messages(self, email_messages):
+        raise RuntimeError("a bug in the mail backend")
+
+
+@pytest.mark.django_db
+def test_a_mail_provider_refusal_is_a_payment_error(paid_invoice, settings):
+    settings.EMAIL_BACKEND = f"{__name__}.ProviderRefusingBackend"
+
+    with pytest.raises(PaymentError) as refused:
+        receipts.send_receipt(invoice=paid_invoice, actor=None, now=NOW)
+
+    assert refused.value.code == "provider_error"
+
+
+@pytest.mark.django_db
+def test_a_bug_while_sending_is_not_disguised_as_a_refusal(paid_invoice, settings):
+    """Only the mail server's or provider's refusals become "try again"; anything else is a bug and raises."""
+    settings.EMAIL_BACKEND = f"{__name__}.BrokenBackend"
+
+    with pytest.raises(RuntimeError, match="a bug in the mail backend"):
+        receipts.send_receipt(invoice=paid_invoice, actor=None, now=NOW)
+
     assert not paid_invoice.events.filter(action=InvoiceEvent.Action.RECEIPT_SENT).exists()

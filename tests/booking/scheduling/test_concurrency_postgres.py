@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 
 from booking.scheduling.errors import BookingError
 from booking.scheduling.models import Appointment, AppointmentStatus
-from booking.scheduling.services import book_appointment
+from booking.scheduling.services import book_appointment, reschedule_appointment
 from tests.factories.accounts import PatientFactory
 from tests.factories.scheduling import (
     AppointmentFactory,
@@ -143,3 +143,83 @@ def test_six_professionals_racing_for_two_rooms_get_exactly_two_bookings():
     assert sorted(results) == ["booked"] * 2 + ["slot_unavailable"] * 4
     booked = Appointment.objects.filter(status=AppointmentStatus.CONFIRMED)
     assert sorted(booked.values_list("room_id", flat=True)) == sorted(room.pk for room in rooms)
+
+
+def race(attempts) -> list[str]:
+    """Run the callables at once (each in its own thread and connection); their outcomes, sorted."""
+    barrier = threading.Barrier(len(attempts))
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def run(attempt):
+        try:
+            barrier.wait()
+            attempt()
+            outcome = "done"
+        except BookingError as error:
+            outcome = error.code
+        except Exception as error:  # a deadlock or an IntegrityError escaping the service would be a 500
+            outcome = f"error: {error!r}"
+        finally:
+            connection.close()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(results)
+
+
+def test_one_patient_racing_to_book_four_professionals_at_once_gets_one_session():
+    """Four professionals, four locks: only the patient's row lock makes the later bookings see the first one."""
+    service = ServiceFactory(duration_minutes=50, min_notice_minutes=0)
+    professionals = [ProfessionalFactory(services=[service]) for _ in range(4)]
+    for professional in professionals:
+        WeeklyAvailabilityFactory(professional=professional, weekday=1, start_time=time(9), end_time=time(13))
+    patient = PatientFactory()
+    now = datetime(2026, 11, 29, 10, tzinfo=SANTIAGO)
+    start = datetime(2026, 12, 1, 9, tzinfo=SANTIAGO)
+
+    def booking(professional):
+        return lambda: book_appointment(
+            patient=patient,
+            professional=professional,
+            service=service,
+            start=start,
+            modality="online",
+            now=now,
+            source="booking_box",
+            actor=patient.user,
+        )
+
+    results = race([booking(professional) for professional in professionals])
+
+    assert results == ["done"] + ["patient_overlap"] * 3
+    assert Appointment.objects.filter(patient=patient, status=AppointmentStatus.CONFIRMED).count() == 1
+
+
+def test_moving_a_session_and_booking_another_into_the_same_time_cannot_both_win():
+    service = ServiceFactory(duration_minutes=50, min_notice_minutes=0, reschedule_window_hours=0)
+    first, second = ProfessionalFactory(services=[service]), ProfessionalFactory(services=[service])
+    for professional in (first, second):
+        WeeklyAvailabilityFactory(professional=professional, weekday=1, start_time=time(9), end_time=time(13))
+    patient = PatientFactory()
+    now = datetime(2026, 11, 29, 10, tzinfo=SANTIAGO)
+    nine, eleven = datetime(2026, 12, 1, 9, tzinfo=SANTIAGO), datetime(2026, 12, 1, 11, tzinfo=SANTIAGO)
+    common = {"patient": patient, "service": service, "modality": "online", "now": now, "source": "portal"}
+    moving = book_appointment(professional=first, start=eleven, actor=patient.user, **common)
+
+    results = race(
+        [
+            lambda: reschedule_appointment(appointment=moving, start=nine, actor=patient.user, now=now),
+            lambda: book_appointment(professional=second, start=nine, actor=patient.user, **common),
+        ]
+    )
+
+    assert results == ["done", "patient_overlap"]
+    sessions = Appointment.objects.filter(patient=patient, status=AppointmentStatus.CONFIRMED)
+    assert sorted(sessions.values_list("start", flat=True)) in ([nine, eleven], [nine])
+    assert sessions.filter(start=nine).count() == 1

@@ -1,8 +1,12 @@
-"""Build the demo clinic: catalog, people, pages, posts and resources. DEMO ONLY.
+"""Build the demo clinic: catalog, people, pages, posts, resources and a month of sessions. DEMO ONLY.
 
 Idempotent: every step looks its object up by a natural key (slug or email) and creates
 it only when missing, so running it twice changes nothing and never duplicates. Content
-that an editor changed after the first run is left alone.
+that an editor changed after the first run is left alone. Databases seeded by earlier
+versions are completed (professionals' locations, the month of sessions), not rebuilt.
+
+The sessions (website/demo/sessions.py) are placed around the real clock when the command
+runs: a month back, closed and paid, and a month ahead.
 """
 
 import datetime
@@ -10,6 +14,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -17,12 +22,8 @@ from django.utils import timezone
 from wagtail.models import Page, Site
 
 from blog.models import BlogCategory, BlogIndexPage, BlogPage
-from booking.billing import services as billing_services
-from booking.billing.models import BillingSettings, Coupon, PaymentMethod
+from booking.billing.models import BillingSettings, Coupon
 from booking.scheduling.models import (
-    Appointment,
-    AppointmentModality,
-    AppointmentSource,
     Location,
     Professional,
     ProfessionalDegree,
@@ -33,16 +34,19 @@ from booking.scheduling.models import (
     ServiceCategory,
     WeeklyAvailability,
 )
-from booking.scheduling.selectors import find_slots
-from booking.scheduling.services import book_appointment
 from portal.accounts import roles
 from portal.accounts.services import ensure_patient, mark_email_verified
 from resources.models import ResourceCategory, ResourceIndexPage, ResourcePage
 from website.clinic.models import ProfessionalIndexPage, ProfessionalPage, ServiceIndexPage, ServicePage
 from website.demo import content
 from website.demo import media as demo_media
+from website.demo.sessions import build_demo_month
 from website.management.commands.set_site_url import apply_site_url
 from website.models import FooterLink, HomePage, NavigationSettings, SiteSettings, StandardPage
+
+# Weekdays (Monday = 0) a professional with two locations spends at the second one.
+LATE_WEEK = (3, 4)
+PROFESSIONAL_LOCATIONS = {data["slug"]: data["locations"] for data in content.PROFESSIONALS}
 
 ROLE_GROUPS = {
     "editor": roles.EDITORS,
@@ -70,8 +74,10 @@ class Command(BaseCommand):
             self.create_blog(home, professionals)
             self.create_resources(home)
             self.fill_home_page(home, categories)
-            self.book_demo_sessions(users, professionals, services)
-            self.create_billing(users, services)
+            self.create_billing(services)
+            booked = build_demo_month(now=timezone.now())
+        if booked:
+            self.stdout.write(f"Booked {len(booked)} demo sessions around today (a month back, a month ahead).")
         self.print_logins()
 
     # People -------------------------------------------------------------------------------
@@ -79,11 +85,13 @@ class Command(BaseCommand):
     def create_accounts(self):
         User = get_user_model()
         users = {}
+        demo_password = None  # hashed once: the accounts share it, and each hash takes a quarter of a second
         for email, first_name, last_name, role in content.ACCOUNTS:
             user = User.objects.filter(email__iexact=email).first()
             if user is None:
                 user = User(email=email, first_name=first_name, last_name=last_name, preferred_language="es-cl")
-                user.set_password(content.DEMO_PASSWORD)
+                demo_password = demo_password or make_password(content.DEMO_PASSWORD)
+                user.password = demo_password
                 if role == "admin":
                     user.is_staff = user.is_superuser = True
                 if role in ("editor", "receptionist"):
@@ -95,9 +103,9 @@ class Command(BaseCommand):
             if role == "patient":
                 patient = ensure_patient(user)
                 if not patient.rut:
-                    patient.rut = content.PATIENT_RUTS[email]
-                    patient.phone = "+56 9 1234 5678"
-                    patient.birth_date = datetime.date(1990, 5, 17)
+                    rut, phone, birth_date = content.PATIENTS[email]
+                    patient.rut, patient.phone = rut, phone
+                    patient.birth_date = datetime.date.fromisoformat(birth_date)
                     patient.save()
             users[email] = user
         return users
@@ -147,7 +155,6 @@ class Command(BaseCommand):
                     sort_order=order,
                 )
                 professional.save()
-                professional.locations.set([locations[slug] for slug in data["locations"]])
                 for position, slug in enumerate(data["services"]):
                     ProfessionalService.objects.create(
                         professional=professional, service=services[slug], sort_order=position
@@ -164,18 +171,41 @@ class Command(BaseCommand):
                         period=period,
                         sort_order=position,
                     )
+            self.ensure_locations(professional, [locations[slug] for slug in data["locations"]])
             professionals[data["slug"]] = professional
         return professionals
 
+    def ensure_locations(self, professional, locations):
+        """Give a professional with no locations the demo's ones, and COMMIT them.
+
+        ``locations`` is a ParentalManyToManyField: ``.set()`` only changes the in-memory cluster, and the rows
+        are written by the next ``save()``. Earlier versions of this seed called ``.set()`` after saving, so
+        their professionals have no locations: the admin's "Sedes" column is empty and the booking box offers
+        only online sessions. Running the seed again repairs those databases; locations an editor set are kept.
+        """
+        if Professional.locations.through.objects.filter(professional=professional).exists():
+            return
+        professional.locations.set(locations)
+        professional.save()
+
     def create_weekly_hours(self, professionals):
-        """Mon–Fri 09:00–13:00 and 14:30–19:00 at each professional's first location; online on Saturday morning."""
-        for professional in professionals.values():
+        """Weekday hours in person (09:00–13:00, 14:30–19:00); online on Saturday morning.
+
+        A professional who works at two locations is at the first Monday to Wednesday and at the second on
+        Thursday and Friday, so that every location they list can be booked.
+        """
+        for slug, professional in professionals.items():
+            places = [Location.objects.get(slug=place) for place in PROFESSIONAL_LOCATIONS[slug]]
             if professional.weekly_availability.exists():
+                self.move_late_week_to_second_location(professional, places)
                 continue
-            location = professional.locations.order_by("sort_order").first()
             rows = [
                 WeeklyAvailability(
-                    professional=professional, location=location, weekday=day, start_time=start, end_time=end
+                    professional=professional,
+                    location=self.location_on(day, places),
+                    weekday=day,
+                    start_time=start,
+                    end_time=end,
                 )
                 for day in range(5)
                 for start, end in ((datetime.time(9), datetime.time(13)), (datetime.time(14, 30), datetime.time(19)))
@@ -191,44 +221,21 @@ class Command(BaseCommand):
             )
             WeeklyAvailability.objects.bulk_create(rows)
 
-    def book_demo_sessions(self, users, professionals, services):
-        """Two upcoming sessions for the first demo patient, booked through the booking service."""
-        patient = users["paciente1@demo.clinic"].patient
-        if Appointment.objects.filter(patient=patient).exists():
-            return
-        now = timezone.now()
-        today = timezone.localdate(now)
-        for professional_slug, service_slug in (
-            ("catalina-munoz", "psicoterapia-adultos"),
-            ("javiera-contreras", "control-nutricional"),
-        ):
-            professional, service = professionals[professional_slug], services[service_slug]
-            slots = find_slots(
-                service=service,
-                professionals=[professional],
-                start_day=today + datetime.timedelta(days=3),
-                end_day=today + datetime.timedelta(days=17),
-                now=now,
-            )
-            in_person = [slot for slot in slots if slot.location_id is not None]
-            if not in_person:
-                continue
-            slot = in_person[len(in_person) // 3]
-            book_appointment(
-                patient=patient,
-                professional=professional,
-                service=service,
-                start=slot.start,
-                location=Location.objects.get(pk=slot.location_id),
-                modality=AppointmentModality.IN_PERSON,
-                now=now,
-                source=AppointmentSource.ADMIN,
-                actor=users["recepcion@demo.clinic"],
-                note="Reserva de demostración",
-            )
+    @staticmethod
+    def location_on(weekday: int, places: list[Location]) -> Location:
+        return places[1] if len(places) > 1 and weekday in LATE_WEEK else places[0]
 
-    def create_billing(self, users, services):
-        """The clinic's billing details, two discount codes, and an invoice per demo session (one paid in cash)."""
+    def move_late_week_to_second_location(self, professional, places):
+        """Repair hours an earlier seed put all at the first location: Thursday and Friday go to the second.
+
+        Only when the second location has no hours at all (an editor's arrangement is left alone).
+        """
+        if len(places) < 2 or professional.weekly_availability.filter(location=places[1]).exists():
+            return
+        professional.weekly_availability.filter(location=places[0], weekday__in=LATE_WEEK).update(location=places[1])
+
+    def create_billing(self, services):
+        """The clinic's billing details and two discount codes (the sessions' invoices come with their booking)."""
         site = Site.objects.get(is_default_site=True)
         billing = BillingSettings.for_site(site)
         if not billing.legal_name:
@@ -241,19 +248,6 @@ class Command(BaseCommand):
             )
             if created and service_slugs:
                 coupon.services.set([services[slug] for slug in service_slugs])
-        receptionist = users["recepcion@demo.clinic"]
-        patient = users["paciente1@demo.clinic"].patient
-        sessions = Appointment.objects.filter(patient=patient, invoice_lines__isnull=True).order_by("start")
-        for number, appointment in enumerate(sessions):
-            invoice = billing_services.create_invoice_for_appointment(appointment=appointment, actor=receptionist)
-            if number == 0 and invoice.is_payable:
-                billing_services.record_offline_payment(
-                    invoice=invoice,
-                    method=PaymentMethod.TRANSFER,
-                    amount=invoice.balance_due,
-                    actor=users["admin@demo.clinic"],
-                    external_reference="Transferencia demo 0001",
-                )
 
     # Pages --------------------------------------------------------------------------------
 
@@ -503,8 +497,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Demo clinic ready. DEMO ONLY accounts (password for all: {content.DEMO_PASSWORD}):")
         )
-        for email, _first, _last, role in content.ACCOUNTS:
-            self.stdout.write(f"  {role:<13} {email}")
+        for email, first_name, last_name, role in content.ACCOUNTS:
+            self.stdout.write(f"  {role:<13} {email:<27} {first_name} {last_name}")
         self.stdout.write(
             "Staff and professionals enrol an authenticator app (TOTP) at their first admin/portal visit."
         )
