@@ -402,6 +402,15 @@ def test_a_patient_who_never_consented_is_asked_and_the_consent_is_recorded(pati
     assert record.accepted_at is not None
 
 
+def test_a_refused_booking_records_no_consent_either(patient_client, clinic):
+    """Consent, session, invoice and code in one transaction: a code refused at the confirmation writes nothing."""
+    response = patient_client.post(review_url(), {"consent": "on", "note": "", "coupon": "NOPE"}, **EN)
+
+    assert "That discount code does not exist." in response.content.decode()
+    assert Appointment.objects.count() == 0
+    assert not ConsentRecord.objects.filter(user=clinic.patient.user).exists()
+
+
 def test_a_patient_who_consented_is_not_asked_again(client, clinic):
     patient = PatientFactory()
     ConsentRecord.objects.create(user=patient.user, document="privacy", version="unversioned")
