@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from crispy_forms.bootstrap import FieldWithButtons, StrictButton
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Layout
 from django import forms
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext_lazy
 
 from booking.scheduling.models import (
     AppointmentModality,
@@ -142,7 +146,24 @@ class ChoiceForm(forms.Form):
                 and not ProfessionalService.objects.filter(professional=professional, service=service).exists()
             ):
                 self.add_error("professional", _("That professional does not offer this service."))
+        if service is not None and cleaned.get("location") is not None and not self.errors:
+            self._clean_place(cleaned)
         return cleaned
+
+    def _clean_place(self, cleaned) -> None:
+        """A location is possible only if the chosen professional (else one of the team, else anyone offering the
+        service) works there: a hand-edited address must not list times at a place nobody chosen works at."""
+        location, professional, team = cleaned["location"], cleaned.get("professional"), cleaned.get("team") or []
+        working = Professional.objects.filter(
+            active=True, locations=location, offered_services__service=cleaned["service"]
+        )
+        if professional is not None:
+            working = working.filter(pk=professional.pk)
+        elif team:
+            working = working.filter(pk__in=[member.pk for member in team])
+        if not working.exists():
+            field = "where" if cleaned.get("where") else "location"
+            self.add_error(field, _("That place is not available for this service with the chosen professional."))
 
     def filters(self) -> dict[str, str]:
         """The validated choices as query parameters (empty ones left out)."""
@@ -220,3 +241,97 @@ class ConfirmForm(forms.Form):
         label=_("I have read and accept the privacy policy and the cancellation policy."),
         error_messages={"required": _("Please accept the privacy policy to book.")},
     )
+
+    def __init__(
+        self, *args, needs_consent: bool = True, privacy_url: str | None = None, apply_url: str = "", **kwargs
+    ):
+        """``needs_consent`` False: the patient already accepted the privacy policy (at sign-up): not asked twice.
+
+        ``apply_url`` is where htmx posts the "Apply" button (the review's own address); without JavaScript the
+        button is a plain submit of the same form with ``action=apply``.
+        """
+        super().__init__(*args, **kwargs)
+        fields = [
+            FieldWithButtons(
+                "coupon",
+                StrictButton(
+                    gettext("Apply"),
+                    type="submit",
+                    name="action",
+                    value="apply",
+                    css_id="apply-coupon",
+                    css_class="btn-outline-primary",
+                    hx_post=apply_url,
+                    hx_disabled_elt="this",
+                ),
+            ),
+            "note",
+        ]
+        if needs_consent:
+            fields.append("consent")
+            if privacy_url:
+                self.fields["consent"].label = format_html(
+                    gettext(
+                        'I have read and accept the <a href="{url}" target="_blank" rel="noopener">privacy policy</a> '
+                        "and the cancellation policy."
+                    ),
+                    url=privacy_url,
+                )
+        else:
+            del self.fields["consent"]
+        self.fields["coupon"].widget.attrs["autocomplete"] = "off"
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        self.helper.layout = Layout(*fields)
+
+
+class PlaceSelect(forms.Select):
+    """A select whose options name who works at each place (``data-professionals``): booking.js hides the places
+    of the others once a professional is picked. Without JavaScript step 2 checks the pair and comes back."""
+
+    def __init__(self, attrs=None, choices=(), working_at: dict[str, str] | None = None):
+        super().__init__(attrs, choices)
+        self.working_at = working_at or {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex=subindex, attrs=attrs)
+        working = self.working_at.get(str(value))
+        if working is not None:
+            option["attrs"]["data-professionals"] = working
+        return option
+
+
+class OptionsForm(forms.Form):
+    """Step 1's visible choice, who and where, built from what is really possible (see ``selectors.Places``).
+
+    Only rendered (crispy-forms): the GET it submits is validated by ``DateForm`` at step 2, like any address.
+    """
+
+    professional = forms.ChoiceField(label=_("Professional"), required=False)
+    where = forms.ChoiceField(label=_("Where"), required=False, widget=PlaceSelect(attrs={"data-place-select": ""}))
+
+    def __init__(self, *, professionals, chosen, locations, offers_online: bool, location, modality: str):
+        """``locations``: (location, slugs of who works there) pairs, in order."""
+        super().__init__(auto_id="id_%s")
+        people = [
+            (member.slug, f"{member.display_name} · {member.title}" if member.title else member.display_name)
+            for member in professionals
+        ]
+        if len(professionals) != 1 or chosen is None:
+            people.insert(0, ("", gettext("First available")))
+        self.fields["professional"].choices = people
+        self.fields["professional"].initial = chosen.slug if chosen is not None else ""
+        places = [(item.slug, f"{item.name} · {item.address}") for item, _working in locations]
+        if offers_online:
+            places.append(("online", gettext("Online (video call)")))
+        if len(places) > 1:
+            places.insert(0, ("", gettext("Any place")))
+        where = self.fields["where"]
+        where.choices = places
+        where.widget.working_at = {item.slug: working for item, working in locations}
+        where.initial = location.slug if location is not None else ("online" if modality == "online" else "")
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        self.helper.layout = Layout("professional", "where")

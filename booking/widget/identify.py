@@ -30,8 +30,9 @@ from booking.scheduling.models import AppointmentModality
 
 from .forms import SlotForm
 from .identify_forms import BookingSignupForm
+from .payment import online_payment_for
 from .selectors import clinic_zone, slot_is_offered
-from .views import _choice_context, _invalid, _unavailable, flow_url
+from .views import _choice_context, _invalid, _not_bookable_message, _unavailable, flow_url
 
 #: Session key read by ``templates/account/confirm_email_verification_code.html`` to say a booking is waiting.
 PENDING_REVIEW_SESSION_KEY = "widget_pending_review"
@@ -51,6 +52,9 @@ def identify(request):
     if not form.is_valid():
         return _invalid(request, form)
     data = form.cleaned_data
+    if not online_payment_for(request, data["service"]).bookable:  # never a sign-up that ends in a dead end
+        form.add_error(None, _not_bookable_message())
+        return _invalid(request, form)
     review_url = flow_url(request, "review", form.filters())
     if request.user.is_authenticated:
         return redirect(review_url)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import re
 
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Layout, Row
 from django import forms
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -80,6 +82,20 @@ class BookingSignupForm(SignupForm):
         self.fields["preferred_language"].initial = _page_language()
         self.fields["email"].widget.attrs["autocomplete"] = "email"
         self.fields["email"].help_text = _("We send you a code to confirm it, then the booking confirmation.")
+        # Rendered by crispy-forms (Bootstrap 5): labels, help texts and errors tied to each input by
+        # aria-describedby; the <form> and its button stay in the template (the step's own markup).
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        self.helper.layout = Layout(
+            Row(Column("first_name", css_class="col-sm-6"), Column("last_name", css_class="col-sm-6")),
+            "email",
+            "phone",
+            "rut",
+            "preferred_language",
+            "accept_privacy",
+            "accept_terms",
+        )
 
     def clean_first_name(self):
         return self.cleaned_data["first_name"].strip()

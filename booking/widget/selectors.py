@@ -8,10 +8,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import OuterRef, Q, Subquery
 
+from booking.billing.errors import PaymentError
+from booking.billing.models import Coupon, InvoiceStatus
 from booking.scheduling.availability import ALL, Slot
 from booking.scheduling.models import (
     AppointmentModality,
@@ -23,6 +26,9 @@ from booking.scheduling.models import (
     ServiceCategory,
 )
 from booking.scheduling.selectors import find_slots
+from portal.accounts.models import ConsentRecord
+from portal.accounts.services import UNVERSIONED
+from website.money import quantize
 
 
 def box_services(
@@ -70,6 +76,78 @@ def box_services(
         if getattr(row, "own_price", None) is not None:
             row.price = row.own_price
     return rows
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where ``service`` can really take place with some professionals: what step 1 offers and steps 2-4 accept.
+
+    A location counts only when the service is offered in person and one of the professionals works there (their
+    ``locations``); online counts only when the service is offered online. A weekly hour set at a location the
+    professional is not linked to does not make that location bookable: the box never lists a time it would not
+    offer as a choice.
+    """
+
+    service_online: bool
+    professional_ids: frozenset[int]
+    locations_of: dict[int, list[Location]]
+
+    @property
+    def locations(self) -> list[Location]:
+        """Every possible location once, in the clinic's order."""
+        unique = {location.pk: location for places in self.locations_of.values() for location in places}
+        return sorted(unique.values(), key=lambda location: (location.sort_order, location.name))
+
+    @property
+    def online(self) -> bool:
+        return self.service_online and bool(self.professional_ids)
+
+    def __bool__(self) -> bool:
+        return self.online or bool(self.locations)
+
+    def for_professional(self, professional_id: int) -> list[Location]:
+        return self.locations_of.get(professional_id, [])
+
+    def has_place_for(self, professional_id: int) -> bool:
+        if professional_id not in self.professional_ids:
+            return False
+        return self.service_online or bool(self.for_professional(professional_id))
+
+    def allows(self, *, location: Location | None, modality: str) -> bool:
+        """Whether the chosen place (a location, online, in person anywhere, or anywhere) is possible."""
+        if location is not None:
+            return any(item.pk == location.pk for item in self.locations)
+        if modality == AppointmentModality.ONLINE:
+            return self.online
+        if modality == AppointmentModality.IN_PERSON:
+            return bool(self.locations)
+        return bool(self)
+
+    def allows_slot(self, slot: Slot) -> bool:
+        if slot.professional_id not in self.professional_ids:
+            return False
+        if slot.location_id is None:
+            return self.service_online
+        return any(location.pk == slot.location_id for location in self.for_professional(slot.professional_id))
+
+
+def possible_places(*, service: Service, professionals: Sequence[Professional] | None) -> Places:
+    """The places of ``service`` with ``professionals`` (None: everyone bookable who offers it), in one or two
+    queries whatever their number."""
+    if professionals is None:
+        ids = set(Professional.objects.bookable().offering(service).values_list("pk", flat=True))
+    else:
+        ids = {professional.pk for professional in professionals}
+    locations_of: dict[int, list[Location]] = defaultdict(list)
+    if service.offers_in_person and ids:
+        links = (
+            Professional.locations.through.objects.filter(professional_id__in=ids, location__active=True)
+            .select_related("location")
+            .order_by("location__sort_order", "location__name")
+        )
+        for link in links:
+            locations_of[link.professional_id].append(link.location)
+    return Places(service_online=service.offers_online, professional_ids=frozenset(ids), locations_of=locations_of)
 
 
 def team_argument(professional: Professional | None, team: Sequence[Professional]) -> list[Professional] | None:
@@ -126,9 +204,12 @@ def _choices(slots: list[Slot], zone: zoneinfo.ZoneInfo) -> dict[date, list[Time
     return by_day
 
 
-def _filtered(slots: list[Slot], modality: str) -> list[Slot]:
+def _filtered(slots: list[Slot], modality: str, places: Places | None = None) -> list[Slot]:
+    """The slots of the chosen modality at places that are really possible (see ``Places``)."""
     if modality == AppointmentModality.IN_PERSON:
-        return [slot for slot in slots if slot.location_id is not None]
+        slots = [slot for slot in slots if slot.location_id is not None]
+    if places is not None:
+        slots = [slot for slot in slots if places.allows_slot(slot)]
     return slots
 
 
@@ -141,6 +222,7 @@ def month_availability(
     month: date,
     now: datetime,
     team: Sequence[Professional] = (),
+    places: Places | None = None,
 ) -> Month:
     """The days of ``month`` with free times and those times: one ``find_slots`` call for the whole month.
 
@@ -160,7 +242,7 @@ def month_availability(
             end_day=last_day,
             now=now,
         )
-    times_by_day = _choices(_filtered(slots, modality), zone)
+    times_by_day = _choices(_filtered(slots, modality, places), zone)
     horizon_end = (now + timedelta(days=service.booking_horizon_days)).astimezone(zone).date()
     previous = (first_day - timedelta(days=1)).replace(day=1)
     following = last_day + timedelta(days=1)
@@ -184,6 +266,7 @@ def nearest_times(
     now: datetime,
     limit: int = 6,
     team: Sequence[Professional] = (),
+    places: Places | None = None,
 ) -> list[TimeChoice]:
     """The first free times from the day of ``around`` on (two weeks ahead), to offer when a time was taken.
 
@@ -199,14 +282,15 @@ def nearest_times(
         end_day=start_day + timedelta(days=14),
         now=now,
     )
-    by_day = _choices(_filtered(slots, modality), zone)
+    by_day = _choices(_filtered(slots, modality, places), zone)
     return [choice for day in sorted(by_day) for choice in by_day[day]][:limit]
 
 
 def slot_is_offered(
     *, service: Service, professional: Professional, location: Location | None, start: datetime, now: datetime
 ) -> bool:
-    """Whether ``find_slots`` offers exactly this start with this professional at this place right now."""
+    """Whether ``find_slots`` offers exactly this start with this professional at this place right now, and the
+    place is one of the professional's (``Places``)."""
     zone = clinic_zone(location)
     local_day = start.astimezone(zone).date()
     slots = find_slots(
@@ -218,7 +302,69 @@ def slot_is_offered(
         now=now,
     )
     wanted_location = location.pk if location is not None else None
+    places = possible_places(service=service, professionals=[professional])
     return any(
-        slot.start == start and slot.professional_id == professional.pk and slot.location_id == wanted_location
+        places.allows_slot(slot)
+        and slot.start == start
+        and slot.professional_id == professional.pk
+        and slot.location_id == wanted_location
         for slot in slots
     )
+
+
+@dataclass(frozen=True)
+class CouponPreview:
+    """What a discount code would take off one session's price; nothing is redeemed."""
+
+    code: str
+    discount: Decimal
+    total: Decimal
+
+
+def preview_coupon(
+    *, code: str, service: Service, price: Decimal, currency: str, patient_id: int | None, now: datetime
+) -> CouponPreview:
+    """The review step's "Apply": the discounted price of one session, or ``PaymentError`` with billing's code.
+
+    Read-only, with the rules ``billing.services.apply_coupon`` checks for a one-line invoice (same error codes,
+    so the same messages); the confirmation still applies the code through that service, inside the booking's
+    transaction, which is what counts (a code used up meanwhile is refused there and nothing is booked).
+    """
+    code = (code or "").strip()
+    coupon = Coupon.objects.filter(code__iexact=code).first() if code else None
+    if coupon is None:
+        raise PaymentError("coupon_unknown")
+    if not coupon.active:
+        raise PaymentError("coupon_inactive")
+    if coupon.valid_from is not None and now < coupon.valid_from:
+        raise PaymentError("coupon_not_started")
+    if coupon.valid_until is not None and now >= coupon.valid_until:
+        raise PaymentError("coupon_expired")
+    if coupon.kind == Coupon.Kind.AMOUNT and coupon.currency != currency:
+        raise PaymentError("coupon_not_applicable")
+    scoped = set(coupon.services.values_list("pk", flat=True))
+    if scoped and service.pk not in scoped:
+        raise PaymentError("coupon_not_applicable")
+    counted = coupon.redemptions.exclude(invoice__status=InvoiceStatus.VOID)
+    if coupon.max_redemptions is not None and counted.count() >= coupon.max_redemptions:
+        raise PaymentError("coupon_limit_reached")
+    if (
+        coupon.max_per_customer is not None
+        and patient_id is not None
+        and counted.filter(patient_id=patient_id).count() >= coupon.max_per_customer
+    ):
+        raise PaymentError("coupon_customer_limit_reached")
+    if coupon.kind == Coupon.Kind.PERCENT:
+        discount = quantize(price * coupon.value / 100, currency)
+    else:
+        discount = quantize(coupon.value, currency)
+    discount = min(discount, price)
+    return CouponPreview(code=coupon.code, discount=discount, total=price - discount)
+
+
+def has_accepted(user, document) -> bool:
+    """Whether ``user`` accepted this ``LegalDocument``: the version shown now, or any if it has no version."""
+    records = ConsentRecord.objects.filter(user=user, document=document.document)
+    if document.version != UNVERSIONED:
+        records = records.filter(version=document.version)
+    return records.exists()

@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode
 
+from allauth.account.adapter import get_adapter as get_account_adapter
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.messages.storage.base import Message
 from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -29,7 +31,7 @@ from booking.billing import services as billing
 from booking.billing import stripe_gateway
 from booking.billing import webhooks as billing_webhooks
 from booking.billing.errors import PaymentError
-from booking.billing.models import Invoice, InvoiceStatus
+from booking.billing.models import Invoice, InvoiceStatus, PaymentStatus
 from booking.scheduling import services as scheduling
 from booking.scheduling.errors import BookingError
 from booking.scheduling.models import (
@@ -38,15 +40,26 @@ from booking.scheduling.models import (
     AppointmentSource,
     AppointmentStatus,
     Location,
-    PaymentMode,
     Professional,
     ProfessionalService,
 )
-from portal.accounts.services import ensure_patient
+from portal.accounts.models import ConsentRecord
+from portal.accounts.services import ensure_patient, legal_documents, record_consents
+from website.models.site_settings import OnlinePaymentFallback
 
 from .calendar_links import calendar_links
-from .forms import ChoiceForm, ConfirmForm, DateForm, SlotForm, format_start
-from .selectors import box_services, clinic_zone, month_availability, nearest_times, slot_is_offered
+from .forms import ChoiceForm, ConfirmForm, DateForm, OptionsForm, SlotForm, format_start
+from .payment import OnlinePayment, clinic_fallback, online_payment_for, stripe_test_mode
+from .selectors import (
+    box_services,
+    clinic_zone,
+    has_accepted,
+    month_availability,
+    nearest_times,
+    possible_places,
+    preview_coupon,
+    slot_is_offered,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -121,10 +134,29 @@ def choose(request):
             category=form.cleaned_data["category"],
             team=team,
         )
-        links = [(item, flow_url(request, "start", {**form.filters(), "service": item.slug})) for item in services]
+        links = [
+            (
+                item,
+                flow_url(request, "start", {**form.filters(), "service": item.slug}),
+                online_payment_for(request, item),
+            )
+            for item in services
+        ]
         return render(request, "widget/choose_service.html", {**choice, "service_links": links})
     if professional is not None and choice["modality"] and (choice["location"] or choice["modality"] == "online"):
         return redirect(flow_url(request, "date", form.filters()))
+    return _options_page(request, form, choice)
+
+
+def _options_page(request, form, choice: dict, *, error: str = "", status: int = 200):
+    """Step 1's second half: the professional ("first available") and the places that are really possible.
+
+    Only professionals with at least one possible place for the service are listed, and only places where one of
+    them works (``Places``); each location carries the slugs of who works there, so booking.js can hide the
+    others once a professional is picked (without JavaScript the next step checks the pair and comes back here).
+    When nothing is possible the step says so and offers the clinic's contact instead of an empty choice.
+    """
+    service, professional, team = choice["service"], choice["professional"], form.cleaned_data.get("team") or []
     if professional is not None:
         professionals = [professional]
     else:
@@ -132,22 +164,30 @@ def choose(request):
         if team:
             offering = offering.filter(pk__in=[member.pk for member in team])
         professionals = list(offering.order_by("sort_order", "display_name"))
+    places = possible_places(service=service, professionals=professionals)
+    professionals = [item for item in professionals if places.has_place_for(item.pk)]
+    modality, location = choice["modality"], choice["location"]
     locations = []
-    if service.offers_in_person and choice["modality"] != AppointmentModality.ONLINE:
-        if choice["location"] is not None:
-            locations = [choice["location"]]
-        else:
-            locations = list(
-                Location.objects.filter(active=True, professionals__in=[p.pk for p in professionals])
-                .distinct()
-                .order_by("sort_order", "name")
-            )
-    offers_online = service.offers_online and choice["modality"] != AppointmentModality.IN_PERSON
+    if professionals and modality != AppointmentModality.ONLINE:
+        locations = [item for item in places.locations if location is None or item.pk == location.pk]
+    offers_online = bool(professionals) and places.online and modality != AppointmentModality.IN_PERSON
+    working_at = {
+        item.pk: " ".join(member.slug for member in professionals if item in places.for_professional(member.pk))
+        for item in locations
+    }
     context = {
         **choice,
-        "professionals": professionals,
-        "locations": locations,
-        "offers_online": offers_online,
+        "options_form": OptionsForm(
+            professionals=professionals,
+            chosen=professional,
+            locations=[(item, working_at[item.pk]) for item in locations],
+            offers_online=offers_online,
+            location=location,
+            modality=modality,
+        ),
+        "nothing_possible": not locations and not offers_online,
+        "place_error": error,
+        "payment": online_payment_for(request, service),
         "date_url": flow_url(request, "date", {}),
         # The box's limits travel as hidden fields of the GET form (a GET form drops its action's query string).
         "carried_filters": [
@@ -155,10 +195,29 @@ def choose(request):
         ],
         # A box whose editor did not allow changes shows no way back to the other services (UX only).
         "back_url": ""
-        if form.cleaned_data["lock"]
+        if form.cleaned_data.get("lock")
         else flow_url(request, "start", {key: value for key, value in form.filters().items() if key != "service"}),
     }
-    return render(request, "widget/choose_options.html", context)
+    return render(request, "widget/choose_options.html", context, status=status)
+
+
+def _no_place_message(places) -> str:
+    if not places:
+        return _(
+            "This service cannot be booked online with the chosen professional right now. Please contact the clinic."
+        )
+    return _("Please choose one of the places offered.")
+
+
+def _back_to_step_one(request, form, message: str):
+    """An empty or impossible place (or a service that cannot be booked now) sent to step 2: step 1 again (400)
+    with the message, never times."""
+    choice = {**_choice_context(form), "location": None, "modality": ""}
+    return _options_page(request, form, choice, error=message, status=400)
+
+
+#: The fields whose errors send the visitor back to step 1's place choice rather than to "invalid link".
+PLACE_FIELDS = {"where", "location", "modality"}
 
 
 @vary_on_headers("HX-Request")
@@ -170,11 +229,20 @@ def choose_date(request):
     """
     form = DateForm(request.GET)
     if not form.is_valid():
+        if set(form.errors) <= PLACE_FIELDS and form.cleaned_data.get("service") is not None:
+            message = " ".join(str(error) for errors in form.errors.values() for error in errors)
+            return _back_to_step_one(request, form, message)
         return _invalid(request, form)
     choice = _choice_context(form)
     service = choice["service"]
     if service is None:
         return redirect(flow_url(request, "start", form.filters()))
+    chosen = [choice["professional"]] if choice["professional"] is not None else form.cleaned_data["team"]
+    places = possible_places(service=service, professionals=chosen or None)
+    if not places.allows(location=choice["location"], modality=choice["modality"]):
+        return _back_to_step_one(request, form, _no_place_message(places))
+    if not online_payment_for(request, service).bookable:  # step 1 says so; no way on to the sign-up
+        return _back_to_step_one(request, form, _not_bookable_message())
     now = timezone.now()
     zone = clinic_zone(choice["location"])
     day = form.cleaned_data.get("day")
@@ -187,16 +255,18 @@ def choose_date(request):
         month=month,
         now=now,
         team=form.cleaned_data["team"],
+        places=places,
     )
     if day is None or day.replace(day=1) != availability.first_day:
         day = min(availability.free_days) if availability.free_days else None
     filters = form.filters()
     times = availability.times_by_day.get(day, []) if day else []
-    chosen = [choice["professional"]] if choice["professional"] is not None else form.cleaned_data["team"]
-    slug_of = {member.pk: member.slug for member in chosen}  # known already: no query for them
-    unknown = {time_choice.slot.professional_id for time_choice in times} - slug_of.keys()
+    known = {member.pk: (member.slug, member.display_name) for member in chosen}  # no query for them
+    unknown = {time_choice.slot.professional_id for time_choice in times} - known.keys()
     if unknown:
-        slug_of.update(Professional.objects.filter(pk__in=unknown).values_list("pk", "slug"))
+        rows = Professional.objects.filter(pk__in=unknown).values_list("pk", "slug", "display_name")
+        known.update((pk, (slug, name)) for pk, slug, name in rows)
+    slug_of = {pk: slug for pk, (slug, _name) in known.items()}
     time_links = [
         (
             time_choice,
@@ -234,6 +304,10 @@ def choose_date(request):
         "weeks": weeks,
         "day": day,
         "time_links": time_links,
+        # "First available": each time says with whom, so nobody learns it only at the review.
+        "time_groups": _time_groups(
+            time_links, {pk: name for pk, (_slug, name) in known.items()} if choice["professional"] is None else {}
+        ),
         "zone": zone.key,
         "previous_url": flow_url(request, "date", {**filters, "month": f"{availability.previous:%Y-%m}"})
         if availability.previous
@@ -246,6 +320,22 @@ def choose_date(request):
         else flow_url(request, "start", {key: value for key, value in filters.items() if key in BOX_KEYS}),
     }
     return render(request, "widget/choose_date.html", context)
+
+
+def _time_groups(time_links: list[tuple], name_of: dict[int, str]) -> list[tuple]:
+    """The day's times by place, each place named once above its times (locations first, then online); each time
+    with its professional's name when ``name_of`` has it (the visitor chose "first available")."""
+    groups: dict[int | None, list[tuple]] = {}
+    for time_choice, url in time_links:
+        location = time_choice.location
+        name = name_of.get(time_choice.slot.professional_id, "")
+        groups.setdefault(location.pk if location is not None else None, []).append((time_choice, url, name))
+    ordered = sorted(groups.values(), key=lambda links: _place_order(links[0][0].location))
+    return [(links[0][0].location, links) for links in ordered]
+
+
+def _place_order(location: Location | None) -> tuple:
+    return (1, 0, "") if location is None else (0, location.sort_order, location.name)
 
 
 def _review_links(request, base: dict[str, str], alternatives) -> list[tuple]:
@@ -284,7 +374,7 @@ def _unavailable(request, form, message: str = "", *, status: int = 200):
     return render(request, "widget/unavailable.html", context, status=status)
 
 
-def _review_context(request, form, confirm_form, *, price, online_unavailable: bool) -> dict:
+def _review_context(request, form, confirm_form, *, price, payment: OnlinePayment, preview=None) -> dict:
     data = form.cleaned_data
     return {
         **_choice_context(form),
@@ -293,17 +383,79 @@ def _review_context(request, form, confirm_form, *, price, online_unavailable: b
         "zone": clinic_zone(data["location"]).key,
         "online": data["modality"] == AppointmentModality.ONLINE,
         "price": price,
-        "pays_online": data["service"].payment_mode == PaymentMode.ONLINE_AT_BOOKING,
-        "online_unavailable": online_unavailable,
+        "coupon_preview": preview,
+        "payment": payment,
+        "pays_online": payment.pays_online,
+        "online_unavailable": not payment.bookable,
         "date_url": flow_url(request, "date", {k: v for k, v in form.filters().items() if k not in ("start",)}),
+        "messages": _review_messages(request),
     }
+
+
+def _review_messages(request) -> list:
+    """The messages the review shows: after a sign-up allauth leaves two success notes ("email confirmed",
+    "signed in"), which read as two stacked alerts; they become one sentence. Reading them marks them shown."""
+    stored = list(messages.get_messages(request))
+    successes = [message for message in stored if message.level == messages.SUCCESS]
+    if len(successes) < 2:
+        return stored
+    merged = Message(messages.SUCCESS, _("You are logged in. Check the details below and confirm your booking."))
+    return [merged, *(message for message in stored if message.level != messages.SUCCESS)]
+
+
+def _privacy_to_accept(request):
+    """The privacy policy the patient must still accept at review, or None if they already did (e.g. at sign-up).
+
+    A patient created by staff, or one who accepted an older version of the policy page, is asked here."""
+    document = legal_documents(request)[ConsentRecord.Document.PRIVACY]
+    return None if has_accepted(request.user, document) else document
+
+
+def _confirm_form(request, data, privacy) -> ConfirmForm:
+    return ConfirmForm(
+        data,
+        needs_consent=privacy is not None,
+        privacy_url=privacy.url if privacy is not None else None,
+        apply_url=request.get_full_path(),
+    )
+
+
+def _apply_coupon_preview(request, form, confirm_form, *, price, now):
+    """The review's "Apply" button: the price with the code, or the code's error; nothing is redeemed or booked.
+
+    Only the code's own message is shown: the consent or the note are not being submitted yet.
+    """
+    confirm_form.is_valid()
+    for field in [name for name in confirm_form.errors if name != "coupon"]:
+        del confirm_form.errors[field]
+    code = (confirm_form.cleaned_data.get("coupon") or "").strip()
+    if not code:
+        confirm_form.add_error("coupon", _("Please enter a discount code."))
+        return None
+    data = form.cleaned_data
+    try:
+        return preview_coupon(
+            code=code,
+            service=data["service"],
+            price=price,
+            currency=data["service"].currency,
+            patient_id=getattr(getattr(request.user, "patient", None), "pk", None),
+            now=now,
+        )
+    except PaymentError as error:
+        confirm_form.add_error("coupon", error.message)
+        return None
 
 
 @never_cache
 @vary_on_headers("HX-Request")
 @require_http_methods(["GET", "POST"])
 def review(request):
-    """Step 4: review the session and its price, confirm (POST); a held time goes on to step 5, "pay"."""
+    """Step 4: review the session and its price, confirm (POST); a held time goes on to step 5, "pay".
+
+    A POST with ``action=apply`` only shows the price with the discount code (nothing is written). A service paid
+    online at booking is booked to be paid at the clinic while online payment is off, if the clinic allows it.
+    """
     if not request.user.is_authenticated:  # a logged-out POST books nothing: identify first, same slot
         query = request.GET.urlencode()
         return redirect(reverse("widget:identify", current_app="widget") + (f"?{query}" if query else ""))
@@ -315,7 +467,8 @@ def review(request):
     now = timezone.now()
     offer = ProfessionalService.objects.filter(professional=professional, service=service).select_related("service")
     price = offer.get().price
-    online_unavailable = service.payment_mode == PaymentMode.ONLINE_AT_BOOKING and not stripe_gateway.is_enabled()
+    payment = online_payment_for(request, service)
+    privacy = _privacy_to_accept(request)
     if not slot_is_offered(
         service=service, professional=professional, location=location, start=data["start"], now=now
     ):
@@ -323,18 +476,22 @@ def review(request):
             return _unavailable(request, form, status=409)
         return _unavailable(request, form, _("That time is not available any more. Please choose another one."))
     if request.method == "GET":
-        context = _review_context(request, form, ConfirmForm(), price=price, online_unavailable=online_unavailable)
+        context = _review_context(request, form, _confirm_form(request, None, privacy), price=price, payment=payment)
         return render(request, "widget/review.html", context)
 
-    confirm_form = ConfirmForm(request.POST)
-    if online_unavailable:
+    confirm_form = _confirm_form(request, request.POST, privacy)
+    if request.POST.get("action") == "apply":
+        preview = _apply_coupon_preview(request, form, confirm_form, price=price, now=now)
+        context = _review_context(request, form, confirm_form, price=price, payment=payment, preview=preview)
+        return render(request, "widget/review.html", context, status=200 if preview else 400)
+    if not payment.bookable:
         confirm_form.is_valid()
-        confirm_form.add_error(None, PaymentError("payments_unavailable").message)
+        confirm_form.add_error(None, _not_bookable_message())
     if not confirm_form.is_valid():
-        context = _review_context(request, form, confirm_form, price=price, online_unavailable=online_unavailable)
+        context = _review_context(request, form, confirm_form, price=price, payment=payment)
         return render(request, "widget/review.html", context)
     try:
-        appointment, invoice = _book(request, form, confirm_form, now=now)
+        appointment, invoice = _book(request, form, confirm_form, privacy=privacy, hold=payment.pays_online, now=now)
     except BookingError as error:
         if error.code == "slot_unavailable":
             return _unavailable(request, form, status=409)
@@ -346,14 +503,24 @@ def review(request):
         if appointment.status == AppointmentStatus.PENDING_PAYMENT:
             return HttpResponseSeeOther(reverse("widget:pay", kwargs={"reference": appointment.reference}))
         return redirect("widget:done", reference=appointment.reference)
-    context = _review_context(request, form, confirm_form, price=price, online_unavailable=online_unavailable)
+    context = _review_context(request, form, confirm_form, price=price, payment=payment)
     return render(request, "widget/review.html", context)
 
 
-def _book(request, form, confirm_form, *, now):
-    """Book (or hold), invoice and discount in ONE transaction: a refused code or a taken time writes nothing."""
+def _not_bookable_message() -> str:
+    return _(
+        "Online payment is not available right now, so this service cannot be booked online. "
+        "Please contact the clinic."
+    )
+
+
+def _book(request, form, confirm_form, *, privacy, hold: bool, now):
+    """Book (or hold), invoice, discount and record the privacy consent given here, in ONE transaction: a refused
+    code or a taken time writes nothing (not even the consent, which is asked again with the next try)."""
     data = form.cleaned_data
     with transaction.atomic():
+        if privacy is not None:
+            record_consents(request.user, [privacy], ip_address=get_account_adapter(request).get_client_ip(request))
         appointment, invoice = billing.book_with_invoice(
             patient=ensure_patient(request.user),
             professional=data["professional"],
@@ -365,6 +532,7 @@ def _book(request, form, confirm_form, *, now):
             actor=request.user,
             note=confirm_form.cleaned_data["note"],
             coupon_code=confirm_form.cleaned_data["coupon"].strip(),
+            hold=hold,
             now=now,
         )
         appointment.refresh_from_db()  # a session with nothing to pay is confirmed at once
@@ -409,7 +577,7 @@ def _appointment_context(appointment: Appointment) -> dict:
     }
 
 
-def _pay_page(request, appointment: Appointment, invoice: Invoice, *, now, error: str = ""):
+def _pay_page(request, appointment: Appointment, invoice: Invoice, *, now, error: str = "", status: int = 200):
     """The held time, its price and the countdown; the numbers come from the server, so it works without JS."""
     deadline = appointment.hold_expires_at  # None only for a hold made outside the box: no countdown then
     seconds_left = max(0, int((deadline - now).total_seconds())) if deadline else None
@@ -421,9 +589,11 @@ def _pay_page(request, appointment: Appointment, invoice: Invoice, *, now, error
         "countdown": f"{seconds_left // 60:02d}:{seconds_left % 60:02d}" if deadline else "",
         "announced_minutes": range(seconds_left // 60, 0, -1) if deadline else [],
         "error": error,
+        "test_mode": stripe_test_mode(),
+        "pay_at_clinic_offered": _may_pay_at_clinic_instead(request, appointment, invoice),
         "date_url": _choose_again_url(request, appointment),
     }
-    return render(request, "widget/pay.html", context)
+    return render(request, "widget/pay.html", context, status=status)
 
 
 def _hold_lapsed(request, appointment: Appointment, *, now, status: int):
@@ -453,6 +623,43 @@ def _hold_lapsed(request, appointment: Appointment, *, now, status: int):
     return render(request, "widget/pay.html", context, status=status)
 
 
+#: Checkout errors that mean the gateway is unreachable or switched off (not a rule about this invoice).
+GATEWAY_DOWN_CODES = {"provider_error", "payments_unavailable"}
+#: The reference whose checkout just failed to start because of the gateway, for the pay-at-clinic offer.
+CHECKOUT_FAILED_SESSION_KEY = "widget_checkout_failed"
+
+
+def _may_pay_at_clinic_instead(request, appointment: Appointment, invoice: Invoice) -> bool:
+    """A held session may become "pay at the clinic" only while online payment is down (off, or its checkout just
+    failed to start for this patient), if the clinic allows that fallback, and with no checkout left open (one
+    could still be paid)."""
+    if clinic_fallback(request) != OnlinePaymentFallback.PAY_AT_CLINIC:
+        return False
+    failed_here = request.session.get(CHECKOUT_FAILED_SESSION_KEY) == appointment.reference
+    gateway_down = not stripe_gateway.is_enabled() or failed_here
+    return gateway_down and not invoice.payments.filter(status=PaymentStatus.PENDING).exists()
+
+
+def _pay_at_clinic_instead(request, appointment: Appointment, invoice: Invoice, *, now):
+    """The pay step's way out when the gateway is down: the held time is booked, its invoice stays open to be paid
+    at the clinic. Invoice locked first, as the payment webhook locks, then the appointment is confirmed."""
+    if not _may_pay_at_clinic_instead(request, appointment, invoice):
+        return _pay_page(request, appointment, invoice, now=now, error=PaymentError("not_allowed").message, status=400)
+    try:
+        with transaction.atomic():
+            invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+            if invoice.status != InvoiceStatus.OPEN or invoice.payments.filter(status=PaymentStatus.PENDING).exists():
+                raise PaymentError("invalid_state")
+            scheduling.confirm_appointment(appointment=appointment, actor=request.user, now=now)
+    except BookingError:
+        return _hold_lapsed(request, appointment, now=now, status=409)
+    except PaymentError as error:
+        return _pay_page(request, appointment, invoice, now=now, error=error.message, status=409)
+    request.session.pop(CHECKOUT_FAILED_SESSION_KEY, None)
+    messages.success(request, _("Your session is booked. You pay at the clinic."))
+    return HttpResponseSeeOther(reverse("widget:done", kwargs={"reference": appointment.reference}))
+
+
 def _start_checkout(request, appointment: Appointment, invoice: Invoice, *, now):
     """Send the patient to Stripe's Checkout; when it cannot start, keep the hold so they can try again.
 
@@ -472,6 +679,8 @@ def _start_checkout(request, appointment: Appointment, invoice: Invoice, *, now)
         logger.warning("Checkout could not start for appointment %s: %s", appointment.reference, error.code)
         if error.code == "hold_expired":
             return _hold_lapsed(request, appointment, now=now, status=409)
+        if error.code in GATEWAY_DOWN_CODES:
+            request.session[CHECKOUT_FAILED_SESSION_KEY] = appointment.reference
         return _pay_page(request, appointment, invoice, now=now, error=error.message)
     if request.htmx:
         return HttpResponseClientRedirect(payment.stripe_checkout_url)
@@ -531,6 +740,8 @@ def pay(request, reference: str):
     if request.method == "POST":
         if request.POST.get("action") == "cancel":
             return _cancel_hold(request, appointment, invoice, now=now)
+        if request.POST.get("action") == "pay_at_clinic":
+            return _pay_at_clinic_instead(request, appointment, invoice, now=now)
         return _start_checkout(request, appointment, invoice, now=now)
     return _pay_page(request, appointment, invoice, now=now)
 

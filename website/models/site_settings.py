@@ -21,6 +21,13 @@ from wagtail.models import Orderable
 from website.visibility import public
 
 
+class OnlinePaymentFallback(models.TextChoices):
+    """What the booking box does with a service paid online at booking while online payment is unavailable."""
+
+    PAY_AT_CLINIC = "clinic", _("Take the booking and let the patient pay at the clinic")
+    NOT_BOOKABLE = "not_bookable", _("The service cannot be booked online")
+
+
 @register_setting(icon="site")
 class SiteSettings(BaseSiteSetting):
     """The clinic's name, logo, contact details, social links, legal pages and default booking texts.
@@ -93,6 +100,18 @@ class SiteSettings(BaseSiteSetting):
         blank=True,
         help_text=_("The cancellation and rescheduling policy shown before a patient confirms a booking."),
     )
+    online_payment_fallback = models.CharField(
+        _("when online payment is unavailable"),
+        max_length=20,
+        choices=OnlinePaymentFallback.choices,
+        default=OnlinePaymentFallback.PAY_AT_CLINIC,
+        blank=True,  # left empty (a form that leaves it out) means the default, paying at the clinic
+        help_text=_(
+            "For services paid online at booking, while online payment is switched off: book them and let the "
+            "patient pay at the clinic, or say they cannot be booked online (the box then shows the clinic's "
+            "contact details)."
+        ),
+    )
     embed_allowed_origins = models.TextField(
         _("sites allowed to embed the booking box"),
         blank=True,
@@ -138,6 +157,7 @@ class SiteSettings(BaseSiteSetting):
                     FieldPanel("booking_heading"),
                     FieldPanel("booking_intro"),
                     FieldPanel("booking_policy_text"),
+                    FieldPanel("online_payment_fallback"),
                     FieldPanel("embed_allowed_origins"),
                 ],
                 heading=_("Booking"),

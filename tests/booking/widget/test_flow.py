@@ -299,17 +299,6 @@ def test_tampered_values_are_refused_without_booking(patient_client, clinic, ove
     assert Invoice.objects.count() == 0
 
 
-def test_online_payment_service_is_not_offered_while_stripe_is_off(patient_client, clinic):
-    clinic.service.payment_mode = "online"
-    clinic.service.save()
-    html = patient_client.get(review_url(), **EN).content.decode()
-    assert "Online payment is not available" in html
-    assert "Confirm and pay" not in html
-    response = patient_client.post(review_url(), CONSENT, **EN)
-    assert response.status_code == 200
-    assert Appointment.objects.count() == 0
-
-
 def test_online_payment_holds_the_slot_and_goes_to_the_pay_step(patient_client, clinic, monkeypatch, settings):
     """The hold and its open invoice are made; Stripe is only asked on the pay step (test_pay.py)."""
     from tests.booking.billing.fakes import install_fake_gateway

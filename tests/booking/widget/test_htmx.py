@@ -132,8 +132,11 @@ def test_a_time_just_taken_still_answers_409_with_a_step_under_htmx(patient_clie
 
 def test_the_confirmation_is_not_boosted_and_has_its_hook(patient_client, clinic):
     html = patient_client.get(step_urls()["review"], **EN).content.decode()
-    assert '<form method="post" novalidate hx-boost="false">' in html
-    assert '<button id="confirm-booking" class="btn btn-primary btn-lg" type="submit">' in html
+    assert 'novalidate hx-boost="false">' in html
+    confirm = '<button id="confirm-booking" class="btn btn-primary btn-lg" type="submit" name="action" value="confirm"'
+    assert confirm in html
+    # "Apply" (the discount code) alone is posted by htmx, to the review's own address.
+    assert 'hx-post="/booking/review/?' in html
 
 
 def test_online_times_carry_utc_and_the_clinic_zone_for_the_visitors_own_time(client, clinic):

@@ -201,8 +201,9 @@ def test_bad_details_are_refused_with_the_fields_message(client, clinic, overrid
     assert response.status_code == 200
     html = response.content.decode()
     assert message in html
-    assert f'id="id_{field}_errors"' in html
-    assert re.search(rf'aria-describedby="[^"]*id_{field}_errors', html)
+    # crispy-forms names each field's error block id_<field>_error and ties the input to it.
+    assert f'id="id_{field}_error"' in html
+    assert re.search(rf'<input[^>]*aria-describedby="[^"]*id_{field}_error"[^>]*id="id_{field}"', html)
     assert 'role="alert"' in html
     assert User.objects.count() == users_before
     assert ConsentRecord.objects.count() == 0

@@ -6,6 +6,7 @@
  *   (a log-in page after a redirect) loads as a whole page, and after each swap the focus moves to the new
  *   step's heading and its title is announced.
  * - online sessions: each <time class="visitor-time"> also shows the time in the visitor's own zone.
+ * - step 1: once a professional is picked, only the places where they work can be chosen.
  * - step 5: the hold's countdown.
  *
  * Every sentence comes from the page, translated by Django; this file holds none.
@@ -169,9 +170,47 @@
     boxes.forEach(startCountdown);
   }
 
+  // --- step 1: only the places where the chosen professional works ----------------------------------------
+
+  function setUpPlaceChoice(select) {
+    var who = select.form && select.form.querySelector('select[name="professional"]');
+    if (!who || select.bookingPlaces) {
+      return;
+    }
+    select.bookingPlaces = true;
+    function update() {
+      var chosen = who.value;
+      Array.prototype.forEach.call(select.options, function (option) {
+        var working = option.getAttribute("data-professionals");
+        var possible = !chosen || working === null || working.split(" ").indexOf(chosen) !== -1;
+        option.hidden = !possible;
+        option.disabled = !possible;
+      });
+      var current = select.options[select.selectedIndex];
+      if (current && current.disabled) {
+        var first = Array.prototype.filter.call(select.options, function (option) {
+          return !option.disabled;
+        })[0];
+        if (first) {
+          select.value = first.value;
+        }
+      }
+    }
+    who.addEventListener("change", update);
+    update();
+  }
+
+  function setUpPlaceChoices(root) {
+    if (!root.querySelectorAll) {
+      return;
+    }
+    Array.prototype.forEach.call(root.querySelectorAll("select[data-place-select]"), setUpPlaceChoice);
+  }
+
   function setUp(root) {
     setUpVisitorTimes(root);
     setUpCountdowns(root);
+    setUpPlaceChoices(root);
   }
 
   // --- htmx -----------------------------------------------------------------------------------------------
