@@ -7,6 +7,7 @@ from email.utils import parseaddr
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.utils import filter_users_by_email
 from django.conf import settings
+from django.urls import reverse
 from django.utils import translation
 
 
@@ -73,15 +74,19 @@ class AccountAdapter(DefaultAccountAdapter):
         return response
 
     def send_mail(self, template_prefix, email, context):
-        """Render every email in its recipient's preferred language (the page's language if unknown), signed
-        with the clinic's name from the site settings (``clinic_name`` in the templates) and sent under it."""
-        language = self._recipient_language(email, context) or translation.get_language()
+        """Render every email in its recipient's preferred language (the page's language if unknown), greeting
+        them by first name when the address has an account, signed with the clinic's name from the site settings
+        and sent under it. Absolute links come from ``SITE_URL``, never from the request's host."""
+        recipient = self._recipient(email, context)
+        language = supported_language(getattr(recipient, "preferred_language", None)) or translation.get_language()
         clinic = clinic_settings(self.request)
         context = {
             "clinic_name": clinic.display_name,
             "clinic_email": clinic.email,
             "clinic_phone": clinic.phone,
             "site_url": settings.SITE_URL,
+            "login_url": settings.SITE_URL + reverse("account_login"),
+            "recipient_name": getattr(recipient, "first_name", ""),
             **context,
         }
         with translation.override(language):
@@ -91,9 +96,10 @@ class AccountAdapter(DefaultAccountAdapter):
         return clinic_from_email(clinic_settings(self.request).display_name)
 
     @staticmethod
-    def _recipient_language(email, context) -> str | None:
+    def _recipient(email, context):
+        """The account the email goes to: the context's user, else the one owning the address (None if none)."""
         user = context.get("user")
         if user is None or not getattr(user, "pk", None):
             users = filter_users_by_email(email, prefer_verified=True)
             user = users[0] if users else None
-        return supported_language(getattr(user, "preferred_language", None)) if user else None
+        return user
