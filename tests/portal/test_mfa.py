@@ -62,7 +62,7 @@ def test_wrong_totp_code_does_not_activate(client, staff_user):
     response = client.post(ACTIVATE_URL, {"code": "000000"})
 
     assert response.status_code == 200
-    assert 'id="id_code_errors"' in response.text
+    assert 'id="id_code_error"' in response.text
     assert not Authenticator.objects.filter(user=staff_user).exists()
 
 

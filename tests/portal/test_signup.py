@@ -118,8 +118,9 @@ def test_signup_errors_are_tied_to_their_field(client):
     assert response.status_code == 200
     html = response.text
     assert 'aria-invalid="true"' in html
-    assert 'id="id_email_errors"' in html
-    assert re.search(r'aria-describedby="[^"]*id_email_errors', html)
+    assert 'id="id_email_error"' in html
+    assert re.search(r'aria-describedby="[^"]*id_email_error"', html)
+    assert 'id="div_id_email" class="mb-3"' in html  # crispy-forms (Bootstrap 5) renders allauth's fields
 
 
 @pytest.mark.django_db
