@@ -20,7 +20,7 @@ from django.utils.translation import gettext
 from booking.billing import stripe_gateway
 from booking.billing.models import Invoice
 from booking.billing.selectors import invoice_for_appointment
-from booking.scheduling.models import Appointment, PaymentMode
+from booking.scheduling.models import Appointment, AppointmentStatus, PaymentMode
 from portal.accounts.adapters import clinic_from_email, clinic_settings, supported_language
 from website.money import format_money
 
@@ -85,8 +85,8 @@ def send_booking_confirmation(appointment_id: int) -> None:
         pk=appointment_id
     )
     user = appointment.patient.user
-    if not user.email:
-        return
+    if not user.email or appointment.status != AppointmentStatus.CONFIRMED:
+        return  # a retry that runs after the session was cancelled must not announce it as booked
     invoice = invoice_for_appointment(appointment)
     language = supported_language(user.preferred_language) or settings.LANGUAGE_CODE
     with translation.override(language):

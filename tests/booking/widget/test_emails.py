@@ -13,6 +13,7 @@ from django.core import mail
 from wagtail.models import Site
 
 from booking.billing import services as billing
+from booking.scheduling import services as scheduling
 from booking.scheduling.models import AppointmentSource
 from booking.widget.emails import send_booking_confirmation
 from tests.factories.scheduling import SuperuserFactory
@@ -172,3 +173,12 @@ def test_confirming_a_box_booking_sends_the_email_on_commit(
         )
     assert [message.subject for message in mail.outbox] == [f"Your session is booked ({appointment.reference})"]
     assert "$35,000" in mail.outbox[0].body
+
+
+def test_a_session_cancelled_before_the_email_goes_out_gets_no_booked_email(clinic, clinic_settings):
+    appointment, _invoice = book(clinic)
+    scheduling.cancel_appointment(appointment=appointment, actor=clinic.patient.user, now=NOW)
+
+    send_booking_confirmation(appointment.pk)
+
+    assert mail.outbox == []
