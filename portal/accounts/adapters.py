@@ -1,10 +1,13 @@
-"""Project hooks into allauth: the user's language after login and in every email."""
+"""Project hooks into allauth: the user's language after login and in every email, and the clinic as sender."""
 
 from __future__ import annotations
+
+from email.utils import parseaddr
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.utils import filter_users_by_email
 from django.conf import settings
+from django.urls import reverse
 from django.utils import translation
 
 
@@ -35,6 +38,30 @@ def activate_user_language(request, response, user) -> str | None:
     return language
 
 
+def clinic_settings(request=None):
+    """The clinic's site settings (name, phone, email) for ``request``'s site, else the default site's.
+
+    Imported lazily: accounts is the lowest layer and the website app's models import much of the project.
+    """
+    from wagtail.models import Site
+
+    from website.models import SiteSettings
+
+    site = Site.find_for_request(request) if request is not None else None
+    site = site or Site.objects.filter(is_default_site=True).first()
+    return SiteSettings.for_site(site) if site else SiteSettings()
+
+
+def clinic_from_email(clinic_name: str) -> str:
+    """``DEFAULT_FROM_EMAIL``'s address under the clinic's name, e.g. ``"Clínica Aurora" <no-reply@…>``.
+
+    The settings give the address (one per deployment); the name is what editors call the clinic today.
+    """
+    default_name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    name = " ".join((clinic_name or default_name).replace("\\", "").replace('"', "").split())
+    return f'"{name}" <{address}>' if name else address
+
+
 class AccountAdapter(DefaultAccountAdapter):
     """allauth adapter. Enumeration prevention stays on (``ACCOUNT_PREVENT_ENUMERATION``): nothing here
     tells a visitor whether an address has an account."""
@@ -47,15 +74,32 @@ class AccountAdapter(DefaultAccountAdapter):
         return response
 
     def send_mail(self, template_prefix, email, context):
-        """Render every email in its recipient's preferred language (the page's language if unknown)."""
-        language = self._recipient_language(email, context) or translation.get_language()
+        """Render every email in its recipient's preferred language (the page's language if unknown), greeting
+        them by first name when the address has an account, signed with the clinic's name from the site settings
+        and sent under it. Absolute links come from ``SITE_URL``, never from the request's host."""
+        recipient = self._recipient(email, context)
+        language = supported_language(getattr(recipient, "preferred_language", None)) or translation.get_language()
+        clinic = clinic_settings(self.request)
+        context = {
+            "clinic_name": clinic.display_name,
+            "clinic_email": clinic.email,
+            "clinic_phone": clinic.phone,
+            "site_url": settings.SITE_URL,
+            "login_url": settings.SITE_URL + reverse("account_login"),
+            "recipient_name": getattr(recipient, "first_name", ""),
+            **context,
+        }
         with translation.override(language):
             super().send_mail(template_prefix, email, context)
 
+    def get_from_email(self):
+        return clinic_from_email(clinic_settings(self.request).display_name)
+
     @staticmethod
-    def _recipient_language(email, context) -> str | None:
+    def _recipient(email, context):
+        """The account the email goes to: the context's user, else the one owning the address (None if none)."""
         user = context.get("user")
         if user is None or not getattr(user, "pk", None):
             users = filter_users_by_email(email, prefer_verified=True)
             user = users[0] if users else None
-        return supported_language(getattr(user, "preferred_language", None)) if user else None
+        return user

@@ -57,7 +57,7 @@ def test_password_reset_email_is_in_the_users_language(client):
 
     client.post(RESET_URL, {"email": user.email})
 
-    assert mail.outbox[0].subject == "Password Reset Email"
+    assert mail.outbox[0].subject == "Choose a new password for Clínica"
 
 
 @pytest.mark.django_db

@@ -3,6 +3,8 @@
 import pytest
 from allauth.mfa.models import Authenticator
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 
 from tests.factories.accounts import DEFAULT_PASSWORD, VerifiedUserFactory, activate_totp, totp_code
 from tests.factories.scheduling import ProfessionalFactory
@@ -60,7 +62,7 @@ def test_wrong_totp_code_does_not_activate(client, staff_user):
     response = client.post(ACTIVATE_URL, {"code": "000000"})
 
     assert response.status_code == 200
-    assert 'id="id_code_errors"' in response.text
+    assert 'id="id_code_error"' in response.text
     assert not Authenticator.objects.filter(user=staff_user).exists()
 
 
@@ -152,3 +154,43 @@ def test_patient_sent_to_the_admin_lands_in_the_portal_not_in_a_loop(patient_cli
 @pytest.mark.django_db
 def test_mfa_admin_client_fixture_reaches_the_admin(mfa_admin_client):
     assert mfa_admin_client.get("/admin/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_after_enrolling_staff_continue_from_the_recovery_codes_to_the_admin(client, staff_user):
+    log_in(client, staff_user)
+    confirm_password(client)
+    client.get(ACTIVATE_URL)
+
+    response = client.post(ACTIVATE_URL, {"code": totp_code(client.session["mfa.totp.secret"])}, follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("mfa_view_recovery_codes")
+    assert f'id="mfa-continue" class="btn btn-primary" href="{reverse("wagtailadmin_home")}"' in response.text
+    assert client.get(reverse("wagtailadmin_home")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_after_enrolling_a_patient_continues_from_the_recovery_codes_to_the_portal(client, patient_user):
+    log_in(client, patient_user)
+    confirm_password(client)
+    client.get(ACTIVATE_URL)
+
+    response = client.post(ACTIVATE_URL, {"code": totp_code(client.session["mfa.totp.secret"])}, follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("mfa_view_recovery_codes")
+    assert f'id="mfa-continue" class="btn btn-primary" href="{reverse("portal:home")}"' in response.text
+
+
+@pytest.mark.django_db
+def test_the_admins_no_permission_message_is_shown_in_the_portal(patient_client):
+    response = patient_client.get("/admin/", follow=True, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.redirect_chain[-1][0] == reverse("portal:home")
+    assert "You do not have permission to access the admin." in response.text
+
+
+def test_the_admins_no_permission_message_is_translated_to_spanish():
+    """Wagtail's catalogue has no Spanish for it; the project's has (passes once the lead merges the catalogue)."""
+    english = "You do not have permission to access the admin."
+    with translation.override("es-cl"):
+        assert gettext(english) != english

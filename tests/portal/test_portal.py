@@ -1,6 +1,7 @@
 """The portal's home and profile pages: who gets in, what they see, what they can change."""
 
 import datetime
+import re
 
 import pytest
 import time_machine
@@ -149,7 +150,8 @@ def test_birth_date_cannot_be_in_the_future(patient_client, patient_user, birth_
 
     assert (response.status_code == 302) is accepted
     if not accepted:
-        assert 'id="id_birth_date_errors"' in response.text
+        assert 'id="id_birth_date_error"' in response.text
+        assert re.search(r'<input type="date"[^>]*aria-describedby="id_birth_date_error"', response.text)
 
 
 @pytest.mark.django_db
@@ -171,4 +173,6 @@ def test_profile_form_fields_have_labels_and_help_is_described(patient_client):
     for name in ["first_name", "last_name", "phone", "preferred_language", "rut", "birth_date"]:
         assert f'for="id_{name}"' in html, name
     assert 'aria-describedby="id_rut_helptext"' in html
+    assert 'id="div_id_rut" class="mb-3"' in html  # rendered by crispy-forms (Bootstrap 5)
+    assert 'autocomplete="given-name"' in html and 'autocomplete="bday"' in html
     assert 'type="date"' in html

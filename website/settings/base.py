@@ -150,6 +150,9 @@ ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = True
 # A patient who signed up while booking has no password: they sign in again with an emailed code
 # (allauth still asks users who have two-factor authentication for their second factor).
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+# The code pages offer "Request new code" (twice per flow; then "Cancel" starts again and sends a fresh one).
+ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_RESEND = True
+ACCOUNT_LOGIN_BY_CODE_SUPPORTS_RESEND = True
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_CHANGE_EMAIL = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
@@ -163,7 +166,8 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
-    "confirm_email": "1/3m/key",
+    # The first verification code and its two resends; allauth's 1/3m would answer a resend with a 429 page.
+    "confirm_email": "3/5m/key",
 }
 ACCOUNT_ADAPTER = "portal.accounts.adapters.AccountAdapter"
 ACCOUNT_FORMS = {"signup": "portal.accounts.forms.SignupForm"}
