@@ -96,3 +96,22 @@ def screenshot(request):
         return paths
 
     return take
+
+
+@pytest.fixture(autouse=True)
+def content_types_cached_for_the_next_restore(request):
+    """Leave Django's content type cache full when a test ends, before its database is flushed.
+
+    The next test's serialized rollback rebuilds Wagtail's workflow tasks before the content type rows, and
+    ``wagtail.models.Task.__init__`` calls ``ContentType.objects.get_for_model``: with a warm cache that is a
+    lookup, with an empty one it inserts a content type that the restore then inserts again (a UNIQUE error
+    that fails the next test's set-up). ``seed_demo`` (through ``create_permissions``) empties the cache.
+    Set up after pytest-django's database fixture, so this runs while the test's rows still exist.
+    """
+    yield
+    if request.node.get_closest_marker("django_db") is None:
+        return
+    from django.apps import apps
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.get_for_models(*apps.get_models(), for_concrete_models=False)

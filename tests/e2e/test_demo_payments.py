@@ -67,7 +67,10 @@ def demo_stripe(demo, live_server, settings):
     settings.STRIPE_API_BASE = server.url
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
     yield server
-    server.stop()
+    try:
+        server.wait_idle()  # a webhook answered after the test's database is flushed would write into the next test's
+    finally:
+        server.stop()
 
 
 def test_a_demo_patient_pays_online_on_the_local_test_server_and_the_webhook_confirms(

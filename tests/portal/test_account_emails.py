@@ -12,6 +12,7 @@ from allauth.core import context as allauth_context
 from django.core import mail
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import translation
 from wagtail.models import Site
 
 from tests.factories.accounts import VerifiedUserFactory
@@ -124,7 +125,8 @@ def test_security_notifications_say_what_changed_and_from_where(user, prefix, ex
 
 
 def test_unknown_account_greets_without_a_name_or_host(db):
-    message = send("account/email/unknown_account", "nadie@example.com", {"signup_url": SIGNUP_URL})
+    with translation.override("en"):  # no account, so no language of its own: the request's language
+        message = send("account/email/unknown_account", "nadie@example.com", {"signup_url": SIGNUP_URL})
 
     assert_in_the_clinics_voice(message)
     assert message.body.startswith("Hi,\n")
