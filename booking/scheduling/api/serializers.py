@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from booking.scheduling.availability import ALL
+from booking.scheduling.date_range import in_range, out_of_range_message, validate_in_range
 from booking.scheduling.models import (
     Appointment,
     AppointmentModality,
@@ -63,10 +64,9 @@ class AwareDateTimeField(serializers.DateTimeField):
             self.fail("invalid")
         if timezone.is_naive(parsed):
             self.fail("naive")
-        try:
-            return parsed.astimezone(UTC)
-        except OverflowError:  # e.g. 9999-12-31T23:00-05:00 lies past the last representable instant
-            self.fail("invalid")
+        if not in_range(parsed):  # checked before converting: 9999-12-31T23:00-05:00 has no UTC instant
+            raise serializers.ValidationError(out_of_range_message(), code="out_of_range")
+        return parsed.astimezone(UTC)
 
 
 # --- query parameters -----------------------------------------------------------------------------------------
@@ -91,8 +91,12 @@ class AvailabilityQuerySerializer(serializers.Serializer):
         max_length=150,
         help_text=_("A location's slug, or “online”; omit for every location and online."),
     )
-    start = serializers.DateField(input_formats=["%Y-%m-%d"], help_text=_("First day, YYYY-MM-DD."))
-    end = serializers.DateField(input_formats=["%Y-%m-%d"], help_text=_("Last day (included), YYYY-MM-DD."))
+    start = serializers.DateField(
+        input_formats=["%Y-%m-%d"], validators=[validate_in_range], help_text=_("First day, YYYY-MM-DD.")
+    )
+    end = serializers.DateField(
+        input_formats=["%Y-%m-%d"], validators=[validate_in_range], help_text=_("Last day (included), YYYY-MM-DD.")
+    )
     tz = serializers.CharField(
         required=False,
         max_length=64,
