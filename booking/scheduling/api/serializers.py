@@ -72,24 +72,29 @@ class AwareDateTimeField(serializers.DateTimeField):
 # --- query parameters -----------------------------------------------------------------------------------------
 
 
+class OptionalQueryParameter(serializers.CharField):
+    """An optional query parameter, where an empty value (``?service=``) means the same as leaving it out.
+
+    DRF already reads an empty optional parameter of a query string as absent; allowing blank says so in the
+    schema too (it said ``minLength: 1`` and the API answered 200 to ``?service=``).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, allow_blank=True, max_length=150, **kwargs)
+
+
 class ProfessionalQuerySerializer(serializers.Serializer):
-    service = serializers.CharField(
-        required=False, max_length=150, help_text=_("Only professionals who offer this service (its slug).")
-    )
+    service = OptionalQueryParameter(help_text=_("Only professionals who offer this service (its slug)."))
 
     def validate_service(self, value):
-        return active_service(value)
+        return active_service(value) if value else None
 
 
 class AvailabilityQuerySerializer(serializers.Serializer):
     service = serializers.CharField(max_length=150, help_text=_("The service's slug."))
-    professional = serializers.CharField(
-        required=False, max_length=150, help_text=_("A professional's slug; omit to search every professional.")
-    )
-    location = serializers.CharField(
-        required=False,
-        max_length=150,
-        help_text=_("A location's slug, or “online”; omit for every location and online."),
+    professional = OptionalQueryParameter(help_text=_("A professional's slug; omit to search every professional."))
+    location = OptionalQueryParameter(
+        help_text=_("A location's slug, or “online”; omit for every location and online.")
     )
     start = serializers.DateField(
         input_formats=["%Y-%m-%d"], validators=[validate_in_range], help_text=_("First day, YYYY-MM-DD.")
@@ -99,6 +104,7 @@ class AvailabilityQuerySerializer(serializers.Serializer):
     )
     tz = serializers.CharField(
         required=False,
+        allow_blank=True,
         max_length=64,
         help_text=_("IANA time zone for the answer's times; the clinic's zone when omitted."),
     )
@@ -107,6 +113,8 @@ class AvailabilityQuerySerializer(serializers.Serializer):
         return active_service(value)
 
     def validate_location(self, value):
+        if not value:
+            return ALL
         if value == ONLINE:
             return None
         try:
@@ -117,14 +125,14 @@ class AvailabilityQuerySerializer(serializers.Serializer):
             ) from None
 
     def validate_tz(self, value):
-        return valid_time_zone(value)
+        return valid_time_zone(value) if value else settings.TIME_ZONE
 
     def validate(self, attrs):
         service = attrs["service"]
         attrs.setdefault("location", ALL)
         attrs.setdefault("tz", settings.TIME_ZONE)
-        slug = attrs.get("professional")
-        if slug is not None:
+        slug = attrs.pop("professional", None)
+        if slug:
             try:
                 attrs["professional"] = Professional.objects.active().offering(service).get(slug=slug)
             except Professional.DoesNotExist:
