@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 
+from booking.scheduling.date_range import validate_in_range
 from portal.accounts.rut import normalize_rut
 from website.money import currency_exponent, format_money, quantize
 
@@ -86,8 +87,12 @@ class InvoiceFilterForm(forms.Form):
     status = forms.ChoiceField(
         label=_("Status"), required=False, choices=[("", _("Any status")), *InvoiceStatus.choices]
     )
-    issued_from = forms.DateField(label=_("Issued from"), required=False, widget=DATE_WIDGET)
-    issued_to = forms.DateField(label=_("Issued until"), required=False, widget=DATE_WIDGET)
+    issued_from = forms.DateField(
+        label=_("Issued from"), required=False, widget=DATE_WIDGET, validators=[validate_in_range]
+    )
+    issued_to = forms.DateField(
+        label=_("Issued until"), required=False, widget=DATE_WIDGET, validators=[validate_in_range]
+    )
     method = forms.ChoiceField(
         label=_("Payment method"), required=False, choices=[("", _("Any method")), *PaymentMethod.choices]
     )

@@ -17,6 +17,7 @@ from wagtail.admin.forms import WagtailAdminModelForm
 
 from portal.accounts.models import Patient
 
+from .date_range import validate_in_range
 from .models import AppointmentStatus, Location, Professional, Service
 
 MIDNIGHT = datetime.time(0, 0)
@@ -118,8 +119,8 @@ MAX_LIST_DAYS = 366
 class AppointmentFilterForm(forms.Form):
     """The filters of the appointment list. Without dates the list shows today in the clinic's time zone."""
 
-    date_from = forms.DateField(label=_("From"), required=False, widget=DATE_WIDGET)
-    date_to = forms.DateField(label=_("Until"), required=False, widget=DATE_WIDGET)
+    date_from = forms.DateField(label=_("From"), required=False, widget=DATE_WIDGET, validators=[validate_in_range])
+    date_to = forms.DateField(label=_("Until"), required=False, widget=DATE_WIDGET, validators=[validate_in_range])
     professional = forms.ModelChoiceField(
         label=_("Professional"), required=False, queryset=Professional.objects.order_by("display_name")
     )
@@ -205,7 +206,7 @@ class CancelAppointmentForm(forms.Form):
 
 
 class RescheduleAppointmentForm(forms.Form):
-    date = forms.DateField(label=_("New date"), widget=DATE_WIDGET)
+    date = forms.DateField(label=_("New date"), widget=DATE_WIDGET, validators=[validate_in_range])
     time = forms.TimeField(label=_("New time"), widget=TIME_WIDGET)
     staff_override_reason = StaffOverrideField()
 
@@ -237,7 +238,7 @@ class CreateAppointmentForm(forms.Form):
         empty_label=_("Online"),
         help_text=_("Leave on “Online” for an online session."),
     )
-    date = forms.DateField(label=_("Date"), widget=DATE_WIDGET)
+    date = forms.DateField(label=_("Date"), widget=DATE_WIDGET, validators=[validate_in_range])
     time = forms.TimeField(label=_("Start time"), widget=TIME_WIDGET)
     note = forms.CharField(label=_("Note"), required=False, max_length=2000, widget=forms.Textarea({"rows": 2}))
     staff_override_reason = StaffOverrideField(

@@ -43,6 +43,7 @@ from .admin_forms import (
     local_datetime,
     zone_for,
 )
+from .date_range import validate_in_range
 from .errors import BookingError
 from .history import appointment_history
 from .models import (
@@ -363,7 +364,12 @@ class CalendarFilterForm(forms.Form):
     ONLINE = "online"
 
     view = forms.ChoiceField(label=_("View"), choices=[(WEEK, _("Week")), (DAY, _("Day"))], required=False)
-    date = forms.DateField(label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(
+        label=_("Date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_in_range],  # the week around 9999-12-31 cannot be computed
+    )
     professional = forms.ModelChoiceField(
         label=_("Professional"),
         required=False,

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from booking.scheduling.date_range import in_range, out_of_range_message, validate_in_range
 from booking.scheduling.models import (
     AppointmentModality,
     Location,
@@ -181,11 +182,14 @@ class ChoiceForm(forms.Form):
 
 
 class DateForm(ChoiceForm):
-    """Step 2: the month shown and the day whose times are listed."""
+    """Step 2: the month shown and the day whose times are listed, both within ``date_range``."""
 
     month = forms.CharField(required=False, max_length=7)
     day = forms.DateField(
-        required=False, input_formats=["%Y-%m-%d"], error_messages={"invalid": _("That date is not valid.")}
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        error_messages={"invalid": _("That date is not valid.")},
+        validators=[validate_in_range],
     )
 
     def clean_month(self) -> date | None:
@@ -193,9 +197,12 @@ class DateForm(ChoiceForm):
         if not value:
             return None
         try:
-            return datetime.strptime(value, "%Y-%m").date()
+            month = datetime.strptime(value, "%Y-%m").date()
         except ValueError:
             raise forms.ValidationError(_("That month is not valid.")) from None
+        if not in_range(month):
+            raise forms.ValidationError(out_of_range_message())
+        return month
 
 
 class SlotForm(ChoiceForm):
@@ -205,9 +212,12 @@ class SlotForm(ChoiceForm):
 
     def clean_start(self) -> datetime:
         try:
-            return datetime.strptime(self.cleaned_data["start"], START_FORMAT).replace(tzinfo=UTC)
+            start = datetime.strptime(self.cleaned_data["start"], START_FORMAT).replace(tzinfo=UTC)
         except ValueError:
             raise forms.ValidationError(_("That time is not valid.")) from None
+        if not in_range(start):
+            raise forms.ValidationError(out_of_range_message())
+        return start
 
     def clean(self):
         cleaned = super().clean()

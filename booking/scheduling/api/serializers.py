@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from booking.scheduling.availability import ALL
+from booking.scheduling.date_range import in_range, out_of_range_message, validate_in_range
 from booking.scheduling.models import (
     Appointment,
     AppointmentModality,
@@ -63,38 +64,47 @@ class AwareDateTimeField(serializers.DateTimeField):
             self.fail("invalid")
         if timezone.is_naive(parsed):
             self.fail("naive")
-        try:
-            return parsed.astimezone(UTC)
-        except OverflowError:  # e.g. 9999-12-31T23:00-05:00 lies past the last representable instant
-            self.fail("invalid")
+        if not in_range(parsed):  # checked before converting: 9999-12-31T23:00-05:00 has no UTC instant
+            raise serializers.ValidationError(out_of_range_message(), code="out_of_range")
+        return parsed.astimezone(UTC)
 
 
 # --- query parameters -----------------------------------------------------------------------------------------
 
 
+class OptionalQueryParameter(serializers.CharField):
+    """An optional query parameter, where an empty value (``?service=``) means the same as leaving it out.
+
+    DRF already reads an empty optional parameter of a query string as absent; allowing blank says so in the
+    schema too (it said ``minLength: 1`` and the API answered 200 to ``?service=``).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, allow_blank=True, max_length=150, **kwargs)
+
+
 class ProfessionalQuerySerializer(serializers.Serializer):
-    service = serializers.CharField(
-        required=False, max_length=150, help_text=_("Only professionals who offer this service (its slug).")
-    )
+    service = OptionalQueryParameter(help_text=_("Only professionals who offer this service (its slug)."))
 
     def validate_service(self, value):
-        return active_service(value)
+        return active_service(value) if value else None
 
 
 class AvailabilityQuerySerializer(serializers.Serializer):
     service = serializers.CharField(max_length=150, help_text=_("The service's slug."))
-    professional = serializers.CharField(
-        required=False, max_length=150, help_text=_("A professional's slug; omit to search every professional.")
+    professional = OptionalQueryParameter(help_text=_("A professional's slug; omit to search every professional."))
+    location = OptionalQueryParameter(
+        help_text=_("A location's slug, or “online”; omit for every location and online.")
     )
-    location = serializers.CharField(
-        required=False,
-        max_length=150,
-        help_text=_("A location's slug, or “online”; omit for every location and online."),
+    start = serializers.DateField(
+        input_formats=["%Y-%m-%d"], validators=[validate_in_range], help_text=_("First day, YYYY-MM-DD.")
     )
-    start = serializers.DateField(input_formats=["%Y-%m-%d"], help_text=_("First day, YYYY-MM-DD."))
-    end = serializers.DateField(input_formats=["%Y-%m-%d"], help_text=_("Last day (included), YYYY-MM-DD."))
+    end = serializers.DateField(
+        input_formats=["%Y-%m-%d"], validators=[validate_in_range], help_text=_("Last day (included), YYYY-MM-DD.")
+    )
     tz = serializers.CharField(
         required=False,
+        allow_blank=True,
         max_length=64,
         help_text=_("IANA time zone for the answer's times; the clinic's zone when omitted."),
     )
@@ -103,6 +113,8 @@ class AvailabilityQuerySerializer(serializers.Serializer):
         return active_service(value)
 
     def validate_location(self, value):
+        if not value:
+            return ALL
         if value == ONLINE:
             return None
         try:
@@ -113,14 +125,14 @@ class AvailabilityQuerySerializer(serializers.Serializer):
             ) from None
 
     def validate_tz(self, value):
-        return valid_time_zone(value)
+        return valid_time_zone(value) if value else settings.TIME_ZONE
 
     def validate(self, attrs):
         service = attrs["service"]
         attrs.setdefault("location", ALL)
         attrs.setdefault("tz", settings.TIME_ZONE)
-        slug = attrs.get("professional")
-        if slug is not None:
+        slug = attrs.pop("professional", None)
+        if slug:
             try:
                 attrs["professional"] = Professional.objects.active().offering(service).get(slug=slug)
             except Professional.DoesNotExist:

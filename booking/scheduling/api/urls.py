@@ -1,6 +1,6 @@
 """The scheduling API's routes, mounted at /api/v1/ by website/urls.py, and its OpenAPI schema."""
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from . import views
@@ -23,4 +23,10 @@ endpoint_patterns = [
 schema_view = SpectacularAPIView.as_view()
 
 app_name = "api"
-urlpatterns = [path("schema/", schema_view, name="schema"), *endpoint_patterns]
+urlpatterns = [
+    path("schema/", schema_view, name="schema"),
+    *endpoint_patterns,
+    # Last: any other address ending in a slash answers the API's JSON 404 (one without the slash is first
+    # redirected here by APPEND_SLASH, as before).
+    re_path(r"^.+/$", views.UnknownEndpointView.as_view(), name="unknown"),
+]

@@ -36,6 +36,7 @@ from booking.scheduling.selectors import find_slots
 from portal.accounts.services import ensure_patient
 
 from .permissions import HasVerifiedEmail, appointments_visible_to, may_change
+from .schema import APIAutoSchema
 from .serializers import (
     AppointmentCreateSerializer,
     AppointmentSerializer,
@@ -109,7 +110,9 @@ def api_exception_handler(exc, context):
 
 
 class SchedulingAPIView(APIView):
-    """Base view: the API's JSON error shape, whatever the project-wide DRF settings say."""
+    """Base view: the API's JSON error shape, whatever the project-wide DRF settings say, and its documentation."""
+
+    schema = APIAutoSchema()
 
     def get_exception_handler(self):
         return api_exception_handler
@@ -315,3 +318,15 @@ class AppointmentCancelView(AppointmentObjectView):
         data = AppointmentSerializer(outcome.appointment).data
         data.update(refund=outcome.refund.value, late=outcome.late)
         return Response(data)
+
+
+@extend_schema(exclude=True)
+class UnknownEndpointView(SchedulingAPIView):
+    """Any other address under /api/v1/ (e.g. a reference with a slash in it): a JSON 404 in the API's error
+    shape, like every other answer of the API, never the site's HTML "page not found"."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def initial(self, request, *args, **kwargs):
+        raise exceptions.NotFound(_("There is nothing at this address of the API."))
