@@ -77,7 +77,9 @@ def _path_pages(root, path_components) -> dict:
     for component in path_components:
         url_path += component + "/"
         url_paths.append(url_path)
-    pages = root.base_page_model.objects.filter(slug__in=path_components, url_path__in=url_paths, path__startswith=root.path)
+    pages = root.base_page_model.objects.filter(
+        slug__in=path_components, url_path__in=url_paths, path__startswith=root.path
+    )
     return {page.url_path: page for page in pages}
 
 

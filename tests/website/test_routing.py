@@ -121,9 +121,11 @@ def test_wagtails_serve_takes_the_route_the_router_leaves_on_the_request(pages):
     request._wagtail_route_for_request = route
 
     assert Page.route_for_request(request, "/no-existe/") is route
-    with mock.patch.object(Page, "route_for_request", return_value=None) as route_for_request:
-        with pytest.raises(Http404):
-            wagtail_views.serve(request, "/sobre/")
+    with (
+        mock.patch.object(Page, "route_for_request", return_value=None) as route_for_request,
+        pytest.raises(Http404),
+    ):
+        wagtail_views.serve(request, "/sobre/")
     route_for_request.assert_called_once_with(request, "/sobre/")
 
 
