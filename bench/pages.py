@@ -3,6 +3,7 @@
     .venv/bin/python bench/pages.py                 # a throwaway SQLite database with the demo clinic
     .venv/bin/python bench/pages.py --existing      # the database DATABASE_URL / SQLITE_PATH points at
     .venv/bin/python bench/pages.py --repeat 50 --json bench/results/pages.json
+    .venv/bin/python bench/pages.py --wagtail-routing   # the same pages routed by Wagtail's own view
 
 Every live Wagtail page is requested through Django's test client (no network, no server),
 together with a few non-page URLs. For each URL it prints the status, the number of SQL
@@ -16,6 +17,11 @@ box added to its body (these pages are created for the run and rolled back, so `
 database as it was), and the box's first two steps for an anonymous visitor: the service step and the
 date step, whose free times come from the scheduling engine's bounded-query selector (``find_slots``),
 for "first available" among everyone and for one professional.
+
+``--wagtail-routing`` serves the pages with Wagtail's own page view instead of ``website.routing`` (the
+project's URLs with the page pattern swapped back), to show what the router saves: issue 11, item 14 kept it
+because without it a page two levels down (a service, a profile, a post) runs 5 to 8 more queries and goes over
+the budget of 15, and ``{% wagtailcache %}`` on the menus and listing blocks takes back only two of them.
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=20, help="requests per URL (default 20)")
     parser.add_argument("--max-pages", type=int, default=60, help="at most this many Wagtail pages")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--wagtail-routing", action="store_true", help="serve pages with Wagtail's own view, not website.routing"
+    )
     return parser.parse_args(argv)
 
 
@@ -82,6 +91,28 @@ def prepare_django(existing: bool) -> None:
         call_command("migrate", verbosity=0, interactive=False)
         call_command("seed_demo", verbosity=0, stdout=io.StringIO())
         print(f"# fresh database with the demo clinic in {time.perf_counter() - started:.1f}s")
+
+
+def use_wagtail_routing() -> None:
+    """Route pages with Wagtail's own ``serve``: the project's URL map with its page pattern swapped back."""
+    import types
+
+    from django.conf import settings
+    from django.urls import clear_url_caches, re_path
+    from wagtail import urls as wagtail_urls
+    from wagtail import views as wagtail_views
+
+    from website import urls as project_urls
+
+    module = types.ModuleType("bench_wagtail_routing_urls")
+    module.urlpatterns = [
+        *(pattern for pattern in project_urls.urlpatterns if getattr(pattern, "name", None) != "wagtail_serve"),
+        re_path(wagtail_urls.serve_pattern, wagtail_views.serve, name="wagtail_serve"),
+    ]
+    module.handler404, module.handler500 = project_urls.handler404, project_urls.handler500
+    sys.modules[module.__name__] = module
+    settings.ROOT_URLCONF = module.__name__
+    clear_url_caches()
 
 
 def urls_to_measure(max_pages: int) -> list[str]:
@@ -177,7 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     from django.conf import settings
     from django.db import connection
 
+    if args.wagtail_routing:
+        use_wagtail_routing()
+    routing = "wagtail" if args.wagtail_routing else "website.routing"
     print(f"# database: {connection.vendor}; requests per URL: {args.repeat}; DEBUG={settings.DEBUG}")
+    print(f"# pages routed by: {routing}")
     print(f"{'status':>6} {'queries':>7} {'median ms':>10} {'p90 ms':>8} {'KiB':>6}  url")
     results = []
     for url in urls_to_measure(args.max_pages):
@@ -193,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             print_row(row, label)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        figures = {"database": connection.vendor, "pages": results, "booking_box": box_results}
+        figures = {"database": connection.vendor, "routing": routing, "pages": results, "booking_box": box_results}
         args.json.write_text(json.dumps(figures, indent=2))
         print(f"# written to {args.json}")
     return 0

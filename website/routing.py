@@ -13,6 +13,14 @@ is two queries per level plus two, before the page shows anything. Here:
 * the page itself is read with what it always shows (``route_select_related``) and with whether a view restriction
   or an alias is on its path, so Wagtail's restriction check costs no query for the usual, public page.
 
+What it relies on that Wagtail does not promise (``tests/website/test_routing_internals.py`` fails on any upgrade
+that changes one of them): ``Page.route_for_request`` answering from ``request._wagtail_route_for_request``,
+treebeard's ``get_parent`` answering from ``_cached_parent_obj``, Wagtail's restriction check going through
+``get_view_restrictions`` only, and Wagtail's page URL being the pattern named ``wagtail_serve``. It was measured
+against Wagtail's own routing with ``{% wagtailcache %}`` on the menus and listing blocks (issue 11, item 14): a page
+two levels down then runs 5-8 more queries, 15-18 with the fragments cached, over the budget of 15; the fragments
+cannot save the routing queries themselves. ``bench/pages.py --wagtail-routing`` prints the comparison.
+
 Each page class keeps Wagtail's ``route()`` contract: ``PathRoutingMixin.route`` only answers from the pages read
 for this request, and defers to Wagtail where it has none (a page routed outside ``serve``, a path that read no
 page), so a routable page, a 404 and a restricted page behave as they always did.
@@ -23,7 +31,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db.models import Exists
 from django.http import Http404
-from wagtail.models import Page, PageViewRestriction, Site
+from wagtail.models import PageViewRestriction, Site
 
 #: The pages read for this request's path, by ``url_path``: set by ``find_route``, read by ``PathRoutingMixin.route``.
 PAGES_ATTRIBUTE = "_website_route_pages"
@@ -48,7 +56,7 @@ def load_routed_page(page):
     paths = _ancestor_paths(page)
     pages = model._default_manager.annotate(
         routing_restricted=Exists(PageViewRestriction.objects.filter(page__path__in=paths)),
-        routing_aliased=Exists(Page.objects.filter(path__in=paths, alias_of__isnull=False)),
+        routing_aliased=Exists(page.base_page_model.objects.filter(path__in=paths, alias_of__isnull=False)),
     )
     related = getattr(model, "route_select_related", ())
     if related:
@@ -59,16 +67,19 @@ def load_routed_page(page):
     return specific
 
 
-def _path_pages(root, path_components) -> dict[str, Page]:
+def _path_pages(root, path_components) -> dict:
     """The pages under ``root`` at each prefix of the path, by ``url_path``, in one query.
 
     ``url_path`` has no index; the slugs (the path's components) have one, so the database looks at those rows only.
+    The query goes to the project's page model (``base_page_model``: Wagtail's ``Page`` unless swapped).
     """
     url_paths, url_path = [], root.url_path
     for component in path_components:
         url_path += component + "/"
         url_paths.append(url_path)
-    pages = Page.objects.filter(slug__in=path_components, url_path__in=url_paths, path__startswith=root.path)
+    pages = root.base_page_model.objects.filter(
+        slug__in=path_components, url_path__in=url_paths, path__startswith=root.path
+    )
     return {page.url_path: page for page in pages}
 
 
