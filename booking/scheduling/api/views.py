@@ -211,6 +211,7 @@ class AvailabilityView(SchedulingAPIView):
 
 class AppointmentCreateView(SchedulingAPIView):
     permission_classes = [IsAuthenticated, HasVerifiedEmail]
+    throttle_scope = "booking"
 
     @extend_schema(
         request=AppointmentCreateSerializer,
@@ -266,6 +267,8 @@ class AppointmentDetailView(AppointmentObjectView):
 
 
 class AppointmentRescheduleView(AppointmentObjectView):
+    throttle_scope = "booking"
+
     @extend_schema(
         parameters=[REFERENCE],
         request=RescheduleSerializer,
