@@ -152,4 +152,4 @@ def test_the_heartbeat_task_is_registered_to_run_every_minute():
     # What the consumer's scheduler would enqueue at each minute of an hour.
     due = [{task.name for task in HUEY.read_periodic(datetime(2027, 4, 3, 23, minute))} for minute in range(60)]
 
-    assert all(heartbeat_task.task_class.name in names for names in due)
+    assert all(heartbeat_task.s().name in names for names in due)
