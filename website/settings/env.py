@@ -267,11 +267,30 @@ def admins(env: Mapping[str, str]) -> list[tuple[str, str]]:
     return pairs
 
 
+#: What Sentry may collect: nothing that names or describes a person. Request headers go without the ones that
+#: carry the client's address or identity (sentry-sdk's own list when personal data is off).
+SENTRY_DATA_COLLECTION = {
+    "user_info": False,
+    "cookies": {"mode": "off"},
+    "http_headers": {"request": {"mode": "denylist", "terms": ["forwarded", "-ip", "remote-", "via", "-user"]}},
+    "http_bodies": [],
+    "url_query_params": {"mode": "denylist"},
+    "graphql": {"document": False, "variables": False},
+    "gen_ai": {"inputs": False, "outputs": False},
+    "database_query_data": False,
+    "queues": False,
+    "stack_frame_variables": False,
+}
+
+
 def sentry_options(env: Mapping[str, str]) -> dict | None:
     """The arguments of ``sentry_sdk.init`` when ``SENTRY_DSN`` is set, else None (error reporting off).
 
-    Patients' data stays out of the reports: no user, cookies or IP (``send_default_pii=False``), no request
-    bodies (a booking carries names, RUTs and notes) and no local variables of the failing frames.
+    Patients' data stays out of the reports: no user, cookies or client address, no request bodies (a booking
+    carries names, RUTs and notes), no task arguments, SQL parameters or local variables of the failing frames.
+    That is ``send_default_pii=False`` and more, said through ``data_collection``, which replaces that option
+    in sentry-sdk 2.75 (where ``send_default_pii`` only warns that it is deprecated). An explicit
+    ``data_collection`` collects everything it does not name, so every category is named here.
     """
     dsn = env.get("SENTRY_DSN", "").strip()
     if not dsn:
@@ -291,9 +310,7 @@ def sentry_options(env: Mapping[str, str]) -> dict | None:
         "environment": env.get("SENTRY_ENVIRONMENT", "").strip() or "production",
         "release": env.get("SENTRY_RELEASE", "").strip() or None,
         "integrations": [DjangoIntegration(), HueyIntegration()],
-        "send_default_pii": False,
-        "max_request_body_size": "never",
-        "include_local_variables": False,
+        "data_collection": SENTRY_DATA_COLLECTION,
         "traces_sample_rate": traces_sample_rate,
     }
 
