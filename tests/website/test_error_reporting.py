@@ -204,6 +204,14 @@ def test_an_error_logged_anywhere_is_emailed_to_the_admins(settings, logger_name
     assert "something failed" in mail.outbox[0].subject
 
 
+def test_requests_for_another_host_name_are_logged_but_not_emailed(settings):
+    settings.ADMINS = [("Ana Rojas", "ana@clinic.example")]
+
+    logging.getLogger("django.security.DisallowedHost").error("Invalid HTTP_HOST header: 'scanner.example'")
+
+    assert mail.outbox == []
+
+
 def test_without_admins_no_error_email_is_sent(settings):
     settings.ADMINS = []
 

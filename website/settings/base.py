@@ -293,6 +293,8 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["stdout", "mail_admins"], "level": LOG_LEVEL, "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        # Scanners that ask for another host name: a log line each, not an email each.
+        "django.security.DisallowedHost": {"handlers": ["stdout"], "propagate": False},
         "django_tasks": {"level": "WARNING"},
         # huey logs every periodic run at INFO; warnings and failures are what an operator needs.
         "huey": {
