@@ -19,6 +19,8 @@ from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 from wagtail.models import Page, Site
 
+from website.heartbeat import heartbeat_status
+
 SEARCH_RESULTS_PER_PAGE = 10
 SEARCH_QUERY_MAX_LENGTH = 200
 ROBOTS_DISALLOWED_PATHS = ["/admin/", "/portal/", "/accounts/", "/search/"]
@@ -52,16 +54,23 @@ def _check_redis() -> str:
     return "ok"
 
 
+#: Heartbeat answers that mean nothing runs the periodic tasks; "ok" and "waiting" (just started) are healthy.
+UNHEALTHY_HEARTBEAT = {"stale", "missing"}
+
+
 @never_cache
 @require_GET
 def healthz(request):
-    """Liveness and readiness in one: the database always, Redis when it is configured.
+    """Liveness and readiness in one: the database always, Redis when it is configured, and the task consumer's
+    heartbeat (website/heartbeat.py).
 
-    Answers 200 with ``{"status": "ok", ...}`` or 503 naming what failed.
+    Answers 200 with ``{"status": "ok", ...}`` or 503 naming what failed. A stale heartbeat fails the check too: a
+    dead consumer releases no holds and sends no emails, and only a failing check gets anyone's attention.
     """
     checks = {"database": _check_database}
     if settings.REDIS_URL:
         checks["redis"] = _check_redis
+    checks["heartbeat"] = heartbeat_status
     results = {}
     healthy = True
     for name, check in checks.items():
@@ -70,6 +79,9 @@ def healthz(request):
         except Exception as exc:  # a health check reports every failure, whatever it is
             logger.warning("healthz check=%s failed error=%s", name, exc.__class__.__name__)
             results[name] = "error"
+            healthy = False
+        if results[name] in UNHEALTHY_HEARTBEAT:
+            logger.warning("healthz check=%s result=%s", name, results[name])
             healthy = False
     return JsonResponse({"status": "ok" if healthy else "error", "checks": results}, status=200 if healthy else 503)
 

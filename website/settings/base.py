@@ -169,6 +169,12 @@ ACCOUNT_RATE_LIMITS = {
     # The first verification code and its two resends; allauth's 1/3m would answer a resend with a 429 page.
     "confirm_email": "3/5m/key",
 }
+# The client's address behind our reverse proxy (README, "Deployment"): without it every visitor shares the
+# proxy's address and ten failed logins lock everyone out. 0 (``make run``, no proxy) ignores X-Forwarded-For,
+# so nobody can choose their own address; the per-account limit ("key" above) holds either way.
+ALLAUTH_TRUSTED_PROXY_COUNT = envconf.trusted_proxy_count(ENV)
+# A header our proxy always overwrites with the client's address (e.g. X-Real-IP); it wins over the count.
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = ENV.get("TRUSTED_CLIENT_IP_HEADER", "").strip() or None
 ACCOUNT_ADAPTER = "portal.accounts.adapters.AccountAdapter"
 ACCOUNT_FORMS = {"signup": "portal.accounts.forms.SignupForm"}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
@@ -226,6 +232,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Per address for anonymous clients (the address allauth sees, proxy-aware), per user once logged in; the
+    # booking and reschedule endpoints add the stricter "booking" scope. A refusal is a 429 in the API's shape.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "booking.scheduling.api.throttles.AnonThrottle",
+        "booking.scheduling.api.throttles.UserThrottle",
+        "booking.scheduling.api.throttles.ScopedThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": envconf.throttle_rates(ENV),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Clinic booking API",
@@ -247,6 +261,14 @@ X_FRAME_OPTIONS = "SAMEORIGIN"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# Failures are reported, not only printed: every ERROR log line (a 500, a failed task, webhook or reminder) is
+# emailed to ADMINS when set, and sent to Sentry when SENTRY_DSN is set (its logging integration picks up the
+# same lines; the huey integration also reports the task's exception).
+ADMINS = envconf.admins(ENV)
+SENTRY_ENABLED = envconf.init_sentry(ENV)
+# /healthz fails when the every-minute heartbeat task (website/tasks.py) last ran longer ago than this.
+HEARTBEAT_MAX_AGE_MINUTES = int(ENV.get("HEARTBEAT_MAX_AGE_MINUTES", "5"))
+
 LOG_LEVEL = ENV.get("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
@@ -257,14 +279,29 @@ LOGGING = {
             "format": "ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
         },
     },
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "keyvalue"}},
-    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
+    "handlers": {
+        "stdout": {"class": "logging.StreamHandler", "formatter": "keyvalue"},
+        # Sends nothing while ADMINS is empty.
+        "mail_admins": {
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+            "class": "django.utils.log.AdminEmailHandler",
+        },
+    },
+    "root": {"handlers": ["stdout", "mail_admins"], "level": LOG_LEVEL},
     "loggers": {
-        "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        "django": {"handlers": ["stdout", "mail_admins"], "level": LOG_LEVEL, "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        # Scanners that ask for another host name: a log line each, not an email each.
+        "django.security.DisallowedHost": {"handlers": ["stdout"], "propagate": False},
         "django_tasks": {"level": "WARNING"},
         # huey logs every periodic run at INFO; warnings and failures are what an operator needs.
-        "huey": {"handlers": ["stdout"], "level": ENV.get("HUEY_LOG_LEVEL", "WARNING"), "propagate": False},
+        "huey": {
+            "handlers": ["stdout", "mail_admins"],
+            "level": ENV.get("HUEY_LOG_LEVEL", "WARNING"),
+            "propagate": False,
+        },
         # WeasyPrint and fontTools log every font subset at INFO while rendering a receipt.
         "weasyprint": {"level": "ERROR"},
         "fontTools": {"level": "WARNING"},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from email.utils import getaddresses
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -230,3 +231,119 @@ def trusted_origins(site_url: str) -> list[str]:
     if not parts.scheme or not parts.netloc:
         raise ImproperlyConfigured("SITE_URL must be an absolute URL such as https://clinic.example")
     return [f"{parts.scheme}://{parts.netloc}"]
+
+
+def trusted_proxy_count(env: Mapping[str, str]) -> int:
+    """How many reverse proxies of ours stand in front of the app (``TRUSTED_PROXY_COUNT``, default 0).
+
+    Behind a proxy every request arrives from the proxy's address, so per-address limits (allauth's failed
+    logins, the API's throttles) would count every visitor together. With ``n`` trusted proxies the client is the
+    ``n``-th address from the right of ``X-Forwarded-For``: the one our outermost proxy saw. With 0 the header is
+    ignored, so a client cannot pick its own address to slip past the limits.
+    """
+    value = env.get("TRUSTED_PROXY_COUNT", "").strip() or "0"
+    if not value.isdigit():
+        raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be a whole number of proxies, not {value!r}")
+    return int(value)
+
+
+def admins(env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``ADMINS="Ana Rojas <ana@clinic.cl>,ops@clinic.cl"`` as Django's ``(name, address)`` pairs.
+
+    They receive an email for every server error and every failed background task. An entry without an address
+    is refused rather than silently dropped: a typo here would make failures silent again.
+    """
+    value = env.get("ADMINS", "").strip()
+    if not value:
+        return []
+    pairs = []
+    for entry in (item.strip() for item in value.split(",")):
+        if not entry:
+            continue
+        name, address = getaddresses([entry])[0]
+        if "@" not in address:
+            raise ImproperlyConfigured(f"ADMINS: {entry!r} has no email address (write Name <address>)")
+        pairs.append((name or address, address))
+    return pairs
+
+
+#: What Sentry may collect: nothing that names or describes a person. Request headers go without the ones that
+#: carry the client's address or identity (sentry-sdk's own list when personal data is off).
+SENTRY_DATA_COLLECTION = {
+    "user_info": False,
+    "cookies": {"mode": "off"},
+    "http_headers": {"request": {"mode": "denylist", "terms": ["forwarded", "-ip", "remote-", "via", "-user"]}},
+    "http_bodies": [],
+    "url_query_params": {"mode": "denylist"},
+    "graphql": {"document": False, "variables": False},
+    "gen_ai": {"inputs": False, "outputs": False},
+    "database_query_data": False,
+    "queues": False,
+    "stack_frame_variables": False,
+}
+
+
+def sentry_options(env: Mapping[str, str]) -> dict | None:
+    """The arguments of ``sentry_sdk.init`` when ``SENTRY_DSN`` is set, else None (error reporting off).
+
+    Patients' data stays out of the reports: no user, cookies or client address, no request bodies (a booking
+    carries names, RUTs and notes), no task arguments, SQL parameters or local variables of the failing frames.
+    That is ``send_default_pii=False`` and more, said through ``data_collection``, which replaces that option
+    in sentry-sdk 2.75 (where ``send_default_pii`` only warns that it is deprecated). An explicit
+    ``data_collection`` collects everything it does not name, so every category is named here.
+    """
+    dsn = env.get("SENTRY_DSN", "").strip()
+    if not dsn:
+        return None
+    from sentry_sdk.integrations.django import DjangoIntegration
+    from sentry_sdk.integrations.huey import HueyIntegration
+
+    rate = env.get("SENTRY_TRACES_SAMPLE_RATE", "").strip() or "0"
+    try:
+        traces_sample_rate = float(rate)
+    except ValueError:
+        raise ImproperlyConfigured(f"SENTRY_TRACES_SAMPLE_RATE must be a number from 0 to 1, not {rate!r}") from None
+    if not 0 <= traces_sample_rate <= 1:
+        raise ImproperlyConfigured(f"SENTRY_TRACES_SAMPLE_RATE must be a number from 0 to 1, not {rate!r}")
+    return {
+        "dsn": dsn,
+        "environment": env.get("SENTRY_ENVIRONMENT", "").strip() or "production",
+        "release": env.get("SENTRY_RELEASE", "").strip() or None,
+        "integrations": [DjangoIntegration(), HueyIntegration()],
+        "data_collection": SENTRY_DATA_COLLECTION,
+        "traces_sample_rate": traces_sample_rate,
+    }
+
+
+def init_sentry(env: Mapping[str, str]) -> bool:
+    """Switch Sentry on when ``SENTRY_DSN`` is set; says whether it did."""
+    options = sentry_options(env)
+    if options is None:
+        return False
+    import sentry_sdk
+
+    sentry_sdk.init(**options)
+    return True
+
+
+#: The API's throttle rates (DRF's ``number/period``), each overridable from the environment.
+THROTTLE_RATE_DEFAULTS = {
+    # Anonymous clients, per address: the public catalog and availability.
+    "anon": ("API_THROTTLE_ANON", "60/min"),
+    # Logged-in clients, per user, on any endpoint.
+    "user": ("API_THROTTLE_USER", "120/min"),
+    # Booking and rescheduling, per user: each one holds the booking lock and may email the clinic.
+    "booking": ("API_THROTTLE_BOOKING", "20/hour"),
+}
+THROTTLE_RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def throttle_rates(env: Mapping[str, str]) -> dict[str, str]:
+    """DRF's ``DEFAULT_THROTTLE_RATES`` from ``API_THROTTLE_*``; a malformed rate stops the app from starting."""
+    rates = {}
+    for scope, (name, default) in THROTTLE_RATE_DEFAULTS.items():
+        rate = env.get(name, "").strip() or default
+        if not THROTTLE_RATE.match(rate):
+            raise ImproperlyConfigured(f"{name} must look like 60/min (per s, min, hour or day), not {rate!r}")
+        rates[scope] = rate
+    return rates

@@ -214,6 +214,7 @@ class AvailabilityView(SchedulingAPIView):
 
 class AppointmentCreateView(SchedulingAPIView):
     permission_classes = [IsAuthenticated, HasVerifiedEmail]
+    throttle_scope = "booking"
 
     @extend_schema(
         request=AppointmentCreateSerializer,
@@ -269,6 +270,8 @@ class AppointmentDetailView(AppointmentObjectView):
 
 
 class AppointmentRescheduleView(AppointmentObjectView):
+    throttle_scope = "booking"
+
     @extend_schema(
         parameters=[REFERENCE],
         request=RescheduleSerializer,
