@@ -97,8 +97,19 @@ def served_like_a_real_request(clinic):
         request_finished.connect(close_old_connections)
 
 
+def site_behind_a_socket():
+    """The site as a WSGI server runs it: every request carries the client's address (``REMOTE_ADDR``), which the
+    login limits and the API's throttles count by. schemathesis' in-process client sends none."""
+    handler = WSGIHandler()
+
+    def app(environ, start_response):
+        return handler({**environ, "REMOTE_ADDR": environ.get("REMOTE_ADDR") or "127.0.0.1"}, start_response)
+
+    return app
+
+
 # The schema as the site serves it, fetched through the app at collection (the schema view reads no table).
-schema = schemathesis.openapi.from_wsgi(SCHEMA_PATH, WSGIHandler())
+schema = schemathesis.openapi.from_wsgi(SCHEMA_PATH, site_behind_a_socket())
 
 BOUNDED = settings(
     max_examples=int(__import__("os").environ.get("SCHEMA_EXAMPLES", "8")),
