@@ -74,6 +74,9 @@ MIDDLEWARE = [
     "website.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Early, so that the redirects of the middleware below (log in, two-factor) carry the policy too; and before
+    # the embed's middleware, whose frame-ancestors is merged into the one policy this builds.
+    "website.csp.ClinicCSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -84,8 +87,6 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "portal.accounts.middleware.RequireMFAMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    # Before the embed's middleware: the embed's frame-ancestors is merged into the one policy this builds.
-    "website.csp.ClinicCSPMiddleware",
     "booking.widget.embed.EmbedMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
 ]
