@@ -125,7 +125,7 @@ def test_the_embed_runs_under_the_policy_inside_an_allowed_partners_page(
     assert page.js_errors == []
 
 
-def test_wagtails_admin_runs_under_its_policy(live_server, page, logged_in_context):
+def test_wagtails_admin_runs_under_its_policy(live_server, page, home_page, logged_in_context):
     without_favicon(page.context)
     refusals = watch(page)
     response = page.goto(live_server.url + "/admin/login/")  # sent on to the site's own login page
@@ -137,6 +137,10 @@ def test_wagtails_admin_runs_under_its_policy(live_server, page, logged_in_conte
     for path in ("/admin/", "/admin/pages/", "/admin/images/"):
         visit(admin_page, live_server.url + path)
     expect(admin_page.locator("#wagtail-sidebar")).to_be_attached()
+    # An editor on the public site gets Wagtail's user bar (its scripts are the site's own) under the strict policy.
+    visit(admin_page, live_server.url + "/")
+    expect(admin_page.locator("wagtail-userbar")).to_be_attached()
+    admin_page.locator("wagtail-userbar").locator("[data-wagtail-userbar-trigger]").click()
 
     assert refusals == [] and admin_refusals == []
     assert page.js_errors == [] and admin_page.js_errors == []
