@@ -27,7 +27,7 @@ from wagtail.search import index
 from website.blocks import BaseStreamBlock
 from website.clinic.models import ProfessionalPage
 from website.models import SiteSettings
-from website.renditions import prefetch_renditions
+from website.renditions import prefetch_renditions, rendition_url_or_none
 from website.routing import PathRoutingMixin
 from website.visibility import public
 
@@ -307,6 +307,7 @@ class BlogPage(PathRoutingMixin, Page):
             "url": page_url,
             "publisher": {"@type": "Organization", "name": str(_clinic_name(request))},
         }
-        if self.featured_image:
-            data["image"] = urljoin(page_url, self.featured_image.get_rendition("fill-1200x630").url)
+        image_url = rendition_url_or_none(self.featured_image, "fill-1200x630")
+        if image_url:
+            data["image"] = urljoin(page_url, image_url)
         return data

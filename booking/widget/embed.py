@@ -1,10 +1,12 @@
 """The booking box inside another site's iframe: who may frame it, and which language it speaks there.
 
 ``/embed/booking/`` serves the same step views as ``/booking/`` (``urls.py`` is mounted twice). Everything else
-on the site refuses to be framed (``X-Frame-Options: SAMEORIGIN``); the embed's responses instead name the sites
-the clinic allows in a ``Content-Security-Policy: frame-ancestors`` header, from ``SiteSettings`` of the site
-asked. X-Frame-Options cannot list other sites, and browsers that understand ``frame-ancestors`` ignore it, so the
-embed drops it rather than send two rules that disagree. The steps that leave the embed for the clinic's own site
+on the site refuses to be framed (``X-Frame-Options: SAMEORIGIN``, and ``frame-ancestors 'self'`` in the site's
+Content-Security-Policy); the embed's responses instead name the sites the clinic allows in that policy's
+``frame-ancestors``, from ``SiteSettings`` of the site asked. They are merged into the one policy django-csp builds
+(``website.csp``), not sent as a second header, which browsers would enforce on top of the first. X-Frame-Options
+cannot list other sites, and browsers that understand ``frame-ancestors`` ignore it, so the embed drops it rather
+than send two rules that disagree. The steps that leave the embed for the clinic's own site
 (log in, review, pay, done) stay unframeable even under ``/embed/booking/``.
 
 The language cannot come from the clinic's language cookie inside a frame on another site (a third-party cookie,
@@ -52,15 +54,6 @@ def allowed_frame_ancestors(request) -> list[str]:
     return ["'self'", *row.embed_origins]
 
 
-def with_frame_ancestors(policy: str, sources: list[str]) -> str:
-    """``policy`` (a Content-Security-Policy value, maybe empty) with its ``frame-ancestors`` set to ``sources``."""
-    directives = [
-        part.strip() for part in policy.split(";") if part.strip() and part.split()[0].lower() != "frame-ancestors"
-    ]
-    directives.append("frame-ancestors " + " ".join(sources))
-    return "; ".join(directives)
-
-
 def frameable(request) -> bool:
     """Whether this response may be shown in another site's frame: an embedded step, but not a top-level one.
 
@@ -74,10 +67,10 @@ def frameable(request) -> bool:
 class EmbedMiddleware:
     """Frame permissions and the ``lang`` parameter for the booking box's steps.
 
-    Place it after ``XFrameOptionsMiddleware`` and ``LocaleMiddleware``: it runs on the response before the
-    former (so the exemption is seen) and picks the language after the latter (so ``lang`` wins over the
-    browser's ``Accept-Language``). The language hook is a ``process_view`` because only then is the URL
-    resolved, and only the box's own URLs take ``lang``.
+    Place it after ``XFrameOptionsMiddleware``, ``ClinicCSPMiddleware`` and ``LocaleMiddleware``: it runs on the
+    response before the first two (so the exemption and the frame-ancestors are seen) and picks the language
+    after the last (so ``lang`` wins over the browser's ``Accept-Language``). The language hook is a
+    ``process_view`` because only then is the URL resolved, and only the box's own URLs take ``lang``.
     """
 
     def __init__(self, get_response):
@@ -86,10 +79,10 @@ class EmbedMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         if frameable(request):
-            sources = allowed_frame_ancestors(request)
-            response["Content-Security-Policy"] = with_frame_ancestors(
-                response.get("Content-Security-Policy", ""), sources
-            )
+            # Read by django-csp's middleware, which runs on the response after this one (it is listed before).
+            replace = dict(getattr(response, "_csp_replace", None) or {})
+            replace["frame-ancestors"] = allowed_frame_ancestors(request)
+            response._csp_replace = replace
             response.xframe_options_exempt = True
             if response.has_header("X-Frame-Options"):
                 del response["X-Frame-Options"]

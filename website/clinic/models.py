@@ -34,6 +34,7 @@ from booking.scheduling.models import ServiceCategory
 from website.blocks import BaseStreamBlock
 from website.models import SiteSettings
 from website.money import quantize
+from website.renditions import rendition_url_or_none
 from website.routing import PathRoutingMixin
 
 logger = logging.getLogger(__name__)
@@ -455,9 +456,9 @@ class ProfessionalPage(CatalogPageMixin, PathRoutingMixin, Page):
                 if location.active
             ],
         }
-        if professional.photo:
-            rendition = professional.photo.get_rendition(PORTRAIT_SPEC)
-            data["image"] = request.build_absolute_uri(rendition.url)
+        photo_url = rendition_url_or_none(professional.photo, PORTRAIT_SPEC)
+        if photo_url:
+            data["image"] = request.build_absolute_uri(photo_url)
         for address in data["address"]:
             for key in [key for key, value in address.items() if not value]:
                 del address[key]

@@ -11,6 +11,7 @@ from wagtail.models import Page
 from wagtail.search import index
 
 from website.blocks import BaseStreamBlock
+from website.renditions import rendition_url_or_none
 from website.routing import PathRoutingMixin
 
 META_DESCRIPTION_LENGTH = 160
@@ -155,8 +156,8 @@ class HomePage(SeoMixin, PathRoutingMixin, Page):
                 "streetAddress": " ".join(clinic.address.split()),
                 "addressCountry": "CL",
             }
-        if clinic.logo:
-            logo_url = clinic.logo.get_rendition("max-512x512").url
+        logo_url = rendition_url_or_none(clinic.logo, "max-512x512")
+        if logo_url:
             data["logo"] = request.build_absolute_uri(logo_url) if request is not None else logo_url
         same_as = clinic.social_urls
         if same_as:

@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+from csp import constants as csp_constants
 from django.utils.translation import gettext_lazy as _
 
 from . import env as envconf
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_htmx",
+    "csp",
     "anymail",
     "huey.contrib.djhuey",
     "django.contrib.auth",
@@ -72,6 +74,9 @@ MIDDLEWARE = [
     "website.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Early, so that the redirects of the middleware below (log in, two-factor) carry the policy too; and before
+    # the embed's middleware, whose frame-ancestors is merged into the one policy this builds.
+    "website.csp.ClinicCSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -104,6 +109,7 @@ TEMPLATES = [
                 "wagtail.contrib.settings.context_processors.settings",
                 "website.context_processors.site_chrome",
                 "booking.widget.context_processors.widget_frame",
+                "website.csp.csp_nonce",
             ],
         },
     },
@@ -268,6 +274,48 @@ ADMINS = envconf.admins(ENV)
 SENTRY_ENABLED = envconf.init_sentry(ENV)
 # /healthz fails when the every-minute heartbeat task (website/tasks.py) last ran longer ago than this.
 HEARTBEAT_MAX_AGE_MINUTES = int(ENV.get("HEARTBEAT_MAX_AGE_MINUTES", "5"))
+
+# --- Content-Security-Policy (django-csp 4.0; website/csp.py chooses the policy per path) ---------------------
+# Everything the site loads is served by itself: scripts and styles from /static/, htmx through django-htmx's
+# {% htmx_script %} (which prints the nonce). No inline script runs anywhere; the nonce is there for htmx's own
+# indicator <style> and for any script a template must inline, and appears in the header only on pages that use it.
+# Video embeds (the embed block, professionals' videos) are YouTube and Vimeo iframes. Images may be data: URIs
+# (Bootstrap's form controls, the two-factor QR code). The media bucket and Stripe Checkout are added per response
+# from the deployment's settings (website/csp.py). frame-ancestors repeats X_FRAME_OPTIONS; the booking embed
+# widens it to the clinic's allowed origins (booking/widget/embed.py).
+CSP_VIDEO_FRAME_SOURCES = [
+    "https://www.youtube.com",
+    "https://www.youtube-nocookie.com",
+    "https://player.vimeo.com",
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp_constants.SELF],
+        "script-src": [csp_constants.SELF, csp_constants.NONCE],
+        "style-src": [csp_constants.SELF, csp_constants.NONCE],
+        "img-src": [csp_constants.SELF, "data:"],
+        "font-src": [csp_constants.SELF],
+        "connect-src": [csp_constants.SELF],
+        "frame-src": [csp_constants.SELF, *CSP_VIDEO_FRAME_SOURCES],
+        "frame-ancestors": [csp_constants.SELF],
+        "form-action": [csp_constants.SELF],
+        "base-uri": [csp_constants.SELF],
+        "object-src": [csp_constants.NONE],
+    },
+}
+# Wagtail's admin runs inline scripts and styles of its own (and its rich-text editor builds styles at run time),
+# which the project cannot nonce: it gets 'unsafe-inline' for both, and blob: images for upload previews.
+# Everything else stays as strict as on the site. The admin is for logged-in staff with two-factor only.
+ADMIN_CONTENT_SECURITY_POLICY = {
+    "URL_PREFIXES": ["/admin/"],
+    "DIRECTIVES": {
+        **CONTENT_SECURITY_POLICY["DIRECTIVES"],
+        "script-src": [csp_constants.SELF, csp_constants.UNSAFE_INLINE],
+        "style-src": [csp_constants.SELF, csp_constants.UNSAFE_INLINE],
+        "img-src": [csp_constants.SELF, "data:", "blob:"],
+        "font-src": [csp_constants.SELF, "data:"],
+    },
+}
 
 LOG_LEVEL = ENV.get("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -12,6 +12,8 @@ from django.utils.html import conditional_escape, format_html, strip_tags
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
+from website.renditions import rendition_url_or_none
+
 register = template.Library()
 
 OG_IMAGE_FILTER = "fill-1200x630"
@@ -76,14 +78,13 @@ def canonical_url(context, page=None):
 
 @register.simple_tag(takes_context=True)
 def og_image_url(context, page):
-    """The absolute URL of a 1200×630 rendition of ``page.get_og_image()``, or ""."""
+    """The absolute URL of a 1200×630 rendition of ``page.get_og_image()``, or "" (also when its file is missing)."""
     get_og_image = getattr(page, "get_og_image", None)
     if get_og_image is None:
         return ""
-    image = get_og_image()
-    if not image:
+    url = rendition_url_or_none(get_og_image(), OG_IMAGE_FILTER)
+    if not url:
         return ""
-    url = image.get_rendition(OG_IMAGE_FILTER).url
     request = context.get("request")
     return request.build_absolute_uri(url) if request is not None else url
 

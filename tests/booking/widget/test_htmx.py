@@ -48,6 +48,11 @@ def heading(html: str) -> str:
     return match.group(1).strip()
 
 
+def response_nonce(html: str) -> str:
+    """The CSP nonce htmx's script tag carries (django-htmx's ``{% htmx_script %}``)."""
+    return re.search(r'src="/static/django_htmx/htmx-2.min.js" defer nonce="([^"]+)"', html).group(1)
+
+
 @pytest.mark.parametrize("step", ["service", "options", "date", "review"])
 def test_an_htmx_request_gets_the_step_alone_with_its_title(patient_client, clinic, step):
     response = patient_client.get(step_urls()[step], **HTMX)
@@ -59,17 +64,20 @@ def test_an_htmx_request_gets_the_step_alone_with_its_title(patient_client, clin
     assert 'id="booking-flow"' in html
     assert 'hx-select="#booking-flow"' in html
     assert "site-header" not in html and "site-footer" not in html
-    assert "<html" not in html and "htmx.min.js" not in html  # the page around it already has both
+    assert "<html" not in html and "htmx-2.min.js" not in html  # the page around it already has both
     assert heading(html)
 
 
 @pytest.mark.parametrize("step", ["service", "options", "date", "review"])
 def test_a_normal_request_gets_the_whole_page_with_the_scripts(patient_client, clinic, step):
-    html = patient_client.get(step_urls()[step], **EN).content.decode()
+    response = patient_client.get(step_urls()[step], **EN)
+    html = response.content.decode()
     assert "<html" in html
     assert "site-header" in html and "site-footer" in html
+    assert f"'nonce-{response_nonce(html)}'" in response["Content-Security-Policy"]
     assert 'id="booking-flow"' in html
-    assert '<script src="/static/vendor/htmx/htmx.min.js" defer></script>' in html
+    nonce = response_nonce(html)
+    assert f'<script src="/static/django_htmx/htmx-2.min.js" defer nonce="{nonce}"></script>' in html
     assert '<script src="/static/widget/booking.js" defer></script>' in html
     assert '<link rel="stylesheet" href="/static/widget/booking.css">' in html
     assert 'id="booking-announcer"' in html and 'aria-live="polite"' in html
