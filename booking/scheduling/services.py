@@ -307,7 +307,7 @@ def _check_slot(
         raise BookingError("not_allowed")
     if start < now + spec.min_notice:
         raise BookingError("too_late")
-    if start > now + spec.horizon:
+    if start > spec.latest_start(now, location.time_zone if location else timezone.get_default_timezone_name()):
         raise BookingError("too_far")
     (own,) = loaded.professionals
     location_id = location.pk if location else None
