@@ -554,6 +554,7 @@ def _search_for(service: ServiceSpec, now: datetime, step: timedelta, location_i
     _check_aware(now, "now")
     if step <= timedelta(0):
         raise ValueError("The slot step must be positive.")
+    now = now.astimezone(UTC)  # aware arithmetic in a local zone would add wall-clock time, not real time
     return _Search(
         service_id=service.service_id,
         duration=_us(service.duration),
