@@ -272,11 +272,14 @@ def test_horizon_counts_calendar_days_and_notice_counts_hours(now, notice, hours
     rule = WeeklyRule(weekday=day.weekday(), start=hours[0], end=hours[1], tz="America/Santiago", location_id=LOCATION)
     professional = ProfessionalAvailability(7, rules=(rule,))
 
-    slots = available_slots(professionals=[professional], service=spec, start_day=day, end_day=day, now=now)
-    first = next_available(professionals=[professional], service=spec, start_day=day, end_day=day, now=now)[7]
+    search = {"professionals": [professional], "service": spec, "start_day": day, "end_day": day}
+
+    slots = available_slots(**search, now=now.astimezone(UTC))  # as timezone.now() gives it
+    first = next_available(**search, now=now.astimezone(UTC))[7]
 
     assert labels(slots) == expected
     assert first == (slots[0].start if slots else None)
+    assert available_slots(**search, now=now) == slots  # the zone ``now`` comes in changes nothing
 
 
 @pytest.mark.parametrize(
@@ -333,15 +336,20 @@ def book_at(saturday_nights, start, now):
     )
 
 
-def test_a_week_ahead_books_the_second_23_00_of_the_night_the_clocks_go_back(saturday_nights):
-    appointment = book_at(saturday_nights, local(APRIL_SATURDAY, "23:00", fold=1), local(date(2027, 3, 27), "23:00"))
+@pytest.mark.parametrize(
+    "start",
+    [utc("2027-04-04 03:00"), local(APRIL_SATURDAY, "23:00", fold=1)],
+    ids=["start-in-utc", "start-as-local-time-with-fold"],
+)
+def test_a_week_ahead_books_the_second_23_00_of_the_night_the_clocks_go_back(saturday_nights, start):
+    appointment = book_at(saturday_nights, start, local(date(2027, 3, 27), "23:00").astimezone(UTC))
 
     assert appointment.start == utc("2027-04-04 03:00")
 
 
 def test_a_week_ahead_refuses_the_second_23_30_as_too_far(saturday_nights):
     with pytest.raises(BookingError) as raised:
-        book_at(saturday_nights, local(APRIL_SATURDAY, "23:30", fold=1), local(date(2027, 3, 27), "23:00"))
+        book_at(saturday_nights, utc("2027-04-04 03:30"), local(date(2027, 3, 27), "23:00").astimezone(UTC))
 
     assert raised.value.code == "too_far"
     assert not Appointment.objects.exists()
