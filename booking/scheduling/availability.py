@@ -167,8 +167,12 @@ class ServiceSpec:
     """What the engine needs to know about the service being booked.
 
     The buffers are time the professional needs before and after a session (preparing the room, notes); they
-    must be free of other bookings but may fall outside working hours. ``min_notice`` and ``horizon`` are
-    measured from ``now`` to the slot's start.
+    must be free of other bookings but may fall outside working hours.
+
+    ``min_notice`` is absolute time from ``now`` to the slot's start: 24 hours' notice is 24 real hours, whatever
+    the clocks do in between. ``horizon`` is counted on the local calendar of the place the session happens
+    (see :meth:`latest_start`): "up to 7 days ahead" reaches the same wall-clock time next week even when the
+    clocks go back or forward in between, where 7 x 24 absolute hours would end an hour early or late.
 
     ``in_person`` and ``online`` say which modalities the service has. A professional's hours belong to a place
     (a location, or online), not to a service, so the engine itself drops the hours of a modality the service
@@ -191,6 +195,16 @@ class ServiceSpec:
             raise ValueError("Buffers, minimum notice and horizon cannot be negative.")
         if not (self.in_person or self.online):
             raise ValueError("A service must be offered in person, online or both.")
+
+    def latest_start(self, now: datetime, tz: str) -> datetime:
+        """The last instant (UTC) a session in zone ``tz`` may start: the horizon's end on that local calendar.
+
+        The clock in ``tz`` shows ``now``'s local time moved on by ``horizon``: a session may start at any
+        instant the clock shows that time or earlier. When that time shows twice (the clocks went back), both
+        showings count; when it never shows (the clocks jumped over it), the horizon ends just before the jump.
+        """
+        _check_aware(now, "now")
+        return _from_us(_latest_start_us(now, self.horizon, tz))
 
 
 # Busy time may also be given as ``(start, end)`` in integer microseconds since 1970-01-01 UTC (see ``epoch_us``):
@@ -338,6 +352,17 @@ def _wall_window_us(day: date, start: time, end: time, tz: str) -> tuple[int, in
     return _us(opens), _us(closes)
 
 
+@lru_cache(maxsize=64)
+def _latest_start_us(now: datetime, horizon: timedelta, tz: str) -> int:
+    """The horizon's end in zone ``tz`` as absolute microseconds (one value per zone and search: cached)."""
+    zone = ZoneInfo(tz)
+    target = now.astimezone(zone).replace(tzinfo=None) + horizon
+    last_showing = target.replace(tzinfo=zone, fold=1).astimezone(UTC)  # the second showing of a repeated time
+    if last_showing.astimezone(zone).replace(tzinfo=None) == target:
+        return _us(last_showing)
+    return _us(_first_instant_showing(target, zone)) - 1  # a skipped time: the last instant before the jump
+
+
 def _merged(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     """Sorted, disjoint spans covering the same time (overlapping and touching spans joined)."""
     merged: list[tuple[int, int]] = []
@@ -414,7 +439,9 @@ class _Search:
     buffer_after: int
     step: int
     earliest: int
-    latest: int
+    latest: int  # an absolute bound on every zone's horizon end, for choosing the days to look at
+    now: datetime
+    horizon: timedelta
     location: LocationFilter
     in_person: bool
     online: bool
@@ -424,6 +451,10 @@ class _Search:
         if not (self.online if location_id is None else self.in_person):
             return False
         return self.location is ALL or location_id == self.location
+
+    def latest_in(self, tz: str) -> int:
+        """The last start the horizon allows for hours in zone ``tz`` (see :meth:`ServiceSpec.latest_start`)."""
+        return _latest_start_us(self.now, self.horizon, tz)
 
 
 class _PreparedProfessional:
@@ -438,6 +469,7 @@ class _PreparedProfessional:
         "professional_id",
         "rules",
         "time_off",
+        "zones",
     )
 
     def __init__(self, professional: ProfessionalAvailability, search: _Search) -> None:
@@ -454,6 +486,9 @@ class _PreparedProfessional:
                 pieces = self.overrides[override.location_id, override.day]
                 pieces.extend((start, end, override.tz) for start, end in override.intervals)
         self.locations = {location for _, location in self.rules} | {location for location, _ in self.overrides}
+        # The zone whose calendar counts the horizon at each place (one zone per place in consistent data).
+        self.zones: dict[int | None, str] = {rule.location_id: rule.tz for rule in professional.rules}
+        self.zones.update((override.location_id, override.tz) for override in professional.overrides)
         self.closed_days = professional.closed_days
         self.busy = _Timeline(professional.busy)
         self.time_off = _Timeline(professional.time_off)
@@ -478,9 +513,9 @@ class _PreparedProfessional:
         return _merged(_wall_window_us(day, start, end, tz) for start, end, tz in pieces)
 
     def starts_in(
-        self, window_start: int, window_end: int, search: _Search, rooms: list[_Timeline] | None = None
+        self, window_start: int, window_end: int, search: _Search, latest: int, rooms: list[_Timeline] | None = None
     ) -> Iterator[int]:
-        """Grid starts inside one window whose session and buffers are free, in increasing order.
+        """Grid starts inside one window, up to ``latest``, whose session and buffers are free, in increasing order.
 
         When a candidate collides, the walk jumps straight to the first grid point past the obstacle, so a
         long busy stretch costs one bisection rather than one per grid point. ``rooms`` (the location's room
@@ -494,7 +529,7 @@ class _PreparedProfessional:
         candidate = window_start
         if candidate < search.earliest:
             candidate += -((window_start - search.earliest) // step) * step
-        last = min(window_end - duration, search.latest)
+        last = min(window_end - duration, latest)
         while candidate <= last:
             # The last busy span starting before the blocked interval ends is the only one that can overlap it.
             index = bisect_left(busy_starts, candidate + duration + after) - 1
@@ -519,6 +554,7 @@ def _search_for(service: ServiceSpec, now: datetime, step: timedelta, location_i
     _check_aware(now, "now")
     if step <= timedelta(0):
         raise ValueError("The slot step must be positive.")
+    now = now.astimezone(UTC)  # aware arithmetic in a local zone would add wall-clock time, not real time
     return _Search(
         service_id=service.service_id,
         duration=_us(service.duration),
@@ -527,6 +563,8 @@ def _search_for(service: ServiceSpec, now: datetime, step: timedelta, location_i
         step=_us(step),
         earliest=_us(now + service.min_notice),
         latest=_us(now + service.horizon),
+        now=now,
+        horizon=service.horizon,
         location=location_id,
         in_person=service.in_person,
         online=service.online,
@@ -537,7 +575,8 @@ def _days(start_day: date, end_day: date, search: _Search) -> list[date]:
     """The local days worth looking at: the requested range cut to what notice and horizon allow.
 
     A window of local day ``d`` lies between ``d 00:00 UTC - 14 h`` and ``d + 1 00:00 UTC + 12 h`` whatever the
-    zone (it may run until local midnight), hence the margins of one and two days.
+    zone (it may run until local midnight), hence the margins of one and two days. The horizon ends at a local
+    time whose date is at most ``(now + horizon)`` in UTC plus one day (no zone is more than 14 h ahead of UTC).
     """
     first = max(start_day, _from_us(search.earliest).date() - timedelta(days=2))
     last = min(end_day, _from_us(search.latest).date() + timedelta(days=1))
@@ -564,7 +603,8 @@ def available_slots(
     The days are local dates in the time zone of each rule. A slot is offered when the session lies inside
     an opening window of its day (weekly rules valid that day and allowed for the service, or the date's
     override), the day is not closed, the session plus the service's buffers overlaps no busy interval, the
-    session overlaps no time off, ``now + min_notice <= start <= now + horizon``, and, at a location given in
+    session overlaps no time off, ``now + min_notice <= start <= service.latest_start(now, tz)`` (notice in
+    absolute time, horizon on the local calendar of the hours' zone ``tz``), and, at a location given in
     ``rooms``, one of its rooms is free for the session plus buffers (see :class:`RoomOccupancy`).
     Returns the slots sorted (see :class:`Slot`), without duplicates.
     """
@@ -579,10 +619,11 @@ def available_slots(
             for location in prepared.locations:
                 location_key = -1 if location is None else location
                 location_rooms = room_limits.get(location)
+                latest = search.latest_in(prepared.zones[location])
                 for window_start, window_end in prepared.windows(day, location, search.service_id):
                     found.extend(
                         (start, professional_id, location_key, start + duration, location)
-                        for start in prepared.starts_in(window_start, window_end, search, location_rooms)
+                        for start in prepared.starts_in(window_start, window_end, search, latest, location_rooms)
                     )
     # Rows sort like Slot.sort_key (equal location keys imply equal locations, so None is never compared to an
     # int); equal neighbours only arise from inconsistent input, such as one location under two time zones.
@@ -630,10 +671,11 @@ def next_available(
             if best is not None and _us(datetime.combine(day - timedelta(days=1), MIDNIGHT, UTC)) > best:
                 break
             for location in prepared.locations:
+                latest, rooms_there = search.latest_in(prepared.zones[location]), room_limits.get(location)
                 for window_start, window_end in prepared.windows(day, location, search.service_id):
                     if best is not None and window_start >= best:
                         continue
-                    start = next(prepared.starts_in(window_start, window_end, search, room_limits.get(location)), None)
+                    start = next(prepared.starts_in(window_start, window_end, search, latest, rooms_there), None)
                     if start is not None and (best is None or start < best):
                         best = start
         result[professional.professional_id] = None if best is None else _from_us(best)

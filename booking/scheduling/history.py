@@ -14,7 +14,7 @@ import zoneinfo
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
@@ -31,6 +31,7 @@ from .models import (
     Room,
     Service,
 )
+from .timefmt import format_local_time
 
 # Snapshot keys holding a row's id, the model they point to, and how staff name such a row. Rooms are named
 # without their location (``str(room)`` would read the location once per room).
@@ -151,7 +152,7 @@ def _moment(value, zone) -> datetime.datetime | None:
 
 
 def _format_moment(moment: datetime.datetime) -> str:
-    return formats.date_format(moment, pgettext("appointment history: date and time", "D j M Y, H:i"))
+    return format_local_time(moment, pgettext("appointment history: date and time", "D j M Y, H:i"))
 
 
 def _format_value(key: str, value, rows: dict[str, dict], currency: str) -> str:
@@ -189,7 +190,7 @@ def _changes(event: AppointmentEvent, rows: dict[str, dict], currency: str) -> l
             old, new = _moment(before.get(key), zones[0]), _moment(after.get(key), zones[1])
             old_text = _format_moment(old) if old else _format_value(key, before.get(key), rows, currency)
             if new is not None and old is not None and new.date() == old.date() and zones[0] == zones[1]:
-                new_text = formats.time_format(new, "H:i")  # the same day: "10:00 → 11:00"
+                new_text = format_local_time(new)  # the same day: "10:00 → 11:00"
             else:
                 new_text = _format_moment(new) if new else _format_value(key, after.get(key), rows, currency)
         else:

@@ -4,6 +4,10 @@ Times are written in UTC (``...Z``) so no VTIMEZONE is needed and every calendar
 same instant whatever its own zone or DST rules. The UID is the appointment's public reference, stable across
 reschedules, so a subscribed calendar updates the event in place; SEQUENCE counts the reschedules.
 
+SUMMARY and DESCRIPTION also say the session's local time where the calendar app alone could mislead: a session
+in the hour that repeats when daylight saving time ends gets "23:00 (after the clock change)" in its title, and
+every description states the local time and zone of the place (see ``timefmt``).
+
 What goes in is deliberately little: no clinical notes, no booking note, no cancellation reason, and nothing
 about other patients. A professional's feed names the patient (the feed URL is private to that professional).
 """
@@ -11,6 +15,7 @@ about other patients. A professional's feed names the patient (the feed URL is p
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -20,6 +25,7 @@ from django.utils.translation import gettext as _
 from icalendar import Calendar, Event, vDuration
 
 from .models import Appointment, AppointmentModality, AppointmentStatus
+from .timefmt import clock_change_showing, format_local_time
 
 PRODUCT_ID = "-//Clinic platform//Appointments//EN"
 # Calendar apps that honour these refresh a subscription hourly instead of once a day.
@@ -48,6 +54,13 @@ def _status(appointment: Appointment, now: datetime.datetime) -> str:
     return "CONFIRMED"
 
 
+def _local_start(appointment: Appointment) -> datetime.datetime:
+    """The start on the clock of the place: the location's zone, or the clinic's for an online session."""
+    if appointment.location_id:
+        return appointment.start.astimezone(appointment.location.tzinfo)
+    return appointment.start.astimezone(zoneinfo.ZoneInfo(settings.TIME_ZONE))
+
+
 def _person_name(user) -> str:
     return (user.get_full_name() or user.email).strip()
 
@@ -63,6 +76,10 @@ def _summary(appointment: Appointment, *, for_professional: bool, cancelled: boo
             "service": appointment.service.name,
             "professional": appointment.professional.display_name,
         }
+    local_start = _local_start(appointment)
+    if clock_change_showing(local_start):
+        # Calendar apps show the start time, but not which of the two 23:00s of the night the clocks go back.
+        summary = _("%(summary)s · %(time)s") % {"summary": summary, "time": format_local_time(local_start)}
     if cancelled:
         summary = _("Cancelled: %(summary)s") % {"summary": summary}
     return summary
@@ -77,7 +94,12 @@ def _location(appointment: Appointment) -> str | None:
 
 
 def _description(appointment: Appointment) -> str:
-    lines = [_("Reference: %(reference)s") % {"reference": appointment.reference}]
+    local_start = _local_start(appointment)
+    lines = [
+        _("When: %(time)s (%(zone)s)")
+        % {"time": format_local_time(local_start, "l j F Y, H:i"), "zone": local_start.tzinfo.key},
+        _("Reference: %(reference)s") % {"reference": appointment.reference},
+    ]
     if appointment.modality == AppointmentModality.ONLINE and appointment.video_link:
         lines.append(_("Video link: %(url)s") % {"url": appointment.video_link})
     return "\n".join(lines)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -61,6 +61,7 @@ from .models import (
 )
 from .models.appointments import OPEN_STATUSES
 from .selectors import DEFAULT_STEP, load_availability
+from .timefmt import format_local_time
 
 Action = AppointmentEvent.Action
 
@@ -205,7 +206,7 @@ def _check_patient_free(
     local_start = timezone.localtime(clash.start, zone)
     details = {
         "date": formats.date_format(local_start, "DATE_FORMAT"),
-        "time": formats.date_format(local_start, "H:i"),
+        "time": format_local_time(local_start),
         "service": clash.service.name,
         "professional": clash.professional.display_name,
     }
@@ -292,6 +293,9 @@ def _check_slot(
     """
     if timezone.is_naive(start):
         raise BookingError("invalid_request")
+    # In UTC: a local time with fold=1 (the second 23:00) never compares equal across zones, and a local ``now``
+    # plus the notice would add wall-clock hours rather than real ones.
+    start, now = start.astimezone(UTC), now.astimezone(UTC)
     first_day, last_day = (start - timedelta(days=1)).date(), (start + timedelta(days=1)).date()
     loaded = load_availability(
         service=service,
@@ -307,7 +311,7 @@ def _check_slot(
         raise BookingError("not_allowed")
     if start < now + spec.min_notice:
         raise BookingError("too_late")
-    if start > now + spec.horizon:
+    if start > spec.latest_start(now, location.time_zone if location else timezone.get_default_timezone_name()):
         raise BookingError("too_far")
     (own,) = loaded.professionals
     location_id = location.pk if location else None

@@ -31,6 +31,7 @@ from wagtail.models import Page
 from wagtail.search import index
 
 from booking.scheduling.models import ServiceCategory
+from booking.scheduling.timefmt import format_local_time
 from website.blocks import BaseStreamBlock
 from website.models import SiteSettings
 from website.money import quantize
@@ -94,10 +95,10 @@ def next_free_time_context(next_free_time, *, now) -> dict:
     start = next_free_time.start
     days_ahead = (start.date() - now.astimezone(start.tzinfo).date()).days
     # Within the week the weekday says which day it is ("jueves 10:00"); later the date is needed too.
-    label = f"{WEEKDAYS_IN_A_SENTENCE[start.weekday()]} {start:%H:%M}"
+    label = f"{WEEKDAYS_IN_A_SENTENCE[start.weekday()]} {format_local_time(start)}"
     if days_ahead >= 7:
         day = date_format(start, pgettext("day and month of the next free time", "F j"))
-        label = f"{WEEKDAYS_IN_A_SENTENCE[start.weekday()]} {day}, {start:%H:%M}"
+        label = f"{WEEKDAYS_IN_A_SENTENCE[start.weekday()]} {day}, {format_local_time(start)}"
     query = {"service": next_free_time.service.slug}
     if next_free_time.professional is not None:
         query["professional"] = next_free_time.professional.slug
