@@ -139,11 +139,12 @@ def box_booking_owed_its_confirmation() -> Appointment:
     return appointment
 
 
-@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=lambda s: s.name)
 def test_a_confirmation_email_taken_by_a_stopped_consumer_is_sent_exactly_once(
     signum, tmp_path, consumers, redis_queue
 ):
-    """SIGKILL and SIGINT drop the task the worker holds; SIGTERM (what systemd and containers send) lets it finish.
+    """SIGKILL drops the task the worker holds (as SIGINT does); SIGTERM (what systemd and containers send) lets it
+    finish.
     Either way the patient gets one email: the lost one is re-derived by the next consumer's sweep."""
     appointment = box_booking_owed_its_confirmation()
     send_booking_confirmation_task(appointment.pk)  # what the confirming commit enqueues
@@ -199,9 +200,12 @@ def test_holds_whose_release_was_cut_short_by_a_killed_consumer_are_released_by_
 
         def consumer_waits_for_the_lock():
             with connection.cursor() as cursor:
+                # Cleared, or the first look is kept for the whole transaction. The query text is cut at 1 kB, before
+                # its FOR UPDATE: the table name is what is left to match.
+                cursor.execute("SELECT pg_stat_clear_snapshot()")
                 cursor.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock' AND query ILIKE '%%scheduling_appointment%%FOR UPDATE%%'"
+                    "AND wait_event_type = 'Lock' AND query ILIKE '%scheduling_appointment%'"
                 )
                 return cursor.fetchone()[0] > 0
 
