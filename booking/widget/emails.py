@@ -7,24 +7,34 @@ from the site settings. Links are absolute (``SITE_URL``): an email has no reque
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from booking.billing import stripe_gateway
 from booking.billing.models import Invoice
 from booking.billing.selectors import invoice_for_appointment
-from booking.scheduling.models import Appointment, AppointmentStatus, PaymentMode
+from booking.scheduling.models import Appointment, AppointmentEvent, AppointmentSource, AppointmentStatus, PaymentMode
 from portal.accounts.adapters import clinic_from_email, clinic_settings, supported_language
 from website.money import format_money
 
 from .selectors import clinic_zone
+
+logger = logging.getLogger(__name__)
+
+# A confirmation owed for longer than this is left unsent: the patient has long since seen the session in the
+# portal, and an email a day late would confuse more than it helps.
+CONFIRMATION_SWEEP_WINDOW = timedelta(days=1)
+CONFIRMATIONS_PER_SWEEP = 50
 
 
 @dataclass(frozen=True)
@@ -97,3 +107,78 @@ def send_booking_confirmation(appointment_id: int) -> None:
     message = EmailMultiAlternatives(subject, text, clinic_from_email(context["clinic_name"]), [user.email])
     message.attach_alternative(html, "text/html")
     message.send()
+
+
+def _claim_lease() -> timedelta:
+    return timedelta(seconds=settings.OUTBOX_CLAIM_LEASE_SECONDS)
+
+
+def claim_booking_confirmation(appointment_id: int, *, now: datetime) -> bool:
+    """Take the confirmation of one confirmed session for this worker; False if it is sent or another holds it.
+
+    One conditional UPDATE, so two workers (the on-commit task and the sweep) can never both win: PostgreSQL
+    re-checks the condition on the row the first one wrote, SQLite runs one writer at a time. A claim older than
+    the lease belongs to a worker that died (or whose send failed) and may be taken again.
+    """
+    unclaimed = Q(confirmation_claimed_at__isnull=True) | Q(confirmation_claimed_at__lte=now - _claim_lease())
+    claimed = Appointment.objects.filter(
+        unclaimed, pk=appointment_id, status=AppointmentStatus.CONFIRMED, confirmation_sent_at__isnull=True
+    ).update(confirmation_claimed_at=now)
+    return claimed == 1
+
+
+def deliver_booking_confirmation(appointment_id: int, *, now: datetime | None = None) -> bool:
+    """Claim, send and record the confirmation email of a box booking; True if this call sent it.
+
+    At least once: a worker killed after the provider accepted the email and before it is recorded sent leaves
+    a claim that lapses, and the sweep sends it again (one duplicate, only in that crash window). The other
+    order, recording before sending, would lose the email for good in the same window, which is what this
+    replaces. Outside a crash it goes out once: the task and the sweep both claim first. A send that fails
+    keeps its claim and raises; the sweep tries again when the lease lapses.
+    """
+    now = now or timezone.now()
+    if not claim_booking_confirmation(appointment_id, now=now):
+        return False
+    send_booking_confirmation(appointment_id)
+    Appointment.objects.filter(pk=appointment_id, confirmation_sent_at__isnull=True).update(
+        confirmation_sent_at=timezone.now()
+    )
+    return True
+
+
+def due_booking_confirmations(*, now: datetime) -> list[int]:
+    """The confirmed box bookings still owed their email: confirmed between the window and the grace ago, not yet
+    sent, not claimed by a live worker, and the session still ahead. Derived from the audit trail's "confirmed"
+    event, which is written in the transaction that confirmed the session."""
+    grace = timedelta(seconds=settings.OUTBOX_SWEEP_GRACE_SECONDS)
+    unclaimed = Q(confirmation_claimed_at__isnull=True) | Q(confirmation_claimed_at__lte=now - _claim_lease())
+    return list(
+        Appointment.objects.filter(
+            unclaimed,
+            source=AppointmentSource.BOOKING_BOX,
+            status=AppointmentStatus.CONFIRMED,
+            confirmation_sent_at__isnull=True,
+            start__gt=now,
+            events__action=AppointmentEvent.Action.CONFIRMED,
+            events__at__gte=now - CONFIRMATION_SWEEP_WINDOW,
+            events__at__lte=now - grace,
+        )
+        .distinct()
+        .order_by("pk")
+        .values_list("pk", flat=True)[:CONFIRMATIONS_PER_SWEEP]
+    )
+
+
+def send_due_booking_confirmations(*, now: datetime | None = None) -> int:
+    """Send every confirmation a lost task (a killed consumer, a failed send) left owed; returns how many went out.
+
+    One failure is logged and left for a later sweep; it does not hold up the others.
+    """
+    now = now or timezone.now()
+    sent = 0
+    for appointment_id in due_booking_confirmations(now=now):
+        try:
+            sent += deliver_booking_confirmation(appointment_id, now=now)
+        except Exception:
+            logger.exception("Confirmation email of appointment %s not sent; retrying after the lease", appointment_id)
+    return sent

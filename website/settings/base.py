@@ -131,6 +131,16 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 HUEY = envconf.huey_config(ENV, BASE_DIR, immediate=envconf.env_bool(ENV, "HUEY_IMMEDIATE", False))
+# systemd and container runtimes stop a service with SIGTERM: the consumer then finishes the tasks it holds (for at
+# most HUEY_SHUTDOWN_TIMEOUT seconds; give the service manager longer, see the README) instead of dropping them.
+# SIGINT (Ctrl-C) stops it at once.
+HUEY["consumer"] |= {"graceful_signal": "TERM", "shutdown_timeout": int(ENV.get("HUEY_SHUTDOWN_TIMEOUT", "25"))}
+# A task that dies with its consumer is lost from the queue; what it owed is re-derived from the database by a
+# sweep every minute. An email claimed by a worker is claimed again once the claim is this old (the worker died or
+# the send failed): longer than any send takes. The sweep leaves alone what the on-commit task should have sent
+# less than the grace ago.
+OUTBOX_CLAIM_LEASE_SECONDS = 600
+OUTBOX_SWEEP_GRACE_SECONDS = 120
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [

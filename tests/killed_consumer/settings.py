@@ -1,0 +1,15 @@
+"""Settings of the huey consumer that tests/test_killed_consumer.py starts, kills and starts again.
+
+The test suite's settings, except that huey really queues on Redis (the production consumer block), email goes
+to files a slow backend writes, and the outbox timings come from the environment so one test can shorten them.
+"""
+
+import os
+
+from website.settings import base
+from website.settings.test import *  # noqa: F403
+
+HUEY = base.HUEY
+EMAIL_BACKEND = "tests.killed_consumer.email_backend.SlowFileBackend"
+OUTBOX_CLAIM_LEASE_SECONDS = int(os.environ["OUTBOX_CLAIM_LEASE_SECONDS"])
+OUTBOX_SWEEP_GRACE_SECONDS = int(os.environ["OUTBOX_SWEEP_GRACE_SECONDS"])
