@@ -18,7 +18,7 @@ from portal import feeds
 from portal.accounts import roles
 from portal.accounts.adapters import activate_user_language
 from portal.accounts.forms import ProfileForm
-from portal.accounts.services import AccountError, ensure_patient, update_profile
+from portal.accounts.services import ensure_patient, update_profile
 
 
 @verified_email_required
@@ -37,6 +37,14 @@ def home(request):
     return render(request, "portal/home.html", context)
 
 
+def rut_not_saved_message() -> str:
+    """The same words whatever kept the RUT out: nothing in them says that another patient has it."""
+    return _(
+        "Your other details have been saved, but we could not save the RUT you entered. "
+        "If it is yours, please contact the clinic and we will sort it out."
+    )
+
+
 @verified_email_required
 @require_http_methods(["GET", "POST"])
 def profile(request):
@@ -44,15 +52,14 @@ def profile(request):
     patient = ensure_patient(request.user)
     form = ProfileForm(request.POST or None, patient=patient)
     if request.method == "POST" and form.is_valid():
-        try:
-            update_profile(request.user, patient, **form.cleaned_data)
-        except AccountError as error:
-            form.add_error(error.field, error.message)
+        outcome = update_profile(request.user, patient, **form.cleaned_data)
+        response = redirect("portal:profile")
+        activate_user_language(request, response, request.user)
+        if outcome.rut_refused:
+            messages.warning(request, rut_not_saved_message())
         else:
-            response = redirect("portal:profile")
-            activate_user_language(request, response, request.user)
             messages.success(request, _("Your profile has been saved."))
-            return response
+        return response
     return render(request, "portal/profile.html", {"form": form, "patient": patient})
 
 
