@@ -12,6 +12,7 @@ from allauth.core import context as allauth_context
 from django.core import mail
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import translation
 from wagtail.models import Site
 
 from tests.factories.accounts import VerifiedUserFactory
@@ -124,7 +125,8 @@ def test_security_notifications_say_what_changed_and_from_where(user, prefix, ex
 
 
 def test_unknown_account_greets_without_a_name_or_host(db):
-    message = send("account/email/unknown_account", "nadie@example.com", {"signup_url": SIGNUP_URL})
+    with translation.override("en"):  # no account, so the page's language: English here
+        message = send("account/email/unknown_account", "nadie@example.com", {"signup_url": SIGNUP_URL})
 
     assert_in_the_clinics_voice(message)
     assert message.body.startswith("Hi,\n")
@@ -158,3 +160,39 @@ def test_requesting_a_sign_in_code_sends_it_from_the_clinic(client, user):
     assert message.from_email == FROM
     assert message.subject == "Your code to sign in to Clínica Aurora"
     assert re.search(r"^[A-Z0-9]{4}-[A-Z0-9]{4}$", message.body, re.MULTILINE)
+
+
+# --- nothing a stranger typed goes to an address they have not verified -------------------------------------------
+
+STRANGER = {"first_name": "Visit evil.example now", "last_name": "Phisher"}
+
+
+def _sign_up(client, email, **names):
+    from tests.portal.test_signup import SIGNUP_URL, signup_data
+
+    return client.post(SIGNUP_URL, signup_data(email=email, **names), HTTP_HOST="evil.example")
+
+
+def test_the_confirmation_email_to_an_unverified_address_leaves_the_typed_name_out(client):
+    _sign_up(client, "victim@example.net", **STRANGER)
+
+    assert [message.to for message in mail.outbox] == [["victim@example.net"]]
+    body = mail.outbox[0].body
+    assert "evil.example" not in body and "Phisher" not in body
+    assert body.startswith("Hi,\n")
+
+
+def test_the_account_exists_email_names_only_a_verified_owner_and_links_to_the_site(client, user):
+    from django.test import Client
+
+    _sign_up(client, "victim@example.net", **STRANGER)  # an account nobody verified, named by a stranger
+    mail.outbox.clear()
+
+    _sign_up(Client(), "victim@example.net", **STRANGER)
+    _sign_up(Client(), user.email, **STRANGER)
+
+    unverified, verified = mail.outbox
+    assert "already exists" in unverified.body and "already exists" in verified.body
+    assert unverified.body.startswith("Hi,\n") and "evil.example" not in unverified.body
+    assert verified.body.startswith("Hi Ana,\n") and "evil.example" not in verified.body
+    assert "http://127.0.0.1:8000/accounts/password/reset/" in verified.body
