@@ -11,6 +11,7 @@ from icalendar import Calendar
 
 from booking.scheduling.models import Appointment
 from portal.accounts.models import CalendarFeed
+from portal.accounts.roles import EDITORS, RECEPTIONISTS, ensure_role_groups
 from tests.factories.accounts import PatientFactory, VerifiedUserFactory, activate_totp, verify_email
 from tests.factories.scheduling import (
     AppointmentFactory,
@@ -275,14 +276,26 @@ def test_patient_downloads_their_appointment(paula_client, appointment):
 
 
 @pytest.mark.django_db
-def test_professional_and_staff_download_it_with_the_patients_name(client, appointment, professional):
+def test_professional_and_reception_download_it_with_the_patients_name(client, appointment, professional):
+    """Staff means permission to see every appointment (the Receptionists group), not the ``is_staff`` flag."""
     staff = StaffUserFactory(email="recepcion@clinic.example")
     verify_email(staff)
+    staff.groups.add(ensure_role_groups()[RECEPTIONISTS])
     for user in (professional.user, staff):
         client.force_login(user)
         response = client.get(ics_url(appointment))
         assert response.status_code == 200, user
         assert "Paula Soto" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_staff_without_the_appointment_permission_gets_404(client, appointment):
+    editor = StaffUserFactory(email="editor@clinic.example")  # is_staff and admin access, no scheduling rights
+    verify_email(editor)
+    editor.groups.add(ensure_role_groups()[EDITORS])
+    client.force_login(editor)
+
+    assert client.get(ics_url(appointment)).status_code == 404
 
 
 @pytest.mark.django_db
