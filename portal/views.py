@@ -11,13 +11,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from booking.scheduling.api.permissions import is_scheduling_staff
 from booking.scheduling.ics import calendar_for
 from booking.scheduling.models import Appointment
 from portal import feeds
 from portal.accounts import roles
 from portal.accounts.adapters import activate_user_language
 from portal.accounts.forms import ProfileForm
-from portal.accounts.services import AccountError, ensure_patient, update_profile
+from portal.accounts.services import ensure_patient, update_profile
 
 
 @verified_email_required
@@ -30,10 +31,18 @@ def home(request):
     context = {
         "roles": user_roles,
         "is_patient": roles.ROLE_PATIENT in user_roles,
-        "is_staff": request.user.is_staff,
+        "is_staff": request.user.has_perm("wagtailadmin.access_admin"),
         "is_professional": roles.ROLE_PROFESSIONAL in user_roles,
     }
     return render(request, "portal/home.html", context)
+
+
+def rut_not_saved_message() -> str:
+    """The same words whatever kept the RUT out: nothing in them says that another patient has it."""
+    return _(
+        "Your other details have been saved, but we could not save the RUT you entered. "
+        "If it is yours, please contact the clinic and we will sort it out."
+    )
 
 
 @verified_email_required
@@ -43,15 +52,14 @@ def profile(request):
     patient = ensure_patient(request.user)
     form = ProfileForm(request.POST or None, patient=patient)
     if request.method == "POST" and form.is_valid():
-        try:
-            update_profile(request.user, patient, **form.cleaned_data)
-        except AccountError as error:
-            form.add_error(error.field, error.message)
+        outcome = update_profile(request.user, patient, **form.cleaned_data)
+        response = redirect("portal:profile")
+        activate_user_language(request, response, request.user)
+        if outcome.rut_refused:
+            messages.warning(request, rut_not_saved_message())
         else:
-            response = redirect("portal:profile")
-            activate_user_language(request, response, request.user)
             messages.success(request, _("Your profile has been saved."))
-            return response
+        return response
     return render(request, "portal/profile.html", {"form": form, "patient": patient})
 
 
@@ -118,7 +126,12 @@ def calendar_feed(request, token):
 @verified_email_required
 @require_GET
 def appointment_calendar(request, reference):
-    """One appointment as an .ics file, for its patient, its professional or staff; anyone else gets 404."""
+    """One appointment as an .ics file, for its patient, its professional or staff who may see every appointment.
+
+    Staff means the ``scheduling.view_appointment`` permission (receptionists, clinic administrators), never the
+    ``is_staff`` flag or admin access: editors enter the admin to publish pages and must never see a patient.
+    Anyone else gets a 404, so the address does not reveal that the appointment exists.
+    """
     appointment = (
         Appointment.objects.select_related("service", "professional", "location", "patient__user")
         .filter(reference=reference)
@@ -128,11 +141,11 @@ def appointment_calendar(request, reference):
         raise Http404
     user = request.user
     is_professional = appointment.professional.user_id == user.pk
-    if not (is_professional or appointment.patient.user_id == user.pk or user.is_staff):
+    is_patient = appointment.patient.user_id == user.pk
+    clinic_view = not (is_professional or is_patient) and is_scheduling_staff(user)
+    if not (is_professional or is_patient or clinic_view):
         raise Http404
-    body = calendar_for(
-        [appointment], name=appointment.service.name, for_professional=is_professional or user.is_staff
-    )
+    body = calendar_for([appointment], name=appointment.service.name, for_professional=is_professional or clinic_view)
     response = HttpResponse(body, content_type=ICS_CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{appointment.reference}.ics"'
     return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 from email.utils import parseaddr
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.models import EmailAddress
 from allauth.account.utils import filter_users_by_email
 from django.conf import settings
 from django.urls import reverse
@@ -62,6 +63,13 @@ def clinic_from_email(clinic_name: str) -> str:
     return f'"{name}" <{address}>' if name else address
 
 
+def _is_verified_address(user, email: str) -> bool:
+    """Whether ``email`` is a verified address of ``user``'s account (False without an account)."""
+    if user is None or not getattr(user, "pk", None):
+        return False
+    return EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists()
+
+
 class AccountAdapter(DefaultAccountAdapter):
     """allauth adapter. Enumeration prevention stays on (``ACCOUNT_PREVENT_ENUMERATION``): nothing here
     tells a visitor whether an address has an account."""
@@ -75,8 +83,13 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def send_mail(self, template_prefix, email, context):
         """Render every email in its recipient's preferred language (the page's language if unknown), greeting
-        them by first name when the address has an account, signed with the clinic's name from the site settings
-        and sent under it. Absolute links come from ``SITE_URL``, never from the request's host."""
+        them by first name when the address is a verified address of their account, signed with the clinic's name
+        from the site settings and sent under it. Absolute links come from ``SITE_URL``, never from the request's
+        host.
+
+        The name is left out for an address nobody has verified: whoever typed the name did not prove the address
+        is theirs, so the name may be a stranger's words (a link, an insult) sent to somebody else's inbox under
+        the clinic's name. A verified address's account holder typed their own name."""
         recipient = self._recipient(email, context)
         language = supported_language(getattr(recipient, "preferred_language", None)) or translation.get_language()
         clinic = clinic_settings(self.request)
@@ -86,11 +99,23 @@ class AccountAdapter(DefaultAccountAdapter):
             "clinic_phone": clinic.phone,
             "site_url": settings.SITE_URL,
             "login_url": settings.SITE_URL + reverse("account_login"),
-            "recipient_name": getattr(recipient, "first_name", ""),
+            "recipient_name": recipient.first_name if _is_verified_address(recipient, email) else "",
             **context,
         }
         with translation.override(language):
             super().send_mail(template_prefix, email, context)
+
+    def send_account_already_exists_mail(self, email: str) -> None:
+        """The "someone used your address" email: only the clinic's own words and links built from ``SITE_URL``.
+
+        allauth builds the links from the request's host, which the visitor chooses; this goes to an address the
+        visitor has not verified, so nothing in it may come from the request.
+        """
+        context = {
+            "signup_url": settings.SITE_URL + reverse("account_signup"),
+            "password_reset_url": settings.SITE_URL + reverse("account_reset_password"),
+        }
+        self.send_mail("account/email/account_already_exists", email, context)
 
     def get_from_email(self):
         return clinic_from_email(clinic_settings(self.request).display_name)

@@ -115,7 +115,7 @@ class DateInput(forms.DateInput):
 
 
 class ProfileForm(forms.Form):
-    """What a patient edits about themselves. The RUT is normalised and must be unique."""
+    """What a patient edits about themselves. The RUT is normalised; ``update_profile`` keeps it unique."""
 
     first_name = forms.CharField(
         label=_("First name"), max_length=150, widget=forms.TextInput({"autocomplete": "given-name"})
@@ -161,10 +161,8 @@ class ProfileForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean_rut(self):
-        rut = rut_or_none(self.cleaned_data.get("rut"))
-        if rut and Patient.objects.filter(rut=rut).exclude(pk=self.patient.pk).exists():
-            raise ValidationError(_("This RUT is already registered."), code="rut_taken")
-        return rut
+        """The RUT's format only: whether another patient has it is never said here (``update_profile``)."""
+        return rut_or_none(self.cleaned_data.get("rut"))
 
     def clean_birth_date(self):
         birth_date = self.cleaned_data.get("birth_date")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 from allauth.mfa.models import Authenticator
 from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.urls import Resolver404, URLResolver, resolve, reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
@@ -25,13 +27,59 @@ def must_enrol_totp(user) -> bool:
     return not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
 
 
+# Views an account that still owes two-factor setup may use: allauth's own pages (setting up the authenticator,
+# email, password, logout; every name in ``allauth.urls``), the language switcher and the site's plumbing.
+# Everything else is refused, whatever its URL: a new view is protected without anyone remembering to list it.
+OPEN_URL_NAMES = frozenset({"wagtailadmin_logout", "set_language", "healthz", "favicon", "robots_txt"})
+OPEN_VIEW_MODULES = ("django.views.static",)  # media files in DEBUG
+
+
+def _url_names(patterns) -> set[str]:
+    names = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            names |= _url_names(pattern.url_patterns)
+        elif pattern.name:
+            names.add(pattern.name)
+    return names
+
+
+@functools.cache
+def _open_url_names() -> frozenset[str]:
+    from allauth import urls as allauth_urls
+
+    return OPEN_URL_NAMES | _url_names(allauth_urls.urlpatterns)
+
+
+def _view_of(match):
+    return getattr(match.func, "view_class", None) or getattr(match.func, "cls", None) or match.func
+
+
+def is_open_before_enrolment(match) -> bool:
+    """Whether the resolved view may serve an account that must set up two-factor authentication but has not."""
+    if match.url_name in _open_url_names():
+        return True
+    return (getattr(_view_of(match), "__module__", "") or "").startswith(OPEN_VIEW_MODULES)
+
+
+def is_api_view(match) -> bool:
+    """DRF views answer for themselves, in JSON (``booking.scheduling.api.authentication``)."""
+    from rest_framework.views import APIView
+
+    view = _view_of(match)
+    return isinstance(view, type) and issubclass(view, APIView)
+
+
 class RequireMFAMiddleware:
-    """Sends staff and professionals without TOTP from the admin and the portal to TOTP activation.
+    """Sends staff and professionals without TOTP to TOTP activation, from every page but a few open ones.
+
+    Enrolment is enforced by who the user is, not by where they go: any signed-in request of an account that
+    must enrol (see ``must_enrol_totp``) is redirected to the authenticator setup, except the views listed as
+    open above. The API is left to its authentication classes, which refuse such accounts with a JSON 403.
 
     Also routes Wagtail's own login and password-reset screens to allauth's, so that nobody can
     log in to the admin past the two-factor step (signed-in users without admin access, whom
-    Wagtail sends to its login screen, go to the portal instead). Everything outside /admin/ and /portal/ (allauth's
-    pages, logout, static and media files, health check, language switcher) is left alone.
+    Wagtail sends to its login screen, go to the portal instead).
     """
 
     def __init__(self, get_response):
@@ -43,8 +91,6 @@ class RequireMFAMiddleware:
             # Every name must resolve: a renamed login or password-reset URL that silently dropped out of the
             # handover would let someone past the two-factor step.
             self._paths = {
-                "protected": (reverse("wagtailadmin_home"), reverse("portal:home")),
-                "open": (reverse("wagtailadmin_logout"),),
                 "handover": {
                     reverse("wagtailadmin_login"): "account_login",
                     reverse("wagtailadmin_password_reset"): "account_reset_password",
@@ -65,11 +111,7 @@ class RequireMFAMiddleware:
             if next_url:
                 target = f"{target}?{urlencode({REDIRECT_FIELD_NAME: next_url})}"
             return HttpResponseRedirect(target)
-        if (
-            path.startswith(paths["protected"])
-            and not path.startswith(paths["open"])
-            and must_enrol_totp(request.user)
-        ):
+        if request.user.is_authenticated and self._must_stop(request) and must_enrol_totp(request.user):
             messages.warning(
                 request,
                 _(
@@ -79,3 +121,11 @@ class RequireMFAMiddleware:
             )
             return HttpResponseRedirect(reverse("mfa_activate_totp"))
         return self.get_response(request)
+
+    @staticmethod
+    def _must_stop(request) -> bool:
+        try:
+            match = resolve(request.path_info, getattr(request, "urlconf", None))
+        except Resolver404:
+            return False  # nothing is served there: a 404 for everybody
+        return not (is_open_before_enrolment(match) or is_api_view(match))

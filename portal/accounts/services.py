@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.utils.translation import gettext_lazy as _
 
 from .models import ConsentRecord, Patient, User
 from .roles import PATIENTS
@@ -119,26 +119,78 @@ def register_patient(
     return patient
 
 
-def update_profile(user: User, patient: Patient, **changes) -> Patient:
-    """Save the profile form's values on the user and the patient; a RUT already taken raises ``AccountError``.
+# A patient's RUT that cannot be stored is refused with the same answer whatever the reason: it belongs to another
+# patient, or this account has already had this many RUTs refused today (after which every new RUT is refused, so
+# that trying RUT after RUT cannot tell which ones are registered).
+RUT_REFUSALS_PER_DAY = 5
+RUT_REFUSALS_WINDOW_SECONDS = 24 * 60 * 60
 
-    The RUT uniqueness is checked by the form first; the IntegrityError branch covers two people
-    saving the same RUT at the same moment.
+
+@dataclass(frozen=True)
+class ProfileUpdate:
+    """What ``update_profile`` did: the patient, and whether the RUT entered was left unsaved."""
+
+    patient: Patient
+    rut_refused: bool = False
+
+
+def _rut_refusals_key(user: User) -> str:
+    return f"accounts:rut-refusals:{user.pk}"
+
+
+def _refuse_rut(user: User) -> None:
+    key = _rut_refusals_key(user)
+    if cache.add(key, 1, RUT_REFUSALS_WINDOW_SECONDS):
+        return
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between add() and incr()
+        cache.add(key, 1, RUT_REFUSALS_WINDOW_SECONDS)
+
+
+def _may_try_a_rut(user: User) -> bool:
+    return (cache.get(_rut_refusals_key(user)) or 0) < RUT_REFUSALS_PER_DAY
+
+
+def update_profile(user: User, patient: Patient, **changes) -> ProfileUpdate:
+    """Save the profile form's values on the user and the patient; a RUT that cannot be stored is left out.
+
+    A RUT already registered to another patient is never stored (two patients cannot share one) and never named
+    as such: the patient would learn that somebody else is a patient of the clinic. The rest of the profile is
+    saved and ``rut_refused`` says that the RUT was not, which is also the answer once the account has had
+    ``RUT_REFUSALS_PER_DAY`` RUTs refused, so that the answer does not tell a registered RUT from a free one to
+    someone trying many. Staff screens, which may see every patient, say plainly that the RUT is taken.
     """
     user_fields = ["first_name", "last_name", "phone", "preferred_language"]
-    patient_fields = ["rut", "birth_date", "emergency_contact_name", "emergency_contact_phone"]
+    patient_fields = ["birth_date", "emergency_contact_name", "emergency_contact_phone"]
+    with transaction.atomic():
+        for name in user_fields:
+            setattr(user, name, changes[name])
+        user.save(update_fields=user_fields)
+        for name in patient_fields:
+            setattr(patient, name, changes[name])
+        patient.phone = user.phone
+        patient.save(update_fields=[*patient_fields, "phone"])
+        rut_refused = not _store_rut(user, patient, changes["rut"])
+    return ProfileUpdate(patient=patient, rut_refused=rut_refused)
+
+
+def _store_rut(user: User, patient: Patient, rut: str | None) -> bool:
+    """Store the patient's new RUT (or clear it); False, and nothing stored, when it is refused."""
+    if rut == patient.rut:
+        return True
+    taken = rut is not None and Patient.objects.filter(rut=rut).exclude(pk=patient.pk).exists()
+    if rut is not None and (taken or not _may_try_a_rut(user)):
+        _refuse_rut(user)
+        return False
     try:
-        with transaction.atomic():
-            for name in user_fields:
-                setattr(user, name, changes[name])
-            user.save(update_fields=user_fields)
-            for name in patient_fields:
-                setattr(patient, name, changes[name])
-            patient.phone = user.phone
-            patient.save()
+        with transaction.atomic():  # a savepoint: a twin saved at the same moment must not undo the rest
+            Patient.objects.filter(pk=patient.pk).update(rut=rut)
     except IntegrityError:
-        raise AccountError(_("This RUT is already registered."), field="rut") from None
-    return patient
+        _refuse_rut(user)
+        return False
+    patient.rut = rut
+    return True
 
 
 def mark_email_verified(user: User) -> None:

@@ -17,15 +17,19 @@ from booking.scheduling.models import (
 from .accounts import PatientFactory, UserFactory, activate_totp
 
 
-class StaffUserFactory(UserFactory):
-    """A staff member with two-factor authentication set up, as the admin requires."""
-
-    is_staff = True
+class TwoFactorUserFactory(UserFactory):
+    """A user with two-factor authentication set up, as the site requires of staff and professionals."""
 
     @factory.post_generation
     def totp(obj, create, extracted, **kwargs):
         if create:
             activate_totp(obj)
+
+
+class StaffUserFactory(TwoFactorUserFactory):
+    """A staff member with two-factor authentication set up, as the admin requires."""
+
+    is_staff = True
 
 
 class SuperuserFactory(StaffUserFactory):
@@ -76,7 +80,7 @@ class ProfessionalFactory(factory.django.DjangoModelFactory):
         model = Professional
         skip_postgeneration_save = True
 
-    user = factory.SubFactory(UserFactory)
+    user = factory.SubFactory(TwoFactorUserFactory)
     display_name = factory.Sequence(lambda n: f"Profesional {n}")
     slug = factory.Sequence(lambda n: f"profesional-{n}")
     title = "Psicóloga clínica"

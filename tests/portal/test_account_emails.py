@@ -160,3 +160,39 @@ def test_requesting_a_sign_in_code_sends_it_from_the_clinic(client, user):
     assert message.from_email == FROM
     assert message.subject == "Your code to sign in to Clínica Aurora"
     assert re.search(r"^[A-Z0-9]{4}-[A-Z0-9]{4}$", message.body, re.MULTILINE)
+
+
+# --- nothing a stranger typed goes to an address they have not verified -------------------------------------------
+
+STRANGER = {"first_name": "Visit evil.example now", "last_name": "Phisher"}
+
+
+def _sign_up(client, email, **names):
+    from tests.portal.test_signup import SIGNUP_URL, signup_data
+
+    return client.post(SIGNUP_URL, signup_data(email=email, **names), HTTP_HOST="evil.example")
+
+
+def test_the_confirmation_email_to_an_unverified_address_leaves_the_typed_name_out(client):
+    _sign_up(client, "victim@example.net", **STRANGER)
+
+    assert [message.to for message in mail.outbox] == [["victim@example.net"]]
+    body = mail.outbox[0].body
+    assert "evil.example" not in body and "Phisher" not in body
+    assert body.startswith("Hi,\n")
+
+
+def test_the_account_exists_email_names_only_a_verified_owner_and_links_to_the_site(client, user):
+    from django.test import Client
+
+    _sign_up(client, "victim@example.net", **STRANGER)  # an account nobody verified, named by a stranger
+    mail.outbox.clear()
+
+    _sign_up(Client(), "victim@example.net", **STRANGER)
+    _sign_up(Client(), user.email, **STRANGER)
+
+    unverified, verified = mail.outbox
+    assert "already exists" in unverified.body and "already exists" in verified.body
+    assert unverified.body.startswith("Hi,\n") and "evil.example" not in unverified.body
+    assert verified.body.startswith("Hi Ana,\n") and "evil.example" not in verified.body
+    assert "http://127.0.0.1:8000/accounts/password/reset/" in verified.body

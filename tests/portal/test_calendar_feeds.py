@@ -11,6 +11,7 @@ from icalendar import Calendar
 
 from booking.scheduling.models import Appointment
 from portal.accounts.models import CalendarFeed
+from portal.accounts.roles import EDITORS, RECEPTIONISTS, ensure_role_groups
 from tests.factories.accounts import PatientFactory, VerifiedUserFactory, activate_totp, verify_email
 from tests.factories.scheduling import (
     AppointmentFactory,
@@ -275,9 +276,11 @@ def test_patient_downloads_their_appointment(paula_client, appointment):
 
 
 @pytest.mark.django_db
-def test_professional_and_staff_download_it_with_the_patients_name(client, appointment, professional):
+def test_professional_and_reception_download_it_with_the_patients_name(client, appointment, professional):
+    """Staff means permission to see every appointment (the Receptionists group), not the ``is_staff`` flag."""
     staff = StaffUserFactory(email="recepcion@clinic.example")
     verify_email(staff)
+    staff.groups.add(ensure_role_groups()[RECEPTIONISTS])
     for user in (professional.user, staff):
         client.force_login(user)
         response = client.get(ics_url(appointment))
@@ -286,9 +289,18 @@ def test_professional_and_staff_download_it_with_the_patients_name(client, appoi
 
 
 @pytest.mark.django_db
+def test_staff_without_the_appointment_permission_gets_404(client, appointment):
+    editor = StaffUserFactory(email="editor@clinic.example")  # is_staff and admin access, no scheduling rights
+    verify_email(editor)
+    editor.groups.add(ensure_role_groups()[EDITORS])
+    client.force_login(editor)
+
+    assert client.get(ics_url(appointment)).status_code == 404
+
+
+@pytest.mark.django_db
 def test_anyone_else_gets_404(client, appointment, tomas, other_professional):
-    verify_email(other_professional.user)
-    activate_totp(other_professional.user)
+    verify_email(other_professional.user)  # ProfessionalFactory's user has an authenticator app already
     for user in (tomas.user, other_professional.user):
         client.force_login(user)
         assert client.get(ics_url(appointment)).status_code == 404, user

@@ -112,21 +112,57 @@ def test_profile_clears_the_rut_when_left_empty(patient_client, patient_user):
     assert Patient.objects.get(user=patient_user).rut is None
 
 
+RUT_NOT_SAVED = "we could not save the RUT you entered. If it is yours, please contact the clinic"
+
+
+def _messages_of(client) -> list[str]:
+    page = client.get(PROFILE_URL, HTTP_ACCEPT_LANGUAGE="en")
+    return [str(message) for message in page.context["messages"]]
+
+
 @pytest.mark.django_db
-def test_duplicate_rut_gives_a_clear_error_and_saves_nothing(patient_client, patient_user):
-    PatientFactory(user=VerifiedUserFactory(email="other@example.com"), rut="12.345.678-5")
-    patient_user.refresh_from_db()
-    first_name_before = patient_user.first_name
+def test_a_rut_of_another_patient_is_neither_stored_nor_named(patient_client, patient_user):
+    other = PatientFactory(user=VerifiedUserFactory(email="other@example.com"), rut="15.432.876-9")
 
     response = patient_client.post(
-        PROFILE_URL, profile_data(first_name="Changed", rut="12345678-5"), HTTP_ACCEPT_LANGUAGE="en"
+        PROFILE_URL, profile_data(first_name="Changed", rut="15432876-9", preferred_language="en")
     )
 
-    assert response.status_code == 200
-    assert "This RUT is already registered." in response.text
+    assert response.status_code == 302
+    page = patient_client.get(PROFILE_URL, HTTP_ACCEPT_LANGUAGE="en").text
+    assert RUT_NOT_SAVED in page
+    assert "already registered" not in page and "15.432.876-9" not in page
     patient_user.refresh_from_db()
-    assert patient_user.first_name == first_name_before
+    assert patient_user.first_name == "Changed"  # the rest of the profile is saved
     assert Patient.objects.get(user=patient_user).rut is None
+    other.refresh_from_db()
+    assert other.rut == "15.432.876-9"
+
+
+@pytest.mark.django_db
+def test_after_five_refused_ruts_a_free_one_gets_the_same_answer(patient_client, patient_user):
+    """Trying RUT after RUT cannot sort the registered ones from the free ones: past five refusals, all are refused."""
+    taken = ["12.345.678-5", "15.432.876-9", "17.654.321-3", "11.111.111-1", "22.222.222-2"]
+    for number, rut in enumerate(taken):
+        PatientFactory(user=VerifiedUserFactory(email=f"other{number}@example.com"), rut=rut)
+    answers = []
+    for rut in taken:
+        patient_client.post(PROFILE_URL, profile_data(rut=rut, preferred_language="en"))
+        answers.append(_messages_of(patient_client))
+
+    patient_client.post(PROFILE_URL, profile_data(rut="9.876.543-3", preferred_language="en"))
+
+    assert _messages_of(patient_client) == answers[0] == answers[-1]
+    assert RUT_NOT_SAVED in answers[0][0]
+    assert Patient.objects.get(user=patient_user).rut is None
+
+
+@pytest.mark.django_db
+def test_a_free_rut_is_stored(patient_client, patient_user):
+    patient_client.post(PROFILE_URL, profile_data(rut="9876543-3", preferred_language="en"))
+
+    assert _messages_of(patient_client) == ["Your profile has been saved."]
+    assert Patient.objects.get(user=patient_user).rut == "9.876.543-3"
 
 
 @pytest.mark.django_db

@@ -243,8 +243,8 @@ REST_FRAMEWORK = {
     # Token first: its "WWW-Authenticate: Token" header makes an anonymous call a 401, not a 403. The browser's
     # session (with CSRF) still works for the site's own pages.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "booking.scheduling.api.authentication.TwoFactorTokenAuthentication",
+        "booking.scheduling.api.authentication.TwoFactorSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

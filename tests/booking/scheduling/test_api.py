@@ -22,7 +22,7 @@ from rest_framework.test import APIClient
 from booking.scheduling import services
 from booking.scheduling.models import Appointment, AppointmentStatus
 from portal.accounts.models import Patient
-from tests.factories.accounts import PatientFactory, UserFactory, VerifiedUserFactory
+from tests.factories.accounts import PatientFactory, UserFactory, VerifiedUserFactory, activate_totp
 from tests.factories.scheduling import (
     AppointmentFactory,
     LocationFactory,
@@ -494,6 +494,7 @@ def staff_user(*codenames):
 )
 def test_appointment_is_visible_only_to_its_people(world, who, status_code):
     world.professional.user = VerifiedUserFactory()
+    activate_totp(world.professional.user)  # professionals must enrol two-factor to use the API
     world.professional.save()
     appointment = book(world)
     users = {
@@ -560,6 +561,7 @@ def test_reschedule_of_someone_elses_appointment_is_a_404(world):
 
 def test_professional_may_see_but_not_move_the_appointment(world):
     world.professional.user = VerifiedUserFactory()
+    activate_totp(world.professional.user)  # professionals must enrol two-factor to use the API
     world.professional.save()
     appointment = book(world)
 

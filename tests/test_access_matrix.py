@@ -1,0 +1,256 @@
+"""Every private URL requested by every role: the expected status, and nobody else's data in the body.
+
+The people: patient A (who owns the appointment and the invoice), patient B, professional A (who sees A), professional
+B, a receptionist (the Receptionists group: scheduling and billing permissions, two-factor enrolled) and an editor
+(the Editors group with the ``is_staff`` flag, two-factor enrolled: they publish pages and must never see a patient).
+A URL a role may not see answers 404 (it does not reveal that the thing exists) or, for the anonymous visitor, the
+login redirect (401 in the API). Whatever the status, a body that is not meant for the role never carries patient A's
+name, email or RUT.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from django.test import Client
+from django.urls import reverse
+
+from portal.accounts.roles import EDITORS, RECEPTIONISTS, ensure_role_groups
+from tests.factories.accounts import PatientFactory, VerifiedUserFactory, activate_totp
+from tests.factories.billing import InvoiceFactory
+from tests.factories.scheduling import AppointmentFactory, ProfessionalFactory, ServiceFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+ROLES = ["anonymous", "patient_a", "patient_b", "professional_a", "professional_b", "receptionist", "editor"]
+PATIENT_A = {"first_name": "Zoraida", "last_name": "Quintanilla", "email": "zoraida.q@example.com"}
+RUT_A = "15.432.876-9"
+
+
+@pytest.fixture(autouse=True)
+def pinned_time():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def world(home_page):
+    groups = ensure_role_groups()
+    patient_a = PatientFactory(user=VerifiedUserFactory(**PATIENT_A), rut=RUT_A)
+    patient_b = PatientFactory(user=VerifiedUserFactory(email="beto@example.com", first_name="Beto"))
+    professional_a = ProfessionalFactory(user=VerifiedUserFactory(email="pro.a@example.com"))
+    professional_b = ProfessionalFactory(user=VerifiedUserFactory(email="pro.b@example.com"))
+    receptionist = VerifiedUserFactory(email="desk@example.com")
+    receptionist.groups.add(groups[RECEPTIONISTS])
+    editor = VerifiedUserFactory(email="editor@example.com", is_staff=True)
+    editor.groups.add(groups[EDITORS])
+    for user in (professional_a.user, professional_b.user, receptionist, editor):
+        activate_totp(user)
+    appointment = AppointmentFactory(
+        patient=patient_a,
+        professional=professional_a,
+        service=ServiceFactory(name="Psicoterapia adultos"),
+        start=datetime(2026, 12, 1, 13, tzinfo=UTC),
+    )
+    invoice = InvoiceFactory(patient=patient_a, appointment=appointment, number=7)
+    users = {
+        "anonymous": None,
+        "patient_a": patient_a.user,
+        "patient_b": patient_b.user,
+        "professional_a": professional_a.user,
+        "professional_b": professional_b.user,
+        "receptionist": receptionist,
+        "editor": editor,
+    }
+    return {"users": users, "appointment": appointment, "invoice": invoice}
+
+
+LOGIN = "login"  # a redirect to the login page
+# (name, url builder, {role: expected status}); roles not listed for a URL must never see patient A's data.
+URLS = [
+    (
+        "appointment-ics",
+        lambda w: reverse("portal:appointment_calendar", args=[w["appointment"].reference]),
+        {
+            "anonymous": LOGIN,
+            "patient_a": 200,
+            "patient_b": 404,
+            "professional_a": 200,
+            "professional_b": 404,
+            "receptionist": 200,
+            "editor": 404,
+        },
+    ),
+    (
+        "api-appointment",
+        lambda w: f"/api/v1/appointments/{w['appointment'].reference}/",
+        {
+            "anonymous": 401,
+            "patient_a": 200,
+            "patient_b": 404,
+            "professional_a": 200,
+            "professional_b": 404,
+            "receptionist": 200,
+            "editor": 404,
+        },
+    ),
+    (
+        "portal-invoice",
+        lambda w: reverse("portal:invoice_detail", args=[w["invoice"].reference]),
+        dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "patient_a": 200},
+    ),
+    (
+        "portal-receipt",
+        lambda w: reverse("portal:invoice_receipt", args=[w["invoice"].reference]),
+        dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "patient_a": 200, "receptionist": 200},
+    ),
+    (
+        "checkout-cancel",
+        lambda w: reverse("billing:checkout_cancel", args=[w["invoice"].reference]),
+        dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "patient_a": 200},
+    ),
+    (
+        "booking-done",
+        lambda w: reverse("widget:done", args=[w["appointment"].reference]),
+        dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "patient_a": 200},
+    ),
+    (
+        "booking-pay",
+        lambda w: reverse("widget:pay", args=[w["appointment"].reference]),
+        # A confirmed session has nothing to pay: its patient is sent on to the "done" page.
+        dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "patient_a": 302},
+    ),
+    ("portal-invoices", lambda w: reverse("portal:invoices"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
+    ("portal-profile", lambda w: reverse("portal:profile"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
+    ("portal-home", lambda w: reverse("portal:home"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
+]
+# Who may see patient A's details on each URL (everyone else's body must not carry them).
+ENTITLED = {
+    "appointment-ics": {"patient_a", "professional_a", "receptionist"},
+    "api-appointment": {"patient_a", "professional_a", "receptionist"},
+    "portal-invoice": {"patient_a"},
+    "portal-receipt": {"patient_a", "receptionist"},
+    "checkout-cancel": {"patient_a"},
+    "booking-done": {"patient_a"},
+    "booking-pay": set(),
+    "portal-invoices": {"patient_a"},
+    "portal-profile": {"patient_a"},
+    "portal-home": {"patient_a"},
+}
+CASES = [(name, build, role, expected[role]) for name, build, expected in URLS for role in ROLES]
+
+
+def client_for(user) -> Client:
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def body_of(response) -> str:
+    if response.get("Content-Type", "").startswith("application/pdf"):
+        return response.content.decode("latin-1")
+    return response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("name", "build", "role", "expected"), CASES, ids=[f"{name}-{role}" for name, _b, role, _e in CASES]
+)
+def test_every_role_on_every_private_url(world, name, build, role, expected):
+    url = build(world)
+
+    response = client_for(world["users"][role]).get(url)
+
+    if expected == LOGIN:
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("account_login")), response["Location"]
+    else:
+        assert response.status_code == expected, (url, response.status_code)
+    if role not in ENTITLED[name]:
+        body = body_of(response)
+        for secret in (PATIENT_A["last_name"], PATIENT_A["email"], RUT_A, "15432876"):
+            assert secret not in body, (url, role, secret)
+
+
+# --- two-factor enrolment, whatever the URL ---------------------------------------------------------------------
+
+ENROL_URL = reverse("mfa_activate_totp")
+
+
+@pytest.fixture
+def unenrolled_receptionist(world):
+    """A receptionist who logged in with a password and has not set up an authenticator app yet."""
+    user = VerifiedUserFactory(email="new.desk@example.com")
+    user.groups.add(ensure_role_groups()[RECEPTIONISTS])
+    return user
+
+
+def test_api_session_of_an_unenrolled_receptionist_is_refused_with_a_pointer_to_enrolment(
+    world, unenrolled_receptionist
+):
+    url = f"/api/v1/appointments/{world['appointment'].reference}/"
+
+    response = client_for(unenrolled_receptionist).get(url)
+
+    assert response.status_code == 403
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["error"] == "mfa_required"
+    assert "two-factor authentication" in body["detail"] and ENROL_URL in body["detail"]
+    assert PATIENT_A["email"] not in response.content.decode()
+
+    activate_totp(unenrolled_receptionist)
+    assert client_for(unenrolled_receptionist).get(url).status_code == 200
+
+
+def test_api_token_of_an_unenrolled_receptionist_is_refused(world, unenrolled_receptionist):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=unenrolled_receptionist)
+    client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    url = f"/api/v1/appointments/{world['appointment'].reference}/"
+
+    response = client.get(url)
+
+    assert response.status_code == 403
+    assert response.json()["error"] == "mfa_required"
+    activate_totp(unenrolled_receptionist)
+    assert client.get(url).status_code == 200
+
+
+def test_a_patient_needs_no_two_factor_and_sees_only_their_own_appointments(world):
+    patient_a, patient_b = world["users"]["patient_a"], world["users"]["patient_b"]
+    url = f"/api/v1/appointments/{world['appointment'].reference}/"
+
+    assert client_for(patient_a).get(url).status_code == 200
+    other = client_for(patient_b).get(url)
+    assert other.status_code == 404
+    assert PATIENT_A["email"] not in other.content.decode()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/",
+        "/booking/",
+        "/billing/checkout/success/",
+        "/portal/",
+        "/admin/",
+    ],
+)
+def test_an_unenrolled_receptionist_is_sent_to_enrolment_from_any_page(world, unenrolled_receptionist, url):
+    response = client_for(unenrolled_receptionist).get(url)
+
+    assert response.status_code == 302
+    assert response["Location"] == ENROL_URL
+
+
+@pytest.mark.parametrize("name", ["mfa_activate_totp", "account_logout", "account_email", "account_change_password"])
+def test_an_unenrolled_receptionist_still_reaches_the_account_pages(world, unenrolled_receptionist, name):
+    response = client_for(unenrolled_receptionist).get(reverse(name))
+
+    assert response.get("Location") != ENROL_URL
+    assert response.status_code in (200, 302)
