@@ -36,6 +36,12 @@ def common_error_responses() -> dict[str, OpenApiResponse]:
     """The error answers every operation may give, whatever the view (see the module docstring)."""
     return {
         "401": error_response(_("The token is unknown or revoked, or the operation needs a logged-in user.")),
+        "403": error_response(
+            _(
+                "Not allowed. Staff and professionals must set up two-factor authentication first "
+                "(error code mfa_required)."
+            )
+        ),
         "429": error_response(_("Too many requests: wait the seconds the Retry-After header says, then try again.")),
     }
 
