@@ -504,7 +504,7 @@ FAQ = [
     ),
     (
         "¿Cómo cancelo o cambio mi hora?",
-        "Desde tu portal de paciente, hasta 24 horas antes de la sesión y sin costo.",
+        "Escríbenos o llámanos con el código de tu reserva hasta 24 horas antes de la sesión: no tiene costo.",
     ),
 ]
 
