@@ -63,6 +63,7 @@ from .models.appointments import OPEN_STATUSES
 from .selectors import DEFAULT_STEP, load_availability
 
 Action = AppointmentEvent.Action
+UNKNOWN = object()  # "not read yet", where None is a meaningful value
 
 # Sent on commit with ``appointment`` and ``action`` (an AppointmentEvent.Action): notifications, calendar
 # invitations and payments connect to it in their AppConfig.ready().
@@ -133,6 +134,21 @@ def _log(appointment: Appointment, action: str, *, actor, at: datetime, before=N
         reason=reason or "",
     )
     transaction.on_commit(lambda: appointment_changed.send(sender=Appointment, appointment=appointment, action=action))
+
+
+def _log_many(appointment: Appointment, actions: list[tuple[str, str | None]], *, actor, at: datetime) -> None:
+    """``_log`` for several ``(action, reason)`` of one change, written in one INSERT, signalled in order."""
+    after = _snapshot(appointment)
+    AppointmentEvent.objects.bulk_create(
+        AppointmentEvent(
+            appointment=appointment, action=action, actor=actor, at=at, before={}, after=after, reason=reason or ""
+        )
+        for action, reason in actions
+    )
+    for action, _reason in actions:
+        transaction.on_commit(
+            lambda action=action: appointment_changed.send(sender=Appointment, appointment=appointment, action=action)
+        )
 
 
 def _require_owner_or_clinic(appointment: Appointment, actor) -> None:
@@ -285,10 +301,13 @@ def _check_slot(
     start: datetime,
     now: datetime,
     exclude_appointment_id: int | None = None,
+    duration_override: int | None | object = UNKNOWN,
 ) -> tuple[datetime, datetime, datetime, datetime]:
     """Verify ``start`` is an engine slot now; returns (start, end, blocked_start, blocked_end) or raises.
 
-    Runs inside the booking transaction, so the busy time it reads is the time under the lock.
+    Runs inside the booking transaction, so the busy time it reads is the time under the lock. A caller that has
+    just read (under the lock) the professional's offer of the service gives its ``duration_override`` (minutes or
+    None), which spares the selector its catalog query.
     """
     if timezone.is_naive(start):
         raise BookingError("invalid_request")
@@ -301,6 +320,7 @@ def _check_slot(
         end_day=last_day,
         now=now,
         exclude_appointment_id=exclude_appointment_id,
+        durations=None if duration_override is UNKNOWN else {professional.pk: duration_override},
     )
     spec = loaded.spec
     if not loaded.professionals:
@@ -356,13 +376,24 @@ def _create(
     override = _check_staff_override(actor, staff_override_reason)
     try:
         with transaction.atomic():
-            professional = Professional.objects.select_for_update().get(pk=professional.pk)
-            _lock_patient(patient.pk)
-            offer = ProfessionalService.objects.filter(professional=professional, service=service).first()
-            if offer is None or not professional.active:
+            # The professional's lock and their offer of the service in one query (no offer: nothing to lock).
+            offer = (
+                ProfessionalService.objects.select_for_update(of=("professional",))
+                .select_related("professional", "service")
+                .filter(professional_id=professional.pk, service_id=service.pk)
+                .first()
+            )
+            if offer is None or not offer.professional.active:
                 raise BookingError("not_allowed")
+            professional, service = offer.professional, offer.service
+            _lock_patient(patient.pk)
             start, end, blocked_start, blocked_end = _check_slot(
-                professional=professional, service=service, location=location, start=start, now=now
+                professional=professional,
+                service=service,
+                location=location,
+                start=start,
+                now=now,
+                duration_override=offer.duration_override_minutes,
             )
             _check_patient_free(patient_id=patient.pk, start=start, end=end, now=now, actor=actor, override=override)
             room = _assign_room(
@@ -394,11 +425,8 @@ def _create(
                 source=source,
                 created_by=actor,
             )
-            _log(appointment, Action.CREATED, actor=actor, at=now, reason=staff_override_reason)
-            if status == AppointmentStatus.PENDING_PAYMENT:
-                _log(appointment, Action.HELD, actor=actor, at=now)
-            else:
-                _log(appointment, Action.CONFIRMED, actor=actor, at=now)
+            second = Action.HELD if status == AppointmentStatus.PENDING_PAYMENT else Action.CONFIRMED
+            _log_many(appointment, [(Action.CREATED, staff_override_reason), (second, "")], actor=actor, at=now)
     except IntegrityError as exc:  # PostgreSQL's exclusion constraint: someone else won the race
         raise BookingError("slot_unavailable") from exc
     return appointment
