@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -219,24 +219,44 @@ def _settle(invoice: Invoice, now: datetime) -> None:
         invoice.status = InvoiceStatus.PARTIALLY_REFUNDED
 
 
-def _lock_default_series() -> InvoiceSeries:
-    """The default series, locked (created first if missing): taken before the invoice exists, saving a read."""
-    series = InvoiceSeries.objects.select_for_update().filter(code=DEFAULT_SERIES_CODE).first()
-    if series is None:
-        series = InvoiceSeries.objects.select_for_update().get(pk=_default_series().pk)
-    return series
+def _take_default_series_number() -> tuple[InvoiceSeries, int]:
+    """The default series (created first if missing) and the number taken from it, in one UPDATE ... RETURNING.
+
+    The UPDATE locks the series row until the transaction ends, as ``_issue``'s SELECT ... FOR UPDATE does, so
+    numbers are handed out in order and a rollback gives the number back (no gaps); it saves that SELECT.
+    """
+    table = connection.ops.quote_name(InvoiceSeries._meta.db_table)
+    column = {name: connection.ops.quote_name(InvoiceSeries._meta.get_field(name).column) for name in _SERIES_FIELDS}
+    sql = (
+        f"UPDATE {table} SET {column['next_number']} = {column['next_number']} + 1 WHERE {column['code']} = %s "
+        f"RETURNING {', '.join(column[name] for name in _SERIES_FIELDS)}"
+    )
+    for _attempt in range(2):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [DEFAULT_SERIES_CODE])
+            row = cursor.fetchone()
+        if row is not None:
+            series = InvoiceSeries(**dict(zip(_SERIES_FIELDS, row, strict=True)))
+            return series, series.next_number - 1
+        _default_series()  # first invoice ever: create the series, then take its first number
+    raise InvoiceSeries.DoesNotExist(DEFAULT_SERIES_CODE)
 
 
-def _issue(invoice: Invoice, now: datetime, series: InvoiceSeries | None = None) -> None:
+_SERIES_FIELDS = ("id", "code", "prefix", "name", "next_number")
+
+
+def _issue(invoice: Invoice, now: datetime, taken: tuple[InvoiceSeries, int] | None = None) -> None:
     """Give the invoice the series' next number under a row lock: a rollback gives the number back, so no gaps.
 
-    ``series`` is the invoice's series when the caller already holds its lock.
+    ``taken`` is a series and the number the caller already took from it (``_take_default_series_number``).
     """
-    if series is None:
+    if taken is None:
         series = InvoiceSeries.objects.select_for_update().get(pk=invoice.series_id)
-    invoice.number = series.next_number
-    series.next_number += 1
-    series.save(update_fields=["next_number"])
+        invoice.number = series.next_number
+        series.next_number += 1
+        series.save(update_fields=["next_number"])
+    else:
+        series, invoice.number = taken
     invoice.series = series
     invoice.status = InvoiceStatus.OPEN
     invoice.issued_at = now
@@ -312,12 +332,23 @@ def _cancel_pending_checkouts(invoice: Invoice, *, now: datetime, exclude_pk: in
 # --- invoices --------------------------------------------------------------------------------------------------
 
 
-def create_invoice_for_appointment(*, appointment: Appointment, actor, now: datetime | None = None) -> Invoice:
+def create_invoice_for_appointment(
+    *, appointment: Appointment, actor, now: datetime | None = None, booked_in_this_transaction: bool = False
+) -> Invoice:
     """Invoice one session and issue it at once; the appointment's existing (non-void) invoice if it has one.
 
     A session that costs nothing gets an invoice paid at once (its hold, if any, is confirmed).
+
+    ``booked_in_this_transaction`` is for ``book_with_invoice``, which created ``appointment`` (with its patient,
+    user, location, service and professional loaded) in its still-open transaction: nobody else sees the session
+    yet and it has no invoice, so the lock, the look-up and the SAVEPOINT are skipped (a refusal rolls back the
+    caller's block as a whole).
     """
     now = _now(now)
+    if booked_in_this_transaction:
+        with transaction.atomic(savepoint=False):
+            _check_may_invoice(appointment, actor)
+            return _issue_appointment_invoice(appointment, actor=actor, now=now)
     with transaction.atomic():
         # One invoice per session: the lock serialises two requests for the same session. The rows the invoice
         # copies come in the same query.
@@ -345,7 +376,7 @@ def _issue_appointment_invoice(appointment: Appointment, *, actor, now: datetime
     """Write the issued invoice of ``appointment`` (loaded with its patient, user, location, service, professional).
 
     Runs inside the caller's transaction. The invoice and its line are inserted already numbered and totalled
-    (the series locked first), and both events ("created" as a draft, then "issued") in one statement: six
+    (the number taken first), and both events ("created" as a draft, then "issued") in one statement: five
     queries, with the same rows and history as creating a draft and issuing it.
     """
     if appointment.status not in PLACEABLE_STATUSES:
@@ -356,9 +387,9 @@ def _issue_appointment_invoice(appointment: Appointment, *, actor, now: datetime
     location = appointment.location
     zone = location.tzinfo if location is not None else ZoneInfo(settings.TIME_ZONE)
     local_start = appointment.start.astimezone(zone)
-    series = _lock_default_series()
+    taken = _take_default_series_number()
     invoice = Invoice(
-        series=series,
+        series=taken[0],
         patient=patient,
         billing_name=(user.get_full_name() or user.email)[:200],
         billing_email=user.email,
@@ -382,7 +413,7 @@ def _issue_appointment_invoice(appointment: Appointment, *, actor, now: datetime
     )
     _compute_totals(invoice, [line])
     created = _event(invoice, Action.CREATED, actor=actor, at=now, appointment=appointment.reference)
-    _issue(invoice, now, series)
+    _issue(invoice, now, taken)
     _settle(invoice, now)
     invoice.save(force_insert=True)
     line.invoice = invoice
@@ -443,11 +474,11 @@ def book_with_invoice(
             actor=actor,
             note=note,
             staff_override_reason=staff_override_reason,
+            savepoint=False,  # a refusal leaves this block too, which rolls back as a whole
         )
-        # Created a moment ago in this transaction: nobody else sees it yet and it has no invoice, so the lock
-        # and the look-up of create_invoice_for_appointment are not needed, and its rows are already loaded.
-        _check_may_invoice(appointment, actor)
-        invoice = _issue_appointment_invoice(appointment, actor=actor, now=now)
+        invoice = create_invoice_for_appointment(
+            appointment=appointment, actor=actor, now=now, booked_in_this_transaction=True
+        )
         if coupon_code:
             invoice = apply_coupon(invoice=invoice, code=coupon_code, actor=actor, now=now)
     return appointment, invoice

@@ -204,75 +204,57 @@ def _offers_sql(vendor: str, ids: int | None) -> str:
 
 
 @lru_cache(maxsize=256)
-def _rules_sql(vendor: str, ids: int) -> str:
-    """Weekly rules valid in the range, with their location's zone, holiday flag and room count, and (LEFT JOIN,
-    so a rule restricted to several services comes once per service) the services they are restricted to."""
-    rule, location = WeeklyAvailability, Location
+def _hours_sql(vendor: str, ids: int) -> str:
+    """Weekly rules, date overrides and time off of the professionals in one statement (three SELECTs, UNION ALL).
+
+    Every row has the same 15 columns; the first says what it is (0 rule, 1 override, 2 time off), and each kind
+    leaves the others' columns NULL:
+
+    ``kind, professional, location, zone, observes holidays, rooms, weekday, start time, end time, valid from or
+    override date, valid until, restricted service, rule id, time off start, time off end`` (time off as epoch
+    microseconds).
+
+    A rule restricted to several services comes once per service (LEFT JOIN on the restriction table). Rooms is the
+    location's number of active rooms. Parameters: ids, last day, first day; ids, first day, last day; ids, range
+    end, range start.
+    """
+    rule, override, location, off = WeeklyAvailability, DateOverrideRow, Location, TimeOff
     through = WeeklyAvailability.services.through
-    through_rule = _q(connection, through, "weeklyavailability")
-    location_column = _q(connection, rule, "location")
-    columns = ", ".join(
-        [
-            _q(connection, rule, "id"),
-            _q(connection, rule, "professional"),
-            location_column,
-            _q(connection, location, "time_zone"),
-            _q(connection, location, "observes_public_holidays"),
-            _room_count_sql(connection, location_column),
-            _q(connection, rule, "weekday"),
-            _q(connection, rule, "start_time"),
-            _q(connection, rule, "end_time"),
-            _q(connection, rule, "valid_from"),
-            _q(connection, rule, "valid_until"),
-            _q(connection, through, "service"),
-        ]
-    )
+    in_ids = f"IN ({_placeholders(ids)})"
+    location_id = _q(connection, location, "id")
+    rule_location, override_location = _q(connection, rule, "location"), _q(connection, override, "location")
     valid_from, valid_until = _q(connection, rule, "valid_from"), _q(connection, rule, "valid_until")
-    return (
-        f"SELECT {columns} FROM {_q(connection, rule)} "
-        f"LEFT OUTER JOIN {_q(connection, location)} ON {_q(connection, location, 'id')} = {location_column} "
-        f"LEFT OUTER JOIN {_q(connection, through)} ON {through_rule} = {_q(connection, rule, 'id')} "
-        f"WHERE {_q(connection, rule, 'professional')} IN ({_placeholders(ids)}) "
+    rules = (
+        f"SELECT 0, {_q(connection, rule, 'professional')}, {rule_location}, {_q(connection, location, 'time_zone')}, "
+        f"{_q(connection, location, 'observes_public_holidays')}, {_room_count_sql(connection, rule_location)}, "
+        f"{_q(connection, rule, 'weekday')}, {_q(connection, rule, 'start_time')}, "
+        f"{_q(connection, rule, 'end_time')}, "
+        f"{valid_from}, {valid_until}, {_q(connection, through, 'service')}, {_q(connection, rule, 'id')}, NULL, NULL "
+        f"FROM {_q(connection, rule)} LEFT OUTER JOIN {_q(connection, location)} ON {location_id} = {rule_location} "
+        f"LEFT OUTER JOIN {_q(connection, through)} "
+        f"ON {_q(connection, through, 'weeklyavailability')} = {_q(connection, rule, 'id')} "
+        f"WHERE {_q(connection, rule, 'professional')} {in_ids} "
         f"AND ({valid_from} IS NULL OR {valid_from} <= %s) AND ({valid_until} IS NULL OR {valid_until} >= %s)"
     )
-
-
-@lru_cache(maxsize=256)
-def _overrides_sql(vendor: str, ids: int) -> str:
-    """Date overrides in the range, with their location's zone, holiday flag and room count."""
-    override, location = DateOverrideRow, Location
-    location_column = _q(connection, override, "location")
-    columns = ", ".join(
-        [
-            _q(connection, override, "professional"),
-            location_column,
-            _q(connection, location, "time_zone"),
-            _q(connection, location, "observes_public_holidays"),
-            _room_count_sql(connection, location_column),
-            _q(connection, override, "date"),
-            _q(connection, override, "start_time"),
-            _q(connection, override, "end_time"),
-        ]
-    )
     day = _q(connection, override, "date")
-    return (
-        f"SELECT {columns} FROM {_q(connection, override)} "
-        f"LEFT OUTER JOIN {_q(connection, location)} ON {_q(connection, location, 'id')} = {location_column} "
-        f"WHERE {_q(connection, override, 'professional')} IN ({_placeholders(ids)}) AND {day} >= %s AND {day} <= %s"
+    overrides = (
+        f"SELECT 1, {_q(connection, override, 'professional')}, {override_location}, "
+        f"{_q(connection, location, 'time_zone')}, {_q(connection, location, 'observes_public_holidays')}, "
+        f"{_room_count_sql(connection, override_location)}, NULL, {_q(connection, override, 'start_time')}, "
+        f"{_q(connection, override, 'end_time')}, {day}, NULL, NULL, NULL, NULL, NULL "
+        f"FROM {_q(connection, override)} LEFT OUTER JOIN {_q(connection, location)} "
+        f"ON {location_id} = {override_location} "
+        f"WHERE {_q(connection, override, 'professional')} {in_ids} AND {day} >= %s AND {day} <= %s"
     )
-
-
-@lru_cache(maxsize=256)
-def _time_off_sql(vendor: str, ids: int) -> str:
-    """The professionals' and the whole clinic's time off overlapping the range, as epoch microseconds."""
-    off = TimeOff
-    professional = _q(connection, off, "professional")
-    start, end = _q(connection, off, "start"), _q(connection, off, "end")
-    return (
-        f"SELECT {professional}, {_q(connection, off, 'location')}, "
-        f"{_epoch_us_sql(connection, start)}, {_epoch_us_sql(connection, end)} FROM {_q(connection, off)} "
-        f"WHERE ({professional} IN ({_placeholders(ids)}) OR {professional} IS NULL) AND {start} < %s AND {end} > %s"
+    off_professional = _q(connection, off, "professional")
+    off_start, off_end = _q(connection, off, "start"), _q(connection, off, "end")
+    time_off = (
+        f"SELECT 2, {off_professional}, {_q(connection, off, 'location')}, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+        f"NULL, NULL, NULL, {_epoch_us_sql(connection, off_start)}, {_epoch_us_sql(connection, off_end)} "
+        f"FROM {_q(connection, off)} "
+        f"WHERE ({off_professional} {in_ids} OR {off_professional} IS NULL) AND {off_start} < %s AND {off_end} > %s"
     )
+    return f"{rules} UNION ALL {overrides} UNION ALL {time_off}"
 
 
 @lru_cache(maxsize=256)
@@ -424,34 +406,56 @@ def load_availability(
     range_end = datetime.combine(end_day + timedelta(days=3), time(0), UTC)
     location_id = location_filter(location)
 
-    adapt_date = connection.ops.adapt_datefield_value
-    rules: dict[int, list[WeeklyRule]] = defaultdict(list)
-    closes_on_holidays: set[int] = set()  # locations that close on public holidays (read off the rows below)
+    adapt_date, adapt_datetime = connection.ops.adapt_datefield_value, connection.ops.adapt_datetimefield_value
+    first, last = adapt_date(start_day), adapt_date(end_day)
+    rows = _rows(
+        _hours_sql(connection.vendor, len(ids)),
+        [*ids, last, first, *ids, first, last, *ids, adapt_datetime(range_end), adapt_datetime(range_start)],
+    )
+    closes_on_holidays: set[int] = set()  # locations that close on public holidays (read off the rows)
     room_counts: dict[int, int] = {}  # how many active rooms each location has
     rule_rows: dict[int, tuple] = {}
     restrictions: dict[int, set[int]] = defaultdict(set)
-    for row in _rows(_rules_sql(connection.vendor, len(ids)), [*ids, adapt_date(end_day), adapt_date(start_day)]):
-        rule_rows[row[0]] = row
-        if row[11] is not None:
-            restrictions[row[0]].add(row[11])
-    for (
-        rule_id,
+    override_pieces: dict[tuple[int, int | None, date], tuple[str, list[tuple[time, time]]]] = {}
+    personal_off: dict[int, list[Interval]] = defaultdict(list)
+    clinic_off: list[Interval] = []
+    for kind, professional_id, row_location, tz, observes, rooms, *rest in rows:
+        if kind == 2:
+            start_us, end_us = rest[-2:]
+            if row_location is not None and location_id is not ALL and row_location != location_id:
+                continue
+            interval = Interval(_from_epoch_us(start_us), _from_epoch_us(end_us))
+            if professional_id is None:
+                clinic_off.append(interval)
+            else:
+                personal_off[professional_id].append(interval)
+            continue
+        if observes:
+            closes_on_holidays.add(row_location)
+        if rooms:
+            room_counts[row_location] = rooms
+        weekday, start, end, day, valid_until, restricted_to, rule_id = rest[:7]
+        if kind == 0:
+            rule_rows[rule_id] = (professional_id, row_location, tz, weekday, start, end, day, valid_until)
+            if restricted_to is not None:
+                restrictions[rule_id].add(restricted_to)
+        else:
+            key = (professional_id, row_location, _date(day))
+            _tz, pieces = override_pieces.setdefault(key, (tz or default_tz, []))
+            if start is not None:
+                pieces.append((_time(start), _time(end)))
+
+    rules: dict[int, list[WeeklyRule]] = defaultdict(list)
+    for rule_id, (
         professional_id,
         rule_location,
         tz,
-        observes,
-        rooms,
         weekday,
         start,
         end,
         valid_from,
         valid_until,
-        _s,
-    ) in rule_rows.values():
-        if observes:
-            closes_on_holidays.add(rule_location)
-        if rooms:
-            room_counts[rule_location] = rooms
+    ) in rule_rows.items():
         restricted = restrictions.get(rule_id)
         rules[professional_id].append(
             WeeklyRule(
@@ -465,40 +469,11 @@ def load_availability(
                 service_ids=frozenset(restricted) if restricted else None,
             )
         )
-
-    override_pieces: dict[tuple[int, int | None, date], tuple[str, list[tuple[time, time]]]] = {}
-    override_rows = _rows(
-        _overrides_sql(connection.vendor, len(ids)), [*ids, adapt_date(start_day), adapt_date(end_day)]
-    )
-    for professional_id, override_location, tz, observes, rooms, day, start, end in override_rows:
-        if observes:
-            closes_on_holidays.add(override_location)
-        if rooms:
-            room_counts[override_location] = rooms
-        key = (professional_id, override_location, _date(day))
-        _tz, pieces = override_pieces.setdefault(key, (tz or default_tz, []))
-        if start is not None:
-            pieces.append((_time(start), _time(end)))
     overrides: dict[int, list[DateOverride]] = defaultdict(list)
     for (professional_id, override_location, day), (tz, pieces) in override_pieces.items():
         overrides[professional_id].append(
             DateOverride(day=day, intervals=tuple(sorted(pieces)), tz=tz, location_id=override_location)
         )
-
-    personal_off: dict[int, list[Interval]] = defaultdict(list)
-    clinic_off: list[Interval] = []
-    adapt_datetime = connection.ops.adapt_datetimefield_value
-    time_off_rows = _rows(
-        _time_off_sql(connection.vendor, len(ids)), [*ids, adapt_datetime(range_end), adapt_datetime(range_start)]
-    )
-    for professional_id, off_location, start_us, end_us in time_off_rows:
-        if off_location is not None and location_id is not ALL and off_location != location_id:
-            continue
-        interval = Interval(_from_epoch_us(start_us), _from_epoch_us(end_us))
-        if professional_id is None:
-            clinic_off.append(interval)
-        else:
-            personal_off[professional_id].append(interval)
 
     if location_id is not ALL:
         room_counts = {key: count for key, count in room_counts.items() if key == location_id}
