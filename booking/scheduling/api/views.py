@@ -11,6 +11,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -171,6 +173,14 @@ class ProfessionalListView(SchedulingAPIView):
 MAX_PROFESSIONAL_DAYS = 20 * MAX_AVAILABILITY_DAYS
 
 
+def _paging_description() -> str:
+    return gettext(
+        "Paged by professional: one answer covers at most %(limit)d professional-days (20 professionals for 62 "
+        "days, 177 for 7 days), professionals in slug order. Follow next (null on the last page) for the "
+        "others; professionals lists whom this page covers."
+    ) % {"limit": MAX_PROFESSIONAL_DAYS}
+
+
 class AvailabilityView(SchedulingAPIView):
     """Free slots of a service, paged by professional so that one answer stays small.
 
@@ -185,12 +195,7 @@ class AvailabilityView(SchedulingAPIView):
         parameters=[AvailabilityQuerySerializer],
         responses={200: AvailabilitySerializer, 400: ERRORS_400},
         summary=_("Bookable slots of a service"),
-        description=_(
-            "Paged by professional: one answer covers at most %(limit)d professional-days (20 professionals for 62 "
-            "days, 177 for 7 days), professionals in slug order. Follow next (null on the last page) for the "
-            "others; professionals lists whom this page covers."
-        )
-        % {"limit": MAX_PROFESSIONAL_DAYS},
+        description=lazy(_paging_description, str)(),
     )
     def get(self, request):
         query = AvailabilityQuerySerializer(data=request.query_params)
