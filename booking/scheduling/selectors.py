@@ -229,7 +229,10 @@ def _hours_sql(vendor: str, ids: int) -> str:
         f"{_q(connection, location, 'observes_public_holidays')}, {_room_count_sql(connection, rule_location)}, "
         f"{_q(connection, rule, 'weekday')}, {_q(connection, rule, 'start_time')}, "
         f"{_q(connection, rule, 'end_time')}, "
-        f"{valid_from}, {valid_until}, {_q(connection, through, 'service')}, {_q(connection, rule, 'id')}, NULL, NULL "
+        f"{valid_from}, {valid_until}, {_q(connection, through, 'service')}, {_q(connection, rule, 'id')}, "
+        # Typed, because PostgreSQL types the columns of a UNION pairwise from the left: two untyped NULLs
+        # would make text, which the time off's integers cannot join.
+        "CAST(NULL AS BIGINT), CAST(NULL AS BIGINT) "
         f"FROM {_q(connection, rule)} LEFT OUTER JOIN {_q(connection, location)} ON {location_id} = {rule_location} "
         f"LEFT OUTER JOIN {_q(connection, through)} "
         f"ON {_q(connection, through, 'weeklyavailability')} = {_q(connection, rule, 'id')} "
