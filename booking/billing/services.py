@@ -163,8 +163,23 @@ def _event(
     )
 
 
-def _log(invoice: Invoice, action: str, *, actor, at: datetime, from_status: str = "", reason: str = "", **data):
-    _event(invoice, action, actor=actor, at=at, from_status=from_status, reason=reason, **data).save()
+def _log(
+    invoice: Invoice,
+    action: str,
+    *,
+    actor,
+    at: datetime,
+    from_status: str = "",
+    reason: str = "",
+    preceded_by: tuple[InvoiceEvent, ...] = (),
+    **data,
+):
+    """Record one event; ``preceded_by`` (unsaved events of the same change, see ``_event``) go in the same INSERT."""
+    event = _event(invoice, action, actor=actor, at=at, from_status=from_status, reason=reason, **data)
+    if preceded_by:
+        InvoiceEvent.objects.bulk_create([*preceded_by, event])
+    else:
+        event.save()
 
 
 def _billing_settings() -> BillingSettings:
@@ -419,16 +434,16 @@ def _issue_appointment_invoice(appointment: Appointment, *, actor, now: datetime
     line.invoice = invoice
     line.save(force_insert=True)
     created.invoice = invoice
-    issued = _event(
+    _log(
         invoice,
         Action.ISSUED,
         actor=actor,
         at=now,
         from_status=InvoiceStatus.DRAFT,
+        preceded_by=(created,),
         number=invoice.display_number,
         total=invoice.total,
     )
-    InvoiceEvent.objects.bulk_create([created, issued])
     if invoice.status == InvoiceStatus.PAID:
         _place_held_appointments(invoice, now)
     return invoice

@@ -34,7 +34,7 @@ from tests.factories.scheduling import (
 # --- a booking with its invoice ---------------------------------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_api_booking_with_its_invoice_runs_at_most_20_queries(world, django_assert_max_num_queries):
     """As in production (no test transaction around it), with the token an API client sends.
 
