@@ -22,10 +22,9 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
-from wagtail.models import Site
 
 from booking.scheduling import services as scheduling
 from booking.scheduling.errors import BookingError
@@ -145,8 +144,11 @@ def _lock_payment(payment_id: int) -> Payment:
     return Payment.objects.select_for_update().get(pk=payment_id)
 
 
-def _log(invoice: Invoice, action: str, *, actor, at: datetime, from_status: str = "", reason: str = "", **data):
-    InvoiceEvent.objects.create(
+def _event(
+    invoice: Invoice, action: str, *, actor, at: datetime, from_status: str = "", reason: str = "", **data
+) -> InvoiceEvent:
+    """An unsaved event recording ``invoice`` as it is now (``_log`` saves one; a use case may bulk-create several)."""
+    return InvoiceEvent(
         invoice=invoice,
         action=action,
         from_status=from_status or "",
@@ -161,11 +163,28 @@ def _log(invoice: Invoice, action: str, *, actor, at: datetime, from_status: str
     )
 
 
+def _log(
+    invoice: Invoice,
+    action: str,
+    *,
+    actor,
+    at: datetime,
+    from_status: str = "",
+    reason: str = "",
+    preceded_by: tuple[InvoiceEvent, ...] = (),
+    **data,
+):
+    """Record one event; ``preceded_by`` (unsaved events of the same change, see ``_event``) go in the same INSERT."""
+    event = _event(invoice, action, actor=actor, at=at, from_status=from_status, reason=reason, **data)
+    if preceded_by:
+        InvoiceEvent.objects.bulk_create([*preceded_by, event])
+    else:
+        event.save()
+
+
 def _billing_settings() -> BillingSettings:
-    """The default site's billing settings, or the model's defaults when there is no site or no row yet."""
-    site = Site.objects.filter(is_default_site=True).first()
-    found = BillingSettings.objects.filter(site=site).first() if site else None
-    return found or BillingSettings()
+    """The default site's billing settings, or the model's defaults when there is no site or no row yet (one query)."""
+    return BillingSettings.objects.filter(site__is_default_site=True).first() or BillingSettings()
 
 
 def _default_series() -> InvoiceSeries:
@@ -176,8 +195,16 @@ def _default_series() -> InvoiceSeries:
 
 
 def _recalculate(invoice: Invoice, lines: list[InvoiceLine] | None = None) -> list[InvoiceLine]:
-    """Line totals and invoice totals from quantity, unit price, discount and tax rate."""
+    """Line totals and invoice totals from quantity, unit price, discount and tax rate (lines saved)."""
     lines = list(invoice.lines.all()) if lines is None else lines
+    _compute_totals(invoice, lines)
+    if lines:
+        InvoiceLine.objects.bulk_update(lines, ["discount", "tax", "total"])
+    return lines
+
+
+def _compute_totals(invoice: Invoice, lines: list[InvoiceLine]) -> None:
+    """``_recalculate`` in memory only: for lines not saved yet, which are then inserted with their totals."""
     subtotal = discount_total = tax_total = ZERO
     for line in lines:
         gross = line.gross
@@ -186,11 +213,8 @@ def _recalculate(invoice: Invoice, lines: list[InvoiceLine] | None = None) -> li
         subtotal += gross
         discount_total += line.discount
         tax_total += line.tax
-    if lines:
-        InvoiceLine.objects.bulk_update(lines, ["discount", "tax", "total"])
     invoice.subtotal, invoice.discount_total, invoice.tax_total = subtotal, discount_total, tax_total
     invoice.total = subtotal - discount_total + tax_total
-    return lines
 
 
 def _settle(invoice: Invoice, now: datetime) -> None:
@@ -210,12 +234,44 @@ def _settle(invoice: Invoice, now: datetime) -> None:
         invoice.status = InvoiceStatus.PARTIALLY_REFUNDED
 
 
-def _issue(invoice: Invoice, now: datetime) -> None:
-    """Give the invoice the series' next number under a row lock: a rollback gives the number back, so no gaps."""
-    series = InvoiceSeries.objects.select_for_update().get(pk=invoice.series_id)
-    invoice.number = series.next_number
-    series.next_number += 1
-    series.save(update_fields=["next_number"])
+def _take_default_series_number() -> tuple[InvoiceSeries, int]:
+    """The default series (created first if missing) and the number taken from it, in one UPDATE ... RETURNING.
+
+    The UPDATE locks the series row until the transaction ends, as ``_issue``'s SELECT ... FOR UPDATE does, so
+    numbers are handed out in order and a rollback gives the number back (no gaps); it saves that SELECT.
+    """
+    table = connection.ops.quote_name(InvoiceSeries._meta.db_table)
+    column = {name: connection.ops.quote_name(InvoiceSeries._meta.get_field(name).column) for name in _SERIES_FIELDS}
+    sql = (
+        f"UPDATE {table} SET {column['next_number']} = {column['next_number']} + 1 WHERE {column['code']} = %s "
+        f"RETURNING {', '.join(column[name] for name in _SERIES_FIELDS)}"
+    )
+    for _attempt in range(2):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [DEFAULT_SERIES_CODE])
+            row = cursor.fetchone()
+        if row is not None:
+            series = InvoiceSeries(**dict(zip(_SERIES_FIELDS, row, strict=True)))
+            return series, series.next_number - 1
+        _default_series()  # first invoice ever: create the series, then take its first number
+    raise InvoiceSeries.DoesNotExist(DEFAULT_SERIES_CODE)
+
+
+_SERIES_FIELDS = ("id", "code", "prefix", "name", "next_number")
+
+
+def _issue(invoice: Invoice, now: datetime, taken: tuple[InvoiceSeries, int] | None = None) -> None:
+    """Give the invoice the series' next number under a row lock: a rollback gives the number back, so no gaps.
+
+    ``taken`` is a series and the number the caller already took from it (``_take_default_series_number``).
+    """
+    if taken is None:
+        series = InvoiceSeries.objects.select_for_update().get(pk=invoice.series_id)
+        invoice.number = series.next_number
+        series.next_number += 1
+        series.save(update_fields=["next_number"])
+    else:
+        series, invoice.number = taken
     invoice.series = series
     invoice.status = InvoiceStatus.OPEN
     invoice.issued_at = now
@@ -291,69 +347,105 @@ def _cancel_pending_checkouts(invoice: Invoice, *, now: datetime, exclude_pk: in
 # --- invoices --------------------------------------------------------------------------------------------------
 
 
-def create_invoice_for_appointment(*, appointment: Appointment, actor, now: datetime | None = None) -> Invoice:
+def create_invoice_for_appointment(
+    *, appointment: Appointment, actor, now: datetime | None = None, booked_in_this_transaction: bool = False
+) -> Invoice:
     """Invoice one session and issue it at once; the appointment's existing (non-void) invoice if it has one.
 
     A session that costs nothing gets an invoice paid at once (its hold, if any, is confirmed).
+
+    ``booked_in_this_transaction`` is for ``book_with_invoice``, which created ``appointment`` (with its patient,
+    user, location, service and professional loaded) in its still-open transaction: nobody else sees the session
+    yet and it has no invoice, so the lock, the look-up and the SAVEPOINT are skipped (a refusal rolls back the
+    caller's block as a whole).
     """
     now = _now(now)
+    if booked_in_this_transaction:
+        with transaction.atomic(savepoint=False):
+            _check_may_invoice(appointment, actor)
+            return _issue_appointment_invoice(appointment, actor=actor, now=now)
     with transaction.atomic():
-        appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)  # one invoice per session
-        patient = appointment.patient
-        user = patient.user
-        if actor is not None and _user_or_none(actor) is None:
-            raise PaymentError("not_allowed")
-        if actor is not None and user.pk != actor.pk and not _has_perm(actor, "billing.add_invoice"):
-            raise PaymentError("not_allowed")
+        # One invoice per session: the lock serialises two requests for the same session. The rows the invoice
+        # copies come in the same query.
+        appointment = (
+            Appointment.objects.select_for_update(of=("self",))
+            .select_related("patient__user", "location", "service", "professional")
+            .get(pk=appointment.pk)
+        )
+        _check_may_invoice(appointment, actor)
         existing = invoice_for_appointment(appointment)
         if existing is not None:
             return existing
-        if appointment.status not in PLACEABLE_STATUSES:
-            raise PaymentError("invalid_state")
-        billing = _billing_settings()
-        location = appointment.location
-        zone = location.tzinfo if location is not None else ZoneInfo(settings.TIME_ZONE)
-        local_start = appointment.start.astimezone(zone)
-        invoice = Invoice.objects.create(
-            series=_default_series(),
-            patient=patient,
-            billing_name=(user.get_full_name() or user.email)[:200],
-            billing_email=user.email,
-            billing_phone=(patient.phone or user.phone)[:40],
-            billing_tax_id=patient.rut or "",
-            language="en" if (user.preferred_language or "").startswith("en") else "es",
-            currency=appointment.currency,
-            status=InvoiceStatus.DRAFT,
-            due_date=local_start.date() + timedelta(days=billing.payment_due_days),
-            tax_document_type=billing.default_tax_document_type,
-            created_by=_user_or_none(actor),
-        )
-        description = f"{appointment.service} · {appointment.professional} · {local_start:%Y-%m-%d %H:%M}"
-        InvoiceLine.objects.create(
-            invoice=invoice,
-            kind=InvoiceLine.Kind.APPOINTMENT,
-            description=description[:300],
-            quantity=1,
-            unit_price=appointment.price,
-            appointment=appointment,
-            service=appointment.service,
-        )
-        _recalculate(invoice)
-        _log(invoice, Action.CREATED, actor=actor, at=now, appointment=appointment.reference)
-        _issue(invoice, now)
-        _settle(invoice, now)
-        invoice.save()
-        _log(
-            invoice,
-            Action.ISSUED,
-            actor=actor,
-            at=now,
-            from_status=InvoiceStatus.DRAFT,
-            number=invoice.display_number,
-            total=invoice.total,
-        )
-        if invoice.status == InvoiceStatus.PAID:
-            _place_held_appointments(invoice, now)
+        return _issue_appointment_invoice(appointment, actor=actor, now=now)
+
+
+def _check_may_invoice(appointment: Appointment, actor) -> None:
+    """The patient invoices their own session; anyone else needs ``billing.add_invoice`` (None: the system)."""
+    if actor is not None and _user_or_none(actor) is None:
+        raise PaymentError("not_allowed")
+    if actor is not None and appointment.patient.user_id != actor.pk and not _has_perm(actor, "billing.add_invoice"):
+        raise PaymentError("not_allowed")
+
+
+def _issue_appointment_invoice(appointment: Appointment, *, actor, now: datetime) -> Invoice:
+    """Write the issued invoice of ``appointment`` (loaded with its patient, user, location, service, professional).
+
+    Runs inside the caller's transaction. The invoice and its line are inserted already numbered and totalled
+    (the number taken first), and both events ("created" as a draft, then "issued") in one statement: five
+    queries, with the same rows and history as creating a draft and issuing it.
+    """
+    if appointment.status not in PLACEABLE_STATUSES:
+        raise PaymentError("invalid_state")
+    patient = appointment.patient
+    user = patient.user
+    billing = _billing_settings()
+    location = appointment.location
+    zone = location.tzinfo if location is not None else ZoneInfo(settings.TIME_ZONE)
+    local_start = appointment.start.astimezone(zone)
+    taken = _take_default_series_number()
+    invoice = Invoice(
+        series=taken[0],
+        patient=patient,
+        billing_name=(user.get_full_name() or user.email)[:200],
+        billing_email=user.email,
+        billing_phone=(patient.phone or user.phone)[:40],
+        billing_tax_id=patient.rut or "",
+        language="en" if (user.preferred_language or "").startswith("en") else "es",
+        currency=appointment.currency,
+        status=InvoiceStatus.DRAFT,
+        due_date=local_start.date() + timedelta(days=billing.payment_due_days),
+        tax_document_type=billing.default_tax_document_type,
+        created_by=_user_or_none(actor),
+    )
+    description = f"{appointment.service} · {appointment.professional} · {local_start:%Y-%m-%d %H:%M}"
+    line = InvoiceLine(
+        kind=InvoiceLine.Kind.APPOINTMENT,
+        description=description[:300],
+        quantity=1,
+        unit_price=appointment.price,
+        appointment=appointment,
+        service=appointment.service,
+    )
+    _compute_totals(invoice, [line])
+    created = _event(invoice, Action.CREATED, actor=actor, at=now, appointment=appointment.reference)
+    _issue(invoice, now, taken)
+    _settle(invoice, now)
+    invoice.save(force_insert=True)
+    line.invoice = invoice
+    line.save(force_insert=True)
+    created.invoice = invoice
+    _log(
+        invoice,
+        Action.ISSUED,
+        actor=actor,
+        at=now,
+        from_status=InvoiceStatus.DRAFT,
+        preceded_by=(created,),
+        number=invoice.display_number,
+        total=invoice.total,
+    )
+    if invoice.status == InvoiceStatus.PAID:
+        _place_held_appointments(invoice, now)
     return invoice
 
 
@@ -380,6 +472,7 @@ def book_with_invoice(
     scheduling, which accepts it only from staff allowed to override its rules. A refused code or a taken time
     raises and writes nothing: no session without its invoice, no invoice without its session.
     """
+    now = _now(now)
     if hold is None:
         hold = service.payment_mode == PaymentMode.ONLINE_AT_BOOKING
     book = scheduling.hold_slot if hold else scheduling.book_appointment
@@ -396,8 +489,11 @@ def book_with_invoice(
             actor=actor,
             note=note,
             staff_override_reason=staff_override_reason,
+            savepoint=False,  # a refusal leaves this block too, which rolls back as a whole
         )
-        invoice = create_invoice_for_appointment(appointment=appointment, actor=actor, now=now)
+        invoice = create_invoice_for_appointment(
+            appointment=appointment, actor=actor, now=now, booked_in_this_transaction=True
+        )
         if coupon_code:
             invoice = apply_coupon(invoice=invoice, code=coupon_code, actor=actor, now=now)
     return appointment, invoice

@@ -36,8 +36,8 @@ import enum
 import math
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache, total_ordering
 from typing import Final, Literal
@@ -57,6 +57,7 @@ __all__ = [
     "available_slots",
     "blocked_interval",
     "epoch_us",
+    "iso_in_zone",
     "next_available",
     "to_timezone",
 ]
@@ -295,7 +296,33 @@ def to_timezone(slots: Iterable[Slot], tz: str) -> list[Slot]:
     Raises ``zoneinfo.ZoneInfoNotFoundError`` for an unknown zone name.
     """
     zone = ZoneInfo(tz)
-    return [replace(slot, start=slot.start.astimezone(zone), end=slot.end.astimezone(zone)) for slot in slots]
+    local: dict[datetime, datetime] = {}  # slots share their instants (grid, professionals): convert each once
+
+    def convert(instant: datetime) -> datetime:
+        converted = local.get(instant)
+        if converted is None:
+            converted = local[instant] = instant.astimezone(zone)
+        return converted
+
+    return [Slot(convert(slot.start), convert(slot.end), slot.professional_id, slot.location_id) for slot in slots]
+
+
+def iso_in_zone(tz: str) -> Callable[[datetime], str]:
+    """A function giving an instant's ISO-8601 text in ``tz``, each distinct instant converted and formatted once.
+
+    For answers listing thousands of slots on a shared grid (the availability API), where building a Slot per slot
+    in the patient's zone (``to_timezone``) and formatting it costs more than finding the slots.
+    """
+    zone = ZoneInfo(tz)
+    texts: dict[datetime, str] = {}
+
+    def text(instant: datetime) -> str:
+        found = texts.get(instant)
+        if found is None:
+            found = texts[instant] = instant.astimezone(zone).isoformat()
+        return found
+
+    return text
 
 
 # --- internals: absolute time as integer microseconds, so the inner loops add and compare ints -------------

@@ -36,7 +36,7 @@ import enum
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import django.dispatch
 from django.db import IntegrityError, transaction
@@ -64,6 +64,7 @@ from .selectors import DEFAULT_STEP, load_availability
 from .timefmt import format_local_time
 
 Action = AppointmentEvent.Action
+UNKNOWN = object()  # "not read yet", where None is a meaningful value
 
 # Sent on commit with ``appointment`` and ``action`` (an AppointmentEvent.Action): notifications, calendar
 # invitations and payments connect to it in their AppConfig.ready().
@@ -136,6 +137,21 @@ def _log(appointment: Appointment, action: str, *, actor, at: datetime, before=N
     transaction.on_commit(lambda: appointment_changed.send(sender=Appointment, appointment=appointment, action=action))
 
 
+def _log_many(appointment: Appointment, actions: list[tuple[str, str | None]], *, actor, at: datetime) -> None:
+    """``_log`` for several ``(action, reason)`` of one change, written in one INSERT, signalled in order."""
+    after = _snapshot(appointment)
+    AppointmentEvent.objects.bulk_create(
+        AppointmentEvent(
+            appointment=appointment, action=action, actor=actor, at=at, before={}, after=after, reason=reason or ""
+        )
+        for action, reason in actions
+    )
+    for action, _reason in actions:
+        transaction.on_commit(
+            lambda action=action: appointment_changed.send(sender=Appointment, appointment=appointment, action=action)
+        )
+
+
 def _require_owner_or_clinic(appointment: Appointment, actor) -> None:
     if _acts_for_clinic(actor):
         return
@@ -199,7 +215,11 @@ def _check_patient_free(
     )
     if exclude_appointment_id is not None:
         clashes = clashes.exclude(pk=exclude_appointment_id)
-    clash = clashes.first()
+    _refuse_patient_clash(clashes.first(), actor=actor, override=override)
+
+
+def _refuse_patient_clash(clash: Appointment | None, *, actor, override: bool) -> None:
+    """Raise ``patient_overlap`` naming the patient's other session ``clash``, if any, unless staff override."""
     if clash is None or override:
         return
     zone = clash.location.tzinfo if clash.location else timezone.get_default_timezone()
@@ -221,6 +241,49 @@ def _check_patient_free(
             "Please choose another time."
         )
     raise BookingError("patient_overlap", message % details)
+
+
+def _read_patient_clash_and_expired_holds(
+    *,
+    patient_id: int,
+    start: datetime,
+    end: datetime,
+    blocked_start: datetime,
+    blocked_end: datetime,
+    now: datetime,
+    exclude_appointment_id: int | None = None,
+) -> tuple[Appointment | None, list[Appointment]]:
+    """What ``_check_patient_free`` and ``_release_expired_holds_overlapping`` read, in one locked query.
+
+    Returns the patient's first open session overlapping ``[start, end)`` (not an expired hold) and the expired
+    holds overlapping the blocked interval (anyone's: the caller keeps those of the professional or the room), all
+    locked. Runs under the professional's and the patient's locks, like the two reads it replaces.
+    """
+    expired_hold = Q(status=AppointmentStatus.PENDING_PAYMENT, hold_expires_at__lte=now)
+    patient_session = Q(patient_id=patient_id, status__in=OPEN_STATUSES, start__lt=end, end__gt=start) & ~expired_hold
+    in_the_way = expired_hold & Q(blocked_start__lt=blocked_end, blocked_end__gt=blocked_start)
+    rows = (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("location", "service", "professional")
+        .filter(patient_session | in_the_way)
+        .order_by("start", "pk")
+    )
+    if exclude_appointment_id is not None:
+        rows = rows.exclude(pk=exclude_appointment_id)
+    clash, holds = None, []
+    for row in rows:
+        if row.hold_expired(now):
+            holds.append(row)
+        elif clash is None:
+            clash = row
+    return clash, holds
+
+
+def _expire_holds_in_the_way(holds: list[Appointment], *, professional_id: int, room_id: int | None, now) -> None:
+    """Cancel the expired holds (read by ``_read_patient_clash_and_expired_holds``) of the professional or room."""
+    for hold in holds:
+        if hold.professional_id == professional_id or (room_id is not None and hold.room_id == room_id):
+            _expire_hold(hold, now)
 
 
 def _release_expired_holds_overlapping(*, professional_id: int, room_id: int | None, start, end, now) -> None:
@@ -253,6 +316,7 @@ def _assign_room(
     now: datetime,
     keep: Room | None = None,
     exclude_appointment_id: int | None = None,
+    has_rooms: bool = True,
 ) -> Room | None:
     """A room of ``location`` free over the blocked interval, or None when the session needs none.
 
@@ -260,9 +324,10 @@ def _assign_room(
     not. ``keep`` (the room a rescheduled session already has) wins when it is still active and free; otherwise
     the first free room by name. Locks the location's active rooms (in id order, after the professional), so two
     bookings at one location cannot pick the same room at once on PostgreSQL; SQLite serialises writers anyway.
-    Raises ``BookingError("slot_unavailable")`` when every room is taken.
+    Raises ``BookingError("slot_unavailable")`` when every room is taken. ``has_rooms=False`` (the engine's data,
+    read a moment ago in this transaction, shows no active room there) skips the look-up: there is nothing to lock.
     """
-    if modality != AppointmentModality.IN_PERSON or location is None:
+    if modality != AppointmentModality.IN_PERSON or location is None or not has_rooms:
         return None
     rooms = list(Room.objects.select_for_update().filter(location=location, active=True).order_by("pk"))
     if not rooms:
@@ -278,6 +343,14 @@ def _assign_room(
     return (kept or free)[0]
 
 
+class SlotCheck(NamedTuple):
+    start: datetime
+    end: datetime
+    blocked_start: datetime
+    blocked_end: datetime
+    has_rooms: bool  # the location had active rooms when the engine's data was read (in this transaction)
+
+
 def _check_slot(
     *,
     professional: Professional,
@@ -286,10 +359,13 @@ def _check_slot(
     start: datetime,
     now: datetime,
     exclude_appointment_id: int | None = None,
-) -> tuple[datetime, datetime, datetime, datetime]:
-    """Verify ``start`` is an engine slot now; returns (start, end, blocked_start, blocked_end) or raises.
+    duration_override: int | None | object = UNKNOWN,
+) -> SlotCheck:
+    """Verify ``start`` is an engine slot now; returns its times and whether its location has rooms, or raises.
 
-    Runs inside the booking transaction, so the busy time it reads is the time under the lock.
+    Runs inside the booking transaction, so the busy time it reads is the time under the lock. A caller that has
+    just read (under the lock) the professional's offer of the service gives its ``duration_override`` (minutes or
+    None), which spares the selector its catalog query.
     """
     if timezone.is_naive(start):
         raise BookingError("invalid_request")
@@ -305,6 +381,7 @@ def _check_slot(
         end_day=last_day,
         now=now,
         exclude_appointment_id=exclude_appointment_id,
+        durations=None if duration_override is UNKNOWN else {professional.pk: duration_override},
     )
     spec = loaded.spec
     if not loaded.professionals:
@@ -335,7 +412,8 @@ def _check_slot(
         raise BookingError("slot_unavailable" if free else "outside_availability")
     duration = own.duration or spec.duration
     end = start + duration
-    return start, end, start - spec.buffer_before, end + spec.buffer_after
+    has_rooms = any(occupancy.location_id == location_id and occupancy.rooms for occupancy in loaded.rooms)
+    return SlotCheck(start, end, start - spec.buffer_before, end + spec.buffer_after, has_rooms)
 
 
 def _create(
@@ -353,31 +431,52 @@ def _create(
     actor,
     note: str,
     staff_override_reason: str | None,
+    savepoint: bool,
 ) -> Appointment:
     _check_modality(service=service, modality=modality, location=location)
     if not service.active:
         raise BookingError("not_allowed")
     override = _check_staff_override(actor, staff_override_reason)
     try:
-        with transaction.atomic():
-            professional = Professional.objects.select_for_update().get(pk=professional.pk)
-            _lock_patient(patient.pk)
-            offer = ProfessionalService.objects.filter(professional=professional, service=service).first()
-            if offer is None or not professional.active:
+        with transaction.atomic(savepoint=savepoint):
+            # The professional's lock and their offer of the service in one query (no offer: nothing to lock).
+            offer = (
+                ProfessionalService.objects.select_for_update(of=("professional",))
+                .select_related("professional", "service")
+                .filter(professional_id=professional.pk, service_id=service.pk)
+                .first()
+            )
+            if offer is None or not offer.professional.active:
                 raise BookingError("not_allowed")
-            start, end, blocked_start, blocked_end = _check_slot(
-                professional=professional, service=service, location=location, start=start, now=now
-            )
-            _check_patient_free(patient_id=patient.pk, start=start, end=end, now=now, actor=actor, override=override)
-            room = _assign_room(
-                location=location, modality=modality, blocked_start=blocked_start, blocked_end=blocked_end, now=now
-            )
-            _release_expired_holds_overlapping(
-                professional_id=professional.pk,
-                room_id=room.pk if room else None,
-                start=blocked_start,
-                end=blocked_end,
+            professional, service = offer.professional, offer.service
+            _lock_patient(patient.pk)
+            start, end, blocked_start, blocked_end, has_rooms = _check_slot(
+                professional=professional,
+                service=service,
+                location=location,
+                start=start,
                 now=now,
+                duration_override=offer.duration_override_minutes,
+            )
+            clash, expired_holds = _read_patient_clash_and_expired_holds(
+                patient_id=patient.pk,
+                start=start,
+                end=end,
+                blocked_start=blocked_start,
+                blocked_end=blocked_end,
+                now=now,
+            )
+            _refuse_patient_clash(clash, actor=actor, override=override)
+            room = _assign_room(
+                location=location,
+                modality=modality,
+                blocked_start=blocked_start,
+                blocked_end=blocked_end,
+                now=now,
+                has_rooms=has_rooms,
+            )
+            _expire_holds_in_the_way(
+                expired_holds, professional_id=professional.pk, room_id=room.pk if room else None, now=now
             )
             appointment = Appointment.objects.create(
                 patient=patient,
@@ -398,11 +497,8 @@ def _create(
                 source=source,
                 created_by=actor,
             )
-            _log(appointment, Action.CREATED, actor=actor, at=now, reason=staff_override_reason)
-            if status == AppointmentStatus.PENDING_PAYMENT:
-                _log(appointment, Action.HELD, actor=actor, at=now)
-            else:
-                _log(appointment, Action.CONFIRMED, actor=actor, at=now)
+            second = Action.HELD if status == AppointmentStatus.PENDING_PAYMENT else Action.CONFIRMED
+            _log_many(appointment, [(Action.CREATED, staff_override_reason), (second, "")], actor=actor, at=now)
     except IntegrityError as exc:  # PostgreSQL's exclusion constraint: someone else won the race
         raise BookingError("slot_unavailable") from exc
     return appointment
@@ -422,10 +518,13 @@ def hold_slot(
     actor,
     note: str = "",
     staff_override_reason: str | None = None,
+    savepoint: bool = True,
 ) -> Appointment:
     """Reserve a slot for ``hold_minutes`` while the patient pays: a ``pending_payment`` appointment.
 
     ``staff_override_reason`` (staff only) books even though the patient has another session at that time.
+    ``savepoint=False`` is for a caller whose own ``transaction.atomic()`` block surrounds the call and lets a
+    refusal out (``billing.book_with_invoice``): its block is rolled back whole, so the SAVEPOINT is not needed.
     """
     return _create(
         status=AppointmentStatus.PENDING_PAYMENT,
@@ -441,6 +540,7 @@ def hold_slot(
         actor=actor,
         note=note,
         staff_override_reason=staff_override_reason,
+        savepoint=savepoint,
     )
 
 
@@ -457,11 +557,12 @@ def book_appointment(
     actor,
     note: str = "",
     staff_override_reason: str | None = None,
+    savepoint: bool = True,
 ) -> Appointment:
     """Book a slot, confirmed at once (services paid later or at the clinic, staff bookings).
 
     ``staff_override_reason`` (staff only) books even though the patient has another session at that time; the
-    reason is kept on the ``created`` event.
+    reason is kept on the ``created`` event. ``savepoint``: as for :func:`hold_slot`.
     """
     return _create(
         status=AppointmentStatus.CONFIRMED,
@@ -477,6 +578,7 @@ def book_appointment(
         actor=actor,
         note=note,
         staff_override_reason=staff_override_reason,
+        savepoint=savepoint,
     )
 
 
@@ -591,7 +693,7 @@ def reschedule_appointment(
                     raise BookingError("max_reschedules")
                 if not appointment.can_reschedule(now):
                     raise BookingError("policy_window")
-            start, end, blocked_start, blocked_end = _check_slot(
+            start, end, blocked_start, blocked_end, has_rooms = _check_slot(
                 professional=appointment.professional,
                 service=appointment.service,
                 location=appointment.location,
@@ -616,6 +718,7 @@ def reschedule_appointment(
                 now=now,
                 keep=appointment.room,
                 exclude_appointment_id=appointment.pk,
+                has_rooms=has_rooms,
             )
             _release_expired_holds_overlapping(
                 professional_id=appointment.professional_id,

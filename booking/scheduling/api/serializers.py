@@ -108,6 +108,11 @@ class AvailabilityQuerySerializer(serializers.Serializer):
         max_length=64,
         help_text=_("IANA time zone for the answer's times; the clinic's zone when omitted."),
     )
+    after = serializers.CharField(
+        required=False,
+        max_length=150,
+        help_text=_("Paging: only professionals whose slug sorts after this one (the next link of a page sets it)."),
+    )
 
     def validate_service(self, value):
         return active_service(value)
@@ -266,6 +271,13 @@ class SlotSerializer(serializers.Serializer):
 
 class AvailabilitySerializer(serializers.Serializer):
     timezone = serializers.CharField()
+    professionals = serializers.ListField(
+        child=serializers.CharField(),
+        help_text=_("The slugs of the professionals this page covers, in order, whether or not they have free slots."),
+    )
+    next = serializers.URLField(
+        allow_null=True, help_text=_("The next page (the following professionals, same days), or null on the last.")
+    )
     slots = SlotSerializer(many=True)
 
 

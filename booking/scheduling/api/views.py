@@ -11,6 +11,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -23,7 +25,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from booking.billing import services as billing
 from booking.billing.errors import PaymentError
 from booking.scheduling import services
-from booking.scheduling.availability import to_timezone
+from booking.scheduling.availability import iso_in_zone
 from booking.scheduling.errors import BookingError
 from booking.scheduling.models import (
     AppointmentSource,
@@ -38,6 +40,7 @@ from portal.accounts.services import ensure_patient
 from .permissions import HasVerifiedEmail, appointments_visible_to, may_change
 from .schema import APIAutoSchema
 from .serializers import (
+    MAX_AVAILABILITY_DAYS,
     AppointmentCreateSerializer,
     AppointmentSerializer,
     AvailabilityQuerySerializer,
@@ -167,42 +170,73 @@ class ProfessionalListView(SchedulingAPIView):
         return Response(ProfessionalSerializer(professionals, many=True).data)
 
 
+# How many professional-days one availability answer covers at most: every professional for the longest range
+# (62 days) up to 20 professionals, more professionals for shorter ranges. A search over more is paged by
+# professional (see AvailabilityView).
+MAX_PROFESSIONAL_DAYS = 20 * MAX_AVAILABILITY_DAYS
+
+
+def _paging_description() -> str:
+    return gettext(
+        "Paged by professional: one answer covers at most %(limit)d professional-days (20 professionals for 62 "
+        "days, 177 for 7 days), professionals in slug order. Follow next (null on the last page) for the "
+        "others; professionals lists whom this page covers."
+    ) % {"limit": MAX_PROFESSIONAL_DAYS}
+
+
 class AvailabilityView(SchedulingAPIView):
+    """Free slots of a service, paged by professional so that one answer stays small.
+
+    Without ``professional`` the professionals offering the service are taken in slug order, as many per page as
+    fit ``MAX_PROFESSIONAL_DAYS`` for the requested days (1240: 20 for 62 days, 177 for a week); ``next`` is the
+    URL of the following page (the same query plus ``after``, the last slug of this one), null on the last page.
+    """
+
     permission_classes = [AllowAny]
 
     @extend_schema(
         parameters=[AvailabilityQuerySerializer],
         responses={200: AvailabilitySerializer, 400: ERRORS_400},
         summary=_("Bookable slots of a service"),
+        description=lazy(_paging_description, str)(),
     )
     def get(self, request):
         query = AvailabilityQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        professional = params.get("professional")
-        slots = find_slots(
-            service=params["service"],
-            professionals=[professional] if professional else None,
-            location=params["location"],
-            start_day=params["start"],
-            end_day=params["end"],
-            now=timezone.now(),
+        page, more = self._professionals_page(params)
+        slots = (
+            find_slots(
+                service=params["service"],
+                professionals=[pk for pk, _slug in page],
+                location=params["location"],
+                start_day=params["start"],
+                end_day=params["end"],
+                now=timezone.now(),
+            )
+            if page
+            else []
         )
-        slots = to_timezone(slots, params["tz"])
-        professional_slugs = dict(
-            Professional.objects.filter(pk__in={slot.professional_id for slot in slots}).values_list("pk", "slug")
-        )
+        professional_slugs = dict(page)
         location_ids = {slot.location_id for slot in slots} - {None}
         location_slugs = (
             dict(Location.objects.filter(pk__in=location_ids).values_list("pk", "slug")) if location_ids else {}
         )
+        local_text = iso_in_zone(params["tz"])
+        next_url = None
+        if more:
+            next_query = request.query_params.copy()
+            next_query["after"] = page[-1][1]
+            next_url = f"{request.build_absolute_uri(request.path)}?{next_query.urlencode()}"
         return Response(
             {
                 "timezone": params["tz"],
+                "professionals": [slug for _pk, slug in page],
+                "next": next_url,
                 "slots": [
                     {
-                        "start": slot.start.isoformat(),
-                        "end": slot.end.isoformat(),
+                        "start": local_text(slot.start),
+                        "end": local_text(slot.end),
                         "professional": professional_slugs[slot.professional_id],
                         "location": location_slugs.get(slot.location_id),
                     }
@@ -210,6 +244,19 @@ class AvailabilityView(SchedulingAPIView):
                 ],
             }
         )
+
+    @staticmethod
+    def _professionals_page(params) -> tuple[list[tuple[int, str]], bool]:
+        """``(id, slug)`` of the professionals this page covers, and whether more follow."""
+        if professional := params.get("professional"):
+            return [(professional.pk, professional.slug)], False
+        days = (params["end"] - params["start"]).days + 1
+        per_page = max(1, MAX_PROFESSIONAL_DAYS // days)
+        offering = Professional.objects.active().offering(params["service"]).order_by("slug")
+        if after := params.get("after"):
+            offering = offering.filter(slug__gt=after)
+        rows = list(offering.values_list("pk", "slug")[: per_page + 1])
+        return rows[:per_page], len(rows) > per_page
 
 
 class AppointmentCreateView(SchedulingAPIView):
