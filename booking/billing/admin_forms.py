@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 
-from booking.scheduling.date_range import validate_in_range
+from booking.scheduling.date_range import DatesInRangeMixin, validate_in_range
 from portal.accounts.rut import normalize_rut
 from website.money import currency_exponent, format_money, quantize
 
@@ -272,7 +272,7 @@ class TaxDocumentForm(forms.Form):
 # --- Discount codes ---------------------------------------------------------------------------------------
 
 
-class CouponForm(WagtailAdminModelForm):
+class CouponForm(DatesInRangeMixin, WagtailAdminModelForm):
     """Says in words what the database would refuse: a code that exists in another case, >100 %, a bad range."""
 
     def clean_code(self):

@@ -17,7 +17,7 @@ from wagtail.admin.forms import WagtailAdminModelForm
 
 from portal.accounts.models import Patient
 
-from .date_range import validate_in_range
+from .date_range import DatesInRangeMixin, validate_in_range
 from .models import AppointmentStatus, Location, Professional, Service
 
 MIDNIGHT = datetime.time(0, 0)
@@ -46,7 +46,7 @@ def local_datetime(day: datetime.date, time: datetime.time, zone: zoneinfo.ZoneI
 # --- Schedules ---------------------------------------------------------------------------------------------
 
 
-class WeeklyAvailabilityForm(WagtailAdminModelForm):
+class WeeklyAvailabilityForm(DatesInRangeMixin, WagtailAdminModelForm):
     """One row of weekly hours; says in words what the database constraints would refuse."""
 
     def clean(self):
@@ -69,7 +69,7 @@ class WeeklyAvailabilityForm(WagtailAdminModelForm):
         return cleaned_data
 
 
-class DateOverrideForm(WagtailAdminModelForm):
+class DateOverrideForm(DatesInRangeMixin, WagtailAdminModelForm):
     """Special hours on one date: both times (hours that replace the weekly ones) or neither (closed that day)."""
 
     def clean(self):
@@ -102,7 +102,7 @@ class DateOverrideForm(WagtailAdminModelForm):
         return cleaned_data
 
 
-class TimeOffForm(WagtailAdminModelForm):
+class TimeOffForm(DatesInRangeMixin, WagtailAdminModelForm):
     def clean(self):
         cleaned_data = super().clean()
         start, end = cleaned_data.get("start"), cleaned_data.get("end")

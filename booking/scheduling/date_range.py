@@ -8,6 +8,7 @@ every date, month or instant is checked against this range first and refused wit
 
 import datetime
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -32,3 +33,19 @@ def validate_in_range(value: datetime.date | datetime.datetime) -> None:
     """A Django validator, usable on form fields and DRF serializer fields alike."""
     if not in_range(value):
         raise ValidationError(out_of_range_message(), code="date_out_of_range")
+
+
+class DatesInRangeMixin:
+    """A form mixin: every date and date-time field of the form is refused outside the range, with the message.
+
+    For the staff admin's model forms (time off, special hours, weekly hours' validity), whose dates are stored:
+    a local time late on 9999-12-31 is already year 10000 in UTC, and saving it overflowed.
+    """
+
+    def clean(self):
+        cleaned_data = super().clean()
+        for name, field in self.fields.items():
+            value = cleaned_data.get(name)
+            if isinstance(field, forms.DateField | forms.DateTimeField) and value is not None and not in_range(value):
+                self.add_error(name, ValidationError(out_of_range_message(), code="date_out_of_range"))
+        return cleaned_data

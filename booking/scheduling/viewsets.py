@@ -34,6 +34,7 @@ from portal.accounts.models import User
 from .admin_forms import DateOverrideForm, TimeOffForm, WeeklyAvailabilityForm, clinic_zone, local_datetime
 from .admin_tokens import ApiTokenViewSet
 from .admin_views import AppointmentViewSet
+from .date_range import validate_in_range
 from .models import DateOverride, Location, Professional, ProfessionalService, Service, ServiceCategory, TimeOff
 
 CLINIC_MENU_HOOK = "register_clinic_menu_item"
@@ -327,7 +328,7 @@ class TimeOffFilterSet(WagtailFilterSet):
         queryset=Professional.objects.order_by("display_name"),
         null_label=_("Whole clinic"),
     )
-    date = django_filters.DateFilter(label=_("On date"), method="filter_on_date")
+    date = django_filters.DateFilter(label=_("On date"), method="filter_on_date", validators=[validate_in_range])
 
     class Meta:
         model = TimeOff

@@ -166,8 +166,19 @@ def test_editing_a_code_keeps_its_own_code(admin_client_en):
         ({"valid_from": "2026-12-10 00:00", "valid_until": "2026-12-01 00:00"}, "valid_until"),
         ({"valid_from": "2026-12-10 00:00", "valid_until": "2026-12-10 00:00"}, "valid_until"),
         ({"code": "   "}, "code"),
+        ({"valid_until": "9999-12-31 23:00"}, "valid_until"),
+        ({"valid_from": "0001-01-01 00:00"}, "valid_from"),
     ],
-    ids=["percent-over-100", "zero", "cents-in-pesos", "until-before-from", "empty-range", "blank-code"],
+    ids=[
+        "percent-over-100",
+        "zero",
+        "cents-in-pesos",
+        "until-before-from",
+        "empty-range",
+        "blank-code",
+        "until-past-the-calendar",
+        "from-before-the-calendar",
+    ],
 )
 def test_bad_values_are_form_errors(admin_client_en, overrides, field):
     response = admin_client_en.post(ADD_URL, form_data(**overrides))
