@@ -6,25 +6,41 @@ import functools
 
 from allauth.mfa.models import Authenticator
 from django.contrib import messages
-from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth import REDIRECT_FIELD_NAME, get_user_model
+from django.contrib.auth.models import Permission
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpResponseRedirect
 from django.urls import Resolver404, URLResolver, resolve, reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
-from .roles import is_professional
-
 
 def must_enrol_totp(user) -> bool:
     """Staff, anyone with Wagtail admin access, and professionals must set up an authenticator app.
 
-    Patients are never forced: for them two-factor authentication stays optional.
+    Patients are never forced: for them two-factor authentication stays optional. Asked on every request (pages
+    and API calls alike), so it is ONE query whoever asks: whether the account is one that must enrol (staff flag,
+    admin access granted directly or through a group, a linked professional) and whether it already has an
+    authenticator app. ``ModelBackend`` is the only backend that grants permissions here, and it grants
+    nothing to an inactive account, which cannot log in anyway.
     """
     if not getattr(user, "is_authenticated", False):
         return False
-    if not (user.is_staff or user.has_perm("wagtailadmin.access_admin") or is_professional(user)):
-        return False
-    return not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+    admin_access = Permission.objects.filter(codename="access_admin", content_type__app_label="wagtailadmin")
+    owes = (
+        get_user_model()
+        .objects.filter(pk=user.pk)
+        .filter(
+            Q(is_staff=True)
+            | Q(is_superuser=True)
+            | Q(user_permissions__in=admin_access)
+            | Q(groups__permissions__in=admin_access)
+            | Q(professional__isnull=False)
+        )
+        .annotate(enrolled=Exists(Authenticator.objects.filter(user=OuterRef("pk"), type=Authenticator.Type.TOTP)))
+        .values_list("enrolled", flat=True)[:1]
+    )
+    return any(not enrolled for enrolled in owes)
 
 
 # Views an account that still owes two-factor setup may use: allauth's own pages (setting up the authenticator,

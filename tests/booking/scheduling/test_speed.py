@@ -7,6 +7,8 @@ Time is pinned as in ``test_api`` (Sunday 29 November 2026, 10:00 in Santiago); 
 from datetime import time
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -35,17 +37,22 @@ from tests.factories.scheduling import (
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_api_booking_with_its_invoice_runs_at_most_20_queries(world, django_assert_max_num_queries):
+def test_api_booking_with_its_invoice_runs_at_most_20_queries(world):
     """As in production (no test transaction around it), with the token an API client sends.
 
-    The budget covers authentication, validation, the locks and checks of the booking, the session, its invoice and
-    their events; it was 45 before the booking loaded each row once.
+    The budget covers authentication (with the two-factor check), validation, the locks and checks of the booking,
+    the session, its invoice and their events; it was 45 before the booking loaded each row once. SQLite's
+    ``BEGIN IMMEDIATE`` and ``COMMIT`` are left out of the count, as PostgreSQL's driver never logs them: the figure
+    is the same on both.
     """
     token = Token.objects.create(user=world.patient.user)
     client = APIClient(HTTP_AUTHORIZATION=f"Token {token.key}")
 
-    with django_assert_max_num_queries(20):
+    with CaptureQueriesContext(connection) as captured:
         response = post(client, "/api/v1/appointments/", booking_body(world))
+    statements = [query["sql"] for query in captured.captured_queries]
+    queries = [sql for sql in statements if sql.split()[0].upper() not in {"BEGIN", "COMMIT"}]
+    assert len(queries) <= 20, "\n".join(queries)
 
     assert response.status_code == 201, response.content
     appointment = Appointment.objects.get(reference=response.json()["reference"])
