@@ -499,6 +499,4 @@ class Command(BaseCommand):
         )
         for email, first_name, last_name, role in content.ACCOUNTS:
             self.stdout.write(f"  {role:<13} {email:<27} {first_name} {last_name}")
-        self.stdout.write(
-            "Staff and professionals enrol an authenticator app (TOTP) at their first admin/portal visit."
-        )
+        self.stdout.write("Staff and professionals enrol an authenticator app (TOTP) right after their first login.")
