@@ -602,6 +602,37 @@ def _split_discount(lines: list[InvoiceLine], coupon: Coupon, currency: str) -> 
     return shares
 
 
+def check_coupon(coupon: Coupon | None, *, currency: str, patient_id: int | None, in_scope: bool, now: datetime):
+    """Refuse a code that cannot discount this purchase, with billing's error code (and so its message).
+
+    The rules in the order a visitor reads them: known, active, within its dates, in the currency (amount codes),
+    for what is bought (``in_scope``, worked out by the caller), under its limits (void invoices do not count).
+    ``apply_coupon`` runs it with the coupon row locked; the booking box's preview runs it read-only, so both give
+    the same answer for the same code.
+    """
+    if coupon is None:
+        raise PaymentError("coupon_unknown")
+    if not coupon.active:
+        raise PaymentError("coupon_inactive")
+    if coupon.valid_from is not None and now < coupon.valid_from:
+        raise PaymentError("coupon_not_started")
+    if coupon.valid_until is not None and now >= coupon.valid_until:
+        raise PaymentError("coupon_expired")
+    if coupon.kind == Coupon.Kind.AMOUNT and coupon.currency != currency:
+        raise PaymentError("coupon_not_applicable")
+    if not in_scope:
+        raise PaymentError("coupon_not_applicable")
+    counted = coupon.redemptions.exclude(invoice__status=InvoiceStatus.VOID)
+    if coupon.max_redemptions is not None and counted.count() >= coupon.max_redemptions:
+        raise PaymentError("coupon_limit_reached")
+    if (
+        coupon.max_per_customer is not None
+        and patient_id is not None
+        and counted.filter(patient_id=patient_id).count() >= coupon.max_per_customer
+    ):
+        raise PaymentError("coupon_customer_limit_reached")
+
+
 def apply_coupon(*, invoice: Invoice, code: str, actor, now: datetime | None = None) -> Invoice:
     """Discount an unpaid invoice with a code (one code per invoice); the invoice's patient or staff."""
     now = _now(now)
@@ -616,30 +647,12 @@ def apply_coupon(*, invoice: Invoice, code: str, actor, now: datetime | None = N
         if invoice.coupon_redemptions.exists():
             raise PaymentError("coupon_already_applied")
         coupon = Coupon.objects.select_for_update().filter(code__iexact=code).first()  # serialises the last use
-        if coupon is None:
-            raise PaymentError("coupon_unknown")
-        if not coupon.active:
-            raise PaymentError("coupon_inactive")
-        if coupon.valid_from is not None and now < coupon.valid_from:
-            raise PaymentError("coupon_not_started")
-        if coupon.valid_until is not None and now >= coupon.valid_until:
-            raise PaymentError("coupon_expired")
-        if coupon.kind == Coupon.Kind.AMOUNT and coupon.currency != invoice.currency:
-            raise PaymentError("coupon_not_applicable")
-        scoped_service_ids = set(coupon.services.values_list("pk", flat=True))
+        scoped_service_ids = set(coupon.services.values_list("pk", flat=True)) if coupon is not None else set()
         lines = list(invoice.lines.all())
-        applicable = [line for line in lines if _line_in_scope(line, coupon, scoped_service_ids)]
-        if not applicable:
-            raise PaymentError("coupon_not_applicable")
-        counted = coupon.redemptions.exclude(invoice__status=InvoiceStatus.VOID)
-        if coupon.max_redemptions is not None and counted.count() >= coupon.max_redemptions:
-            raise PaymentError("coupon_limit_reached")
-        if (
-            coupon.max_per_customer is not None
-            and invoice.patient_id is not None
-            and counted.filter(patient_id=invoice.patient_id).count() >= coupon.max_per_customer
-        ):
-            raise PaymentError("coupon_customer_limit_reached")
+        applicable = [line for line in lines if _line_in_scope(line, coupon, scoped_service_ids)] if coupon else []
+        check_coupon(
+            coupon, currency=invoice.currency, patient_id=invoice.patient_id, in_scope=bool(applicable), now=now
+        )
         shares = _split_discount(applicable, coupon, invoice.currency)
         for line in lines:
             line.discount = shares.get(line.pk, ZERO)

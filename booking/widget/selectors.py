@@ -13,8 +13,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import OuterRef, Q, Subquery
 
-from booking.billing.errors import PaymentError
-from booking.billing.models import Coupon, InvoiceStatus
+from booking.billing.models import Coupon
+from booking.billing.services import check_coupon
 from booking.scheduling.availability import ALL, Slot
 from booking.scheduling.models import (
     AppointmentModality,
@@ -326,34 +326,17 @@ def preview_coupon(
 ) -> CouponPreview:
     """The review step's "Apply": the discounted price of one session, or ``PaymentError`` with billing's code.
 
-    Read-only, with the rules ``billing.services.apply_coupon`` checks for a one-line invoice (same error codes,
-    so the same messages); the confirmation still applies the code through that service, inside the booking's
-    transaction, which is what counts (a code used up meanwhile is refused there and nothing is booked).
+    Read-only, through the rules ``billing.services.apply_coupon`` checks (``check_coupon``: the same error codes,
+    so the same messages) for a one-line invoice; the confirmation still applies the code through that service,
+    inside the booking's transaction, which is what counts (a code used up meanwhile is refused there and nothing
+    is booked).
     """
     code = (code or "").strip()
     coupon = Coupon.objects.filter(code__iexact=code).first() if code else None
-    if coupon is None:
-        raise PaymentError("coupon_unknown")
-    if not coupon.active:
-        raise PaymentError("coupon_inactive")
-    if coupon.valid_from is not None and now < coupon.valid_from:
-        raise PaymentError("coupon_not_started")
-    if coupon.valid_until is not None and now >= coupon.valid_until:
-        raise PaymentError("coupon_expired")
-    if coupon.kind == Coupon.Kind.AMOUNT and coupon.currency != currency:
-        raise PaymentError("coupon_not_applicable")
-    scoped = set(coupon.services.values_list("pk", flat=True))
-    if scoped and service.pk not in scoped:
-        raise PaymentError("coupon_not_applicable")
-    counted = coupon.redemptions.exclude(invoice__status=InvoiceStatus.VOID)
-    if coupon.max_redemptions is not None and counted.count() >= coupon.max_redemptions:
-        raise PaymentError("coupon_limit_reached")
-    if (
-        coupon.max_per_customer is not None
-        and patient_id is not None
-        and counted.filter(patient_id=patient_id).count() >= coupon.max_per_customer
-    ):
-        raise PaymentError("coupon_customer_limit_reached")
+    scoped = set(coupon.services.values_list("pk", flat=True)) if coupon is not None else set()
+    check_coupon(
+        coupon, currency=currency, patient_id=patient_id, in_scope=not scoped or service.pk in scoped, now=now
+    )
     if coupon.kind == Coupon.Kind.PERCENT:
         discount = quantize(price * coupon.value / 100, currency)
     else:
