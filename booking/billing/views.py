@@ -134,7 +134,7 @@ def checkout_success(request):
             session = None  # Stripe unreachable: the webhook will tell; the page says "processing"
         if session is not None and session.is_paid:
             try:
-                payment = webhooks.confirm_checkout_session(session) or payment
+                payment = services.confirm_checkout_session(session) or payment
             except PaymentError as error:
                 messages.error(request, error.message)
         payment.refresh_from_db()
@@ -182,7 +182,7 @@ def _cancel_checkouts(request, invoice: Invoice) -> None:
         messages.info(request, _("There is no payment in progress for this invoice."))
         return
     try:
-        paid = webhooks.close_open_checkouts(invoice)
+        paid = services.close_open_checkouts(invoice)
     except stripe_gateway.GatewayError:
         messages.error(request, PaymentError("provider_error").message)
         return

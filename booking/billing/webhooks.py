@@ -31,8 +31,8 @@ from booking.scheduling.errors import BookingError
 
 from . import services, stripe_gateway
 from .errors import PaymentError
-from .models import Payment, PaymentMethod, PaymentStatus, StripeEvent
-from .selectors import payment_for_checkout_session, payment_for_payment_intent
+from .models import Payment, StripeEvent
+from .selectors import payment_for_payment_intent
 
 logger = logging.getLogger(__name__)
 
@@ -43,106 +43,25 @@ DUPLICATE = "duplicate"
 EXPECTED_ERRORS = (PaymentError, BookingError)
 
 
-def _metadata_payment(metadata: dict, *, invoice_reference: str = "") -> Payment | None:
-    """The Stripe payment named in a Checkout's metadata (``payment`` id), if it belongs to that invoice."""
-    payment_id = str((metadata or {}).get("payment") or "")
-    if not payment_id.isdigit():
-        return None
-    payment = Payment.objects.select_related("invoice").filter(pk=int(payment_id), method=PaymentMethod.STRIPE).first()
-    if payment is None:
-        return None
-    expected_reference = (metadata or {}).get("invoice") or invoice_reference
-    if expected_reference and payment.invoice.reference != expected_reference:
-        logger.warning("Stripe metadata names payment %s of another invoice (%s)", payment_id, expected_reference)
-        return None
-    return payment
-
-
-def _payment_for_session(session: stripe_gateway.CheckoutSession) -> Payment | None:
-    payment = payment_for_checkout_session(session.id)
-    if payment is None:
-        payment = _metadata_payment(session.metadata, invoice_reference=session.client_reference_id)
-        if payment is not None and payment.stripe_checkout_session_id not in ("", session.id):
-            return None  # that payment went through another session: this one is not ours to settle
-    return payment
-
-
 def _payment_for_intent(intent: dict) -> Payment | None:
     payment = payment_for_payment_intent(str(intent.get("id") or ""))
     if payment is None:
-        payment = _metadata_payment(intent.get("metadata") or {})
+        payment = services.checkout.metadata_payment(intent.get("metadata") or {})
         if payment is not None and payment.stripe_payment_intent_id not in ("", intent.get("id")):
             return None
     return payment
 
 
-def _same_currency(payment: Payment, currency: str, what: str) -> bool:
-    if payment.currency.upper() == (currency or "").upper():
-        return True
-    logger.error(
-        "Stripe %s for payment %s is in %s, the payment in %s: not recorded",
-        what,
-        payment.pk,
-        currency,
-        payment.currency,
-    )
-    return False
-
-
 # --------------------------------------------------------------------------------------------- handlers
 
 
-def confirm_checkout_session(
-    session: stripe_gateway.CheckoutSession, *, now: datetime | None = None
-) -> Payment | None:
-    """Record a paid Checkout Session: the webhook's and the success page's common path. Idempotent.
-
-    Returns the payment (None when the session is not ours); a session not paid yet changes nothing.
-    """
-    payment = _payment_for_session(session)
-    if payment is None:
-        logger.warning("Stripe Checkout Session %s matches no payment", session.id)
-        return None
-    if not session.is_paid:
-        logger.info("Stripe Checkout Session %s is %s/%s", session.id, session.status, session.payment_status)
-        return payment
-    if not _same_currency(payment, session.currency, "Checkout Session"):
-        return payment
-    return services.confirm_payment(
-        payment=payment, payment_intent_id=session.payment_intent_id, amount=session.amount_total, now=now
-    )
-
-
-def close_open_checkouts(invoice, *, now: datetime | None = None) -> bool:
-    """Close the invoice's open Checkout Sessions at Stripe, so none can be paid after the time is given back.
-
-    Each session is expired at Stripe first; one Stripe reports paid meanwhile (another tab, a slow webhook) is
-    confirmed instead, and the answer is True. Otherwise the payment is cancelled, which gives the held time back
-    (and voids an invoice left with nothing owed) in billing's own transaction. The Stripe calls happen here, so
-    call this BEFORE, never inside, a transaction of the caller's. Raises ``GatewayError`` or ``PaymentError``.
-    """
-    paid = False
-    pending = Payment.objects.filter(
-        invoice=invoice, method=PaymentMethod.STRIPE, status=PaymentStatus.PENDING
-    ).order_by("-pk")
-    for payment in pending:
-        if payment.stripe_checkout_session_id:
-            session = stripe_gateway.expire_checkout_session(payment.stripe_checkout_session_id)
-            if session.is_paid:
-                confirm_checkout_session(session, now=now)
-                paid = True
-                continue
-        services.expire_checkout(payment=payment, now=now)
-    return paid
-
-
 def _checkout_completed(event: stripe_gateway.WebhookEvent, prepared, now) -> None:
-    confirm_checkout_session(stripe_gateway.checkout_session_from_dict(event.object), now=now)
+    services.confirm_checkout_session(stripe_gateway.checkout_session_from_dict(event.object), now=now)
 
 
 def _checkout_expired(event: stripe_gateway.WebhookEvent, prepared, now) -> None:
     session = stripe_gateway.checkout_session_from_dict(event.object)
-    payment = _payment_for_session(session)
+    payment = services.checkout.payment_for_session(session)
     if payment is None:
         logger.warning("Expired Stripe Checkout Session %s matches no payment", session.id)
         return
@@ -151,7 +70,7 @@ def _checkout_expired(event: stripe_gateway.WebhookEvent, prepared, now) -> None
 
 def _checkout_async_failed(event: stripe_gateway.WebhookEvent, prepared, now) -> None:
     session = stripe_gateway.checkout_session_from_dict(event.object)
-    payment = _payment_for_session(session)
+    payment = services.checkout.payment_for_session(session)
     if payment is None:
         logger.warning("Failed Stripe Checkout Session %s matches no payment", session.id)
         return
@@ -165,7 +84,7 @@ def _intent_succeeded(event: stripe_gateway.WebhookEvent, prepared, now) -> None
         logger.warning("Stripe PaymentIntent %s matches no payment", intent.get("id"))
         return
     currency = str(intent.get("currency") or "")
-    if not _same_currency(payment, currency, "PaymentIntent"):
+    if not services.checkout.same_currency(payment, currency, "PaymentIntent"):
         return
     received = intent.get("amount_received") or intent.get("amount")
     services.confirm_payment(
@@ -210,7 +129,7 @@ def _charge_refunded(event: stripe_gateway.WebhookEvent, refunds, now) -> None:
     if payment is None:
         logger.warning("Refunded Stripe charge %s matches no payment", charge.get("id"))
         return
-    if not _same_currency(payment, str(charge.get("currency") or ""), "refund"):
+    if not services.checkout.same_currency(payment, str(charge.get("currency") or ""), "refund"):
         return
     for refund in refunds:
         try:

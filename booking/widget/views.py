@@ -29,7 +29,6 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from booking.billing import services as billing
 from booking.billing import stripe_gateway
-from booking.billing import webhooks as billing_webhooks
 from booking.billing.errors import PaymentError
 from booking.billing.models import Invoice, InvoiceStatus, PaymentStatus
 from booking.scheduling import services as scheduling
@@ -696,7 +695,7 @@ def _cancel_hold(request, appointment: Appointment, invoice: Invoice, *, now):
     cannot deadlock; if the money arrived meanwhile, ``void_invoice`` refuses and nothing is changed.
     """
     try:
-        if billing_webhooks.close_open_checkouts(invoice, now=now):
+        if billing.close_open_checkouts(invoice, now=now):
             return redirect("widget:done", reference=appointment.reference)
         with transaction.atomic():
             invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)

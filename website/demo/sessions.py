@@ -11,7 +11,7 @@ then paid, closed, cancelled or moved at its own moment, never later than the re
 first day from there that the professional works at that place and the patient has nothing else.
 
 Online payments: no network. A Stripe payment is recorded the way a paid Checkout reaches us: the pending
-``Payment`` that ``start_checkout`` leaves behind, then ``billing.webhooks.confirm_checkout_session`` with a
+``Payment`` that ``start_checkout`` leaves behind, then ``billing.services.confirm_checkout_session`` with a
 Checkout Session object saying "complete, paid" (the path of the webhook and of the success page), so
 ``confirm_payment`` settles the invoice and confirms the held session exactly as in production. Only the pending
 row is written here: creating it is the one step of ``start_checkout`` that needs Stripe's answer first.
@@ -28,7 +28,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from booking.billing import services as billing
-from booking.billing import stripe_gateway, webhooks
+from booking.billing import stripe_gateway
 from booking.billing.models import Invoice, Payment, PaymentMethod, PaymentStatus
 from booking.scheduling import services as scheduling
 from booking.scheduling.models import (
@@ -288,7 +288,7 @@ def pay_online(invoice: Invoice, *, at: datetime.datetime) -> Payment:
         client_reference_id=invoice.reference,
         metadata={"invoice": invoice.reference, "payment": str(payment.pk)},
     )
-    return webhooks.confirm_checkout_session(session, now=at)
+    return billing.confirm_checkout_session(session, now=at)
 
 
 def build_demo_month(*, now: datetime.datetime) -> list[Appointment]:

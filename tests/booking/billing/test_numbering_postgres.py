@@ -8,6 +8,7 @@ from django.db import connection
 
 from booking.billing import services
 from booking.billing.models import Invoice, InvoiceSeries
+from booking.billing.services import invoices as invoices_module
 from tests.factories.scheduling import AppointmentFactory, ProfessionalFactory
 
 # serialized_rollback: the rows migrations made (content types, the invoice series, the Wagtail site) come back
@@ -60,14 +61,14 @@ def test_a_rolled_back_issue_gives_its_number_back(monkeypatch):
     )
     start = series.next_number
     failing, succeeding = AppointmentFactory(), AppointmentFactory(start=datetime(2026, 12, 2, 12, tzinfo=UTC))
-    real_log = services._log
+    real_log = invoices_module._log
 
     def log_then_fail(invoice, action, **kwargs):
         if action == "issued" and invoice.lines.filter(appointment=failing).exists():
             raise RuntimeError("crash after the number was taken")
         return real_log(invoice, action, **kwargs)
 
-    monkeypatch.setattr(services, "_log", log_then_fail)
+    monkeypatch.setattr(invoices_module, "_log", log_then_fail)
 
     with pytest.raises(RuntimeError):
         services.create_invoice_for_appointment(appointment=failing, actor=None, now=NOW)

@@ -98,7 +98,7 @@ def test_a_booking_whose_invoice_fails_is_not_kept(world, monkeypatch):
     def refuse(**kwargs):
         raise PaymentError("invalid_request")
 
-    monkeypatch.setattr(billing, "create_invoice_for_appointment", refuse)
+    monkeypatch.setattr(billing.invoices, "create_invoice_for_appointment", refuse)
 
     response = api_book(world)
 

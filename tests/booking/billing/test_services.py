@@ -26,6 +26,7 @@ from booking.billing.models import (
     PaymentStatus,
     Refund,
 )
+from booking.billing.services import invoices as invoices_module
 from booking.billing.tasks import expire_stale_checkouts_task
 from booking.scheduling import services as scheduling
 from booking.scheduling.errors import BookingError
@@ -269,14 +270,14 @@ def test_a_free_session_gets_a_paid_invoice_and_its_hold_is_confirmed():
 def test_a_failure_while_issuing_rolls_back_the_invoice_and_gives_the_number_back(monkeypatch):
     appointment = AppointmentFactory()
     before = next_number()
-    real_log = services._log
+    real_log = invoices_module._log
 
     def failing_log(invoice, action, **kwargs):
         if action == InvoiceEvent.Action.ISSUED:
             raise RuntimeError("disk full")
         return real_log(invoice, action, **kwargs)
 
-    monkeypatch.setattr(services, "_log", failing_log)
+    monkeypatch.setattr(invoices_module, "_log", failing_log)
 
     with pytest.raises(RuntimeError):
         invoice_of(appointment)

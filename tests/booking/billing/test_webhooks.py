@@ -414,13 +414,13 @@ def test_an_amount_in_another_currency_is_not_recorded(client, checkout, caplog)
 
 def test_an_unexpected_error_rolls_everything_back_and_asks_for_a_retry(client, checkout, monkeypatch):
     """Half the work done, then a crash: nothing stays, not even the event's id, so Stripe's retry is handled."""
-    real_confirm = services.confirm_payment
+    real_confirm = services.checkout.confirm_payment
 
     def confirm_then_crash(**kwargs):
         real_confirm(**kwargs)
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(services, "confirm_payment", confirm_then_crash)
+    monkeypatch.setattr(services.checkout, "confirm_payment", confirm_then_crash)
     payload = event_payload("checkout.session.completed", session_object(checkout))
 
     crashed = post(client, payload)
@@ -432,7 +432,7 @@ def test_an_unexpected_error_rolls_everything_back_and_asks_for_a_retry(client, 
     assert checkout.status == PaymentStatus.PENDING
     assert appointment_of(checkout).status == AppointmentStatus.PENDING_PAYMENT
 
-    monkeypatch.setattr(services, "confirm_payment", real_confirm)
+    monkeypatch.setattr(services.checkout, "confirm_payment", real_confirm)
     retried = post(client, payload)
 
     assert retried.status_code == 200
