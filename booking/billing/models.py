@@ -485,6 +485,9 @@ class Payment(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="billing_payment_amount_positive"),
         ]
 
+    def __str__(self):
+        return f"{self.get_method_display()} · {format_money(self.amount, self.currency)}"
+
     @property
     def checkout_url(self) -> str:
         """Where the patient pays an open online checkout (empty once there is none)."""
@@ -502,9 +505,6 @@ class Payment(models.Model):
     def provider_charge_reference(self) -> str:
         """The provider's reference of the charge, printed on receipts of online payments."""
         return str((self.provider_data or {}).get("charge") or "")
-
-    def __str__(self):
-        return f"{self.get_method_display()} · {format_money(self.amount, self.currency)}"
 
     @property
     def refunded_amount(self) -> Decimal:

@@ -120,7 +120,9 @@ def _refunds_changed(provider: BasePaymentProvider, event: ProviderEvent, now) -
     update = event.refunds
     payment = _payment_for_refunds(provider, event)
     if payment is None:
-        logger.warning("Refunded %s payment %s matches no payment", provider, update.payment_reference or event.object_id)
+        logger.warning(
+            "Refunded %s payment %s matches no payment", provider, update.payment_reference or event.object_id
+        )
         return
     if not services.checkout.same_currency(payment, update.currency, "refund"):
         return
@@ -135,7 +137,9 @@ def _refunds_changed(provider: BasePaymentProvider, event: ProviderEvent, now) -
                 now=now,
             )
         except EXPECTED_ERRORS as error:  # one refund refused must not hide the payment's others
-            logger.warning("%s refund %s of payment %s not recorded: %s", provider, refund.reference, payment.pk, error)
+            logger.warning(
+                "%s refund %s of payment %s not recorded: %s", provider, refund.reference, payment.pk, error
+            )
 
 
 Handler = Callable[[BasePaymentProvider, ProviderEvent, datetime | None], None]

@@ -1,9 +1,10 @@
 """Whether the booking box can take a service's online payment now, and what it does when it cannot.
 
 Online payment is available when a payment provider is switched on (``providers.online_payment_available``,
-e.g. Stripe with a secret key): that is all step 4 ever knew. When it is not, a service that asks to be paid online at booking follows the clinic's
-choice in *Settings → Clinic settings → Booking*: booked and paid at the clinic (the default), or not bookable
-online at all. The box says which at step 1, so nobody signs up to find a dead end at the review.
+e.g. Stripe with a secret key): that is all step 4 ever knew. When it is not, a service that asks to be paid
+online at booking follows the clinic's choice in *Settings → Clinic settings → Booking*: booked and paid at the
+clinic (the default), or not bookable online at all. The box says which at step 1, so nobody signs up to find a
+dead end at the review.
 
 A gateway that is configured but down cannot be known before calling it; that shows at the pay step, where the
 time stays held and the patient can try again or give it back.
@@ -18,6 +19,7 @@ from wagtail.models import Site
 from booking.billing import providers
 from booking.scheduling.models import PaymentMode, Service
 from website.models.site_settings import OnlinePaymentFallback, SiteSettings
+
 
 @dataclass(frozen=True)
 class OnlinePayment:

@@ -27,8 +27,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from booking.billing import services as billing
 from booking.billing import providers
+from booking.billing import services as billing
 from booking.billing.errors import PaymentError
 from booking.billing.models import Invoice, InvoiceStatus
 from booking.scheduling import services as scheduling

@@ -82,7 +82,7 @@ class CheckoutState:
 
 @dataclass(frozen=True)
 class PaymentUpdate:
-    """News about the money movement of a payment (paid, failed), found by ``payment_reference``, else ``payment_id``."""
+    """News about a payment's money (paid, failed); it is found by ``payment_reference``, else ``payment_id``."""
 
     payment_reference: str
     payment_id: int | None = None

@@ -228,4 +228,3 @@ class StripeProvider(BasePaymentProvider):
         except stripe_gateway.GatewayError as error:
             raise ProviderError(str(error), code=error.code) from error
         return replace(event, refunds=replace(update, refunds=tuple(_refund_state(result) for result in listed)))
-

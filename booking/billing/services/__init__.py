@@ -10,8 +10,8 @@ and ``_settle`` derives the status from the amounts.
 
 Locks are always taken in the same order, invoice → payment → refund (and coupon after invoice), so two
 services working on one invoice queue instead of deadlocking. No database lock is ever held across an HTTP
-call to a payment provider: a call that must happen is prepared in one transaction (a pending Payment or Refund row, whose
-primary key is the idempotency key), made outside it, and its answer stored in a second transaction.
+call to a payment provider: a call that must happen is prepared in one transaction (a pending Payment or Refund
+row, whose primary key is the idempotency key), made outside it, and its answer stored in a second transaction.
 
 Money that arrives for nothing is given back: a payment for a void invoice, for a session whose held time was
 taken (or released) before the payment came, or beyond what the invoice asked for is refunded by the system.

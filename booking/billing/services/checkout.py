@@ -287,7 +287,10 @@ def expire_checkout(*, payment: Payment, now: datetime | None = None) -> Payment
             payment.save(update_fields=["status", "updated_at"])
             _log(invoice, Action.CHECKOUT_EXPIRED, actor=None, at=now, from_status=invoice.status, payment=payment.pk)
         another_open = (
-            Payment.objects.open_checkouts().filter(invoice=invoice, expires_at__gt=now).exclude(pk=payment.pk).exists()
+            Payment.objects.open_checkouts()
+            .filter(invoice=invoice, expires_at__gt=now)
+            .exclude(pk=payment.pk)
+            .exists()
         )
         if invoice.status == InvoiceStatus.OPEN and not another_open:
             _release_held_appointments(invoice, now)
