@@ -22,7 +22,7 @@ from tests.factories.billing import PaymentFactory
 from .conftest import STRIPE_NOW
 from .fakes import install_fake_gateway
 from .providers_fake import SIGNATURE_HEADER, FakePayProvider, sign
-from .test_webhooks import event_payload, signed
+from .test_webhooks import event_payload, intent_object, signed
 
 FAKEPAY = "tests.booking.billing.providers_fake.FakePayProvider"
 STRIPE = "booking.billing.providers.stripe.StripeProvider"
@@ -301,3 +301,35 @@ def test_a_provider_that_is_down_leaves_the_checkout_cancelled_and_says_so(fakep
 
     assert raised.value.code == "provider_error"
     assert Payment.objects.get(invoice=invoice).status == PaymentStatus.CANCELLED
+
+
+def test_a_stripe_refund_event_finds_its_payment_by_the_charge_kept_in_provider_data(db, monkeypatch, settings,
+                                                                                     make_held_invoice):  # fmt: skip
+    """A ``charge.refunded`` whose PaymentIntent we never stored is matched through ``provider_data["charge"]``,
+    a JSON lookup that must behave alike on SQLite and PostgreSQL."""
+    install_fake_gateway(monkeypatch, settings)
+    invoice = make_held_invoice()
+    payment = start(invoice)
+    client = Client()
+    intent = intent_object(payment, id="", latest_charge="ch_only")
+    intent_event = event_payload("payment_intent.succeeded", intent, event_id="evt_pi")
+    client.post("/billing/stripe/webhook/", data=intent_event, content_type="application/json",
+                HTTP_STRIPE_SIGNATURE=signed(intent_event))  # fmt: skip
+    payment.refresh_from_db()
+    assert (payment.status, payment.provider_payment_reference, payment.provider_data.get("charge")) == (
+        PaymentStatus.SUCCEEDED,
+        "",
+        "ch_only",
+    )
+    charge = {"id": "ch_only", "object": "charge", "currency": "clp", "payment_intent": "pi_unknown",
+              "refunds": {"data": [{"id": "re_c", "amount": 15000, "currency": "clp", "status": "succeeded"}],
+                          "has_more": False}}  # fmt: skip
+    refund_event = event_payload("charge.refunded", charge, event_id="evt_r")
+
+    response = client.post("/billing/webhooks/stripe/", data=refund_event, content_type="application/json",
+                           HTTP_STRIPE_SIGNATURE=signed(refund_event))  # fmt: skip
+
+    assert response.status_code == 200
+    refund = Refund.objects.get()
+    assert (refund.payment_id, refund.provider, refund.provider_reference) == (payment.pk, "stripe", "re_c")
+    assert refund.reason == StripeProvider.external_refund_reason
