@@ -30,7 +30,9 @@ def latest():
 
 def stripe_rows(apps) -> dict:
     """Today's rows, as the models before 0003 write them: a paid Checkout, an abandoned one, a cash payment."""
-    series = apps.get_model("billing", "InvoiceSeries").objects.get(code="default")
+    series, _created = apps.get_model("billing", "InvoiceSeries").objects.get_or_create(
+        code="default", defaults={"prefix": "B-", "name": "Boletas"}
+    )
     invoice = apps.get_model("billing", "Invoice").objects.create(series=series, billing_name="Pía Rojas")
     payment_model = apps.get_model("billing", "Payment")
     paid = payment_model.objects.create(
@@ -72,7 +74,9 @@ def refused(create) -> bool:
     return False
 
 
-@pytest.mark.django_db(transaction=True)
+# Transactional, as the schema changes; the serialized rollback puts back the rows migrations made, as for the other
+# transactional tests here, so the order the tests run in does not matter.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_stripe_rows_become_provider_rows_and_stay_unique():
     try:
         old_apps = migrate(BEFORE)
