@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from booking.billing import stripe_gateway
+from booking.billing import providers
 from booking.billing.models import BillingSettings, Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentStatus, Refund
 from booking.billing.receipts import clinic_zone, receipt_response
 from booking.billing.selectors import invoices_for_user
@@ -76,7 +76,7 @@ def invoice_detail(request, reference):
             for payment in payments
             for refund in payment.refunds.all()
         ],
-        "can_pay_online": invoice.is_payable and stripe_gateway.is_enabled(),
+        "can_pay_online": invoice.is_payable and providers.online_payment_available(),
         "transfer_instructions": BillingSettings.for_request(request).transfer_instructions,
         "has_receipt": invoice.status != InvoiceStatus.DRAFT,
     }

@@ -1,7 +1,7 @@
-"""Invoices, their lines and history, coupons, payments (Stripe or offline), refunds, processed Stripe events.
+"""Invoices, their lines and history, coupons, payments (online or offline), refunds, processed webhook events.
 
-Money is ``Decimal`` in the invoice's currency (CLP has no minor unit); it becomes Stripe's integer amount only
-in ``booking.billing.stripe_gateway``. Only ``booking.billing.services`` assigns a status or a total; the models
+Money is ``Decimal`` in the invoice's currency (CLP has no minor unit); it becomes a gateway's own units only in
+its provider (``booking.billing.providers``). Only ``booking.billing.services`` assigns a status or a total; the models
 hold the state and answer questions about it (``balance_due``, ``refundable_amount``).
 
 Money rows (invoices, payments, refunds, redemptions) are ``PROTECT``-ed: nothing that was charged disappears
@@ -23,6 +23,8 @@ from booking.scheduling.models.appointments import new_reference
 from booking.scheduling.models.catalog import CURRENCY_CHOICES
 from portal.accounts.models import Patient
 from website.money import format_money
+
+from .providers import get_provider
 
 ZERO = Decimal("0")
 
@@ -393,7 +395,7 @@ class CouponRedemption(models.Model):
 
 
 class PaymentMethod(models.TextChoices):
-    STRIPE = "stripe", _("Card (online)")
+    ONLINE = "online", _("Card (online)")
     CASH = "cash", _("Cash")
     TRANSFER = "transfer", _("Bank transfer")
     CARD_TERMINAL = "card_terminal", _("Card at the clinic")
@@ -409,10 +411,27 @@ class PaymentStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
-class Payment(models.Model):
-    """Money received (or being received, for a Stripe Checkout in progress) against one invoice.
+class PaymentQuerySet(models.QuerySet):
+    def open_checkouts(self):
+        """Online payments still waiting at their provider: a checkout the patient may yet pay."""
+        return self.filter(method=PaymentMethod.ONLINE, status=PaymentStatus.PENDING)
 
-    The Stripe ids are unique, so one Checkout Session or PaymentIntent can never be recorded twice.
+
+class Payment(models.Model):
+    """Money received (or being received, for an online checkout in progress) against one invoice.
+
+    An online payment names its ``provider`` (``booking.billing.providers``; blank for offline ones) and keeps
+    the provider's references:
+
+    - ``provider_reference``: the provider's reference of the checkout (Stripe's Checkout Session), unique per
+      provider, so one checkout is never recorded on two payments;
+    - ``provider_payment_reference``: the provider's reference of the money movement (Stripe's PaymentIntent),
+      unique per provider, so one payment at the provider is never recorded twice. It is a column rather than a
+      key of ``provider_data`` on purpose: webhooks and refunds look payments up by it, and a plain partial unique
+      index serves both the lookup and the guarantee identically on SQLite and PostgreSQL, where a unique index
+      on a JSON expression is only used by queries written with that exact expression (and JSON equality differs
+      between the two);
+    - ``provider_data``: the rest, which nothing looks up often (the checkout address, Stripe's charge id).
     """
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments", verbose_name=_("invoice"))
@@ -420,10 +439,12 @@ class Payment(models.Model):
     amount = _money_field(_("amount"))
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES, default="CLP")
     status = models.CharField(_("status"), max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
-    stripe_checkout_session_id = models.CharField(_("Stripe Checkout Session"), max_length=255, blank=True)
-    stripe_checkout_url = models.URLField(_("Stripe Checkout address"), max_length=2000, blank=True)
-    stripe_payment_intent_id = models.CharField(_("Stripe PaymentIntent"), max_length=255, blank=True)
-    stripe_charge_id = models.CharField(_("Stripe charge"), max_length=255, blank=True)
+    provider = models.CharField(
+        _("payment provider"), max_length=32, blank=True, help_text=_("Who took an online payment; empty if offline.")
+    )
+    provider_reference = models.CharField(_("provider's checkout reference"), max_length=255, blank=True)
+    provider_payment_reference = models.CharField(_("provider's payment reference"), max_length=255, blank=True)
+    provider_data = models.JSONField(_("provider details"), default=dict, blank=True)
     expires_at = models.DateTimeField(_("checkout expires at"), null=True, blank=True)
     external_reference = models.CharField(
         _("reference"),
@@ -444,26 +465,46 @@ class Payment(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    objects = PaymentQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
         ordering = ["created_at", "pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["stripe_checkout_session_id"],
-                condition=~Q(stripe_checkout_session_id=""),
-                name="billing_payment_unique_checkout_session",
+                fields=["provider", "provider_reference"],
+                condition=~Q(provider_reference=""),
+                name="billing_payment_unique_provider_reference",
             ),
             models.UniqueConstraint(
-                fields=["stripe_payment_intent_id"],
-                condition=~Q(stripe_payment_intent_id=""),
-                name="billing_payment_unique_payment_intent",
+                fields=["provider", "provider_payment_reference"],
+                condition=~Q(provider_payment_reference=""),
+                name="billing_payment_unique_provider_payment",
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="billing_payment_amount_positive"),
         ]
 
     def __str__(self):
         return f"{self.get_method_display()} · {format_money(self.amount, self.currency)}"
+
+    @property
+    def checkout_url(self) -> str:
+        """Where the patient pays an open online checkout (empty once there is none)."""
+        return str((self.provider_data or {}).get("checkout_url") or "")
+
+    @property
+    def provider_name(self) -> str:
+        """The provider's name for people ("Stripe"), or its stored identifier if it is no longer registered."""
+        if not self.provider:
+            return ""
+        provider = get_provider(self.provider)
+        return str(provider) if provider is not None else self.provider
+
+    @property
+    def provider_charge_reference(self) -> str:
+        """The provider's reference of the charge, printed on receipts of online payments."""
+        return str((self.provider_data or {}).get("charge") or "")
 
     @property
     def refunded_amount(self) -> Decimal:
@@ -490,7 +531,8 @@ class Refund(models.Model):
     amount = _money_field(_("amount"))
     reason = models.TextField(_("reason"), blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
-    stripe_refund_id = models.CharField(_("Stripe refund"), max_length=255, blank=True)
+    provider = models.CharField(_("payment provider"), max_length=32, blank=True)
+    provider_reference = models.CharField(_("provider's refund reference"), max_length=255, blank=True)
     failure_message = models.CharField(_("failure"), max_length=300, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -509,7 +551,9 @@ class Refund(models.Model):
         ordering = ["created_at", "pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["stripe_refund_id"], condition=~Q(stripe_refund_id=""), name="billing_refund_unique_stripe_id"
+                fields=["provider", "provider_reference"],
+                condition=~Q(provider_reference=""),
+                name="billing_refund_unique_provider_reference",
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="billing_refund_amount_positive"),
         ]
@@ -518,19 +562,23 @@ class Refund(models.Model):
         return f"{format_money(self.amount, self.payment.currency)} · {self.get_status_display()}"
 
 
-class StripeEvent(models.Model):
-    """A Stripe webhook event already handled: a replay finds its id here and changes nothing."""
+class ProcessedEvent(models.Model):
+    """A provider's webhook event already handled: a replay finds its id here and changes nothing."""
 
-    event_id = models.CharField(_("event id"), max_length=255, unique=True)
+    provider = models.CharField(_("payment provider"), max_length=32)
+    event_id = models.CharField(_("event id"), max_length=255)
     type = models.CharField(_("type"), max_length=100)
     object_id = models.CharField(_("object id"), max_length=255, blank=True)
     received_at = models.DateTimeField(_("received at"))
     livemode = models.BooleanField(default=False)
 
     class Meta:
-        verbose_name = _("Stripe event")
-        verbose_name_plural = _("Stripe events")
+        verbose_name = _("processed payment event")
+        verbose_name_plural = _("processed payment events")
         ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "event_id"], name="billing_processed_event_unique"),
+        ]
 
     def __str__(self):
-        return f"{self.type} {self.event_id}"
+        return f"{self.provider} {self.type} {self.event_id}"

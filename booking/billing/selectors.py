@@ -6,21 +6,29 @@ from django.db.models import QuerySet
 
 from booking.scheduling.models import Appointment
 
-from .models import Invoice, InvoiceStatus, Payment
+from .models import Invoice, InvoiceStatus, Payment, PaymentMethod
 
 
-def payment_for_checkout_session(session_id: str) -> Payment | None:
-    """The payment a Stripe Checkout Session was opened for (None for an unknown or empty id)."""
-    if not session_id:
+def payment_for_checkout(reference: str, *, provider: str) -> Payment | None:
+    """The online payment a provider's checkout was opened for (None for an unknown or empty reference)."""
+    if not reference:
         return None
-    return Payment.objects.select_related("invoice").filter(stripe_checkout_session_id=session_id).first()
+    return (
+        Payment.objects.select_related("invoice")
+        .filter(method=PaymentMethod.ONLINE, provider=provider, provider_reference=reference)
+        .first()
+    )
 
 
-def payment_for_payment_intent(payment_intent_id: str) -> Payment | None:
-    """The payment a Stripe PaymentIntent settled (None for an unknown or empty id)."""
-    if not payment_intent_id:
+def payment_for_provider_payment(reference: str, *, provider: str) -> Payment | None:
+    """The online payment a provider's payment (Stripe's PaymentIntent) settled (None for an unknown or empty one)."""
+    if not reference:
         return None
-    return Payment.objects.select_related("invoice").filter(stripe_payment_intent_id=payment_intent_id).first()
+    return (
+        Payment.objects.select_related("invoice")
+        .filter(method=PaymentMethod.ONLINE, provider=provider, provider_payment_reference=reference)
+        .first()
+    )
 
 
 def invoice_for_appointment(appointment: Appointment) -> Invoice | None:

@@ -1,8 +1,8 @@
-"""Billing's public views: the Stripe webhook, the pay button and the Checkout return pages.
+"""Billing's public views: the payment providers' webhooks, the pay button and the checkout return pages.
 
 Thin views (CONVENTIONS.md): each finds the invoice or payment scoped to the logged-in patient (anything else
 is a 404, never a hint that it exists), calls one service and redirects, or shows a page. The only GET that
-changes anything is the success page, which records a payment Stripe reports paid when the webhook is late.
+changes anything is the success page, which records a payment the provider reports paid when the webhook is late.
 """
 
 from __future__ import annotations
@@ -24,10 +24,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from booking.scheduling.models import AppointmentStatus
 
-from . import services, stripe_gateway, webhooks
+from . import providers, services, webhooks
 from .errors import PaymentError
 from .models import Invoice, Payment, PaymentMethod, PaymentStatus
-from .selectors import payment_for_checkout_session
 
 logger = logging.getLogger(__name__)
 
@@ -43,19 +42,30 @@ class HttpResponseSeeOther(HttpResponseRedirect):
 
 @csrf_exempt
 @require_POST
-def stripe_webhook(request):
-    """Stripe's events: 400 when the signature fails, 2xx once handled (or already handled), 500 to be retried."""
+def provider_webhook(request, provider: str):
+    """A provider's events: 404 for an unknown provider, 400 when the signature fails, 2xx once handled (or
+    already handled), 500 to be retried."""
+    gateway = providers.get_provider(provider)
+    if gateway is None:
+        raise Http404
     try:
-        event = stripe_gateway.construct_event(request.body, request.headers.get("Stripe-Signature", ""))
-    except stripe_gateway.SignatureError as error:
-        logger.warning("Refused a Stripe webhook: %s", error)
+        event = gateway.parse_webhook(request.body, request.headers)
+    except providers.WebhookSignatureError as error:
+        logger.warning("Refused a %s webhook: %s", gateway, error)
         return JsonResponse({"error": "invalid_signature"}, status=400)
     try:
-        outcome = webhooks.process_event(event)
+        outcome = webhooks.process_event(event, provider=gateway)
     except Exception:
-        logger.exception("Stripe event %s (%s) failed; Stripe will send it again", event.id, event.type)
+        logger.exception("%s event %s (%s) failed; it will be sent again", gateway, event.id, event.type)
         return JsonResponse({"error": "processing_failed"}, status=500)
     return JsonResponse({"received": True, "duplicate": outcome == webhooks.DUPLICATE})
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    """The address Stripe's dashboard has been configured with since before there were other providers."""
+    return provider_webhook(request, provider="stripe")
 
 
 # --------------------------------------------------------------------------------------------- pages
@@ -100,10 +110,10 @@ def _sessions(invoice: Invoice) -> list[dict]:
 @login_required
 @require_POST
 def pay(request, reference: str):
-    """Start (or resume) the online payment of the patient's invoice and send them to Stripe's page."""
+    """Start (or resume) the online payment of the patient's invoice and send them to the provider's page."""
     invoice = _patient_invoice(request, reference)
     back = _invoice_url(invoice)
-    success_url = request.build_absolute_uri(reverse("billing:checkout_success")) + "?session_id={CHECKOUT_SESSION_ID}"
+    success_url = checkout_success_url(request)
     cancel_url = request.build_absolute_uri(
         reverse("billing:checkout_cancel", kwargs={"reference": invoice.reference})
     )
@@ -114,27 +124,42 @@ def pay(request, reference: str):
     except PaymentError as error:
         messages.error(request, error.message)
         return redirect(back)
-    return HttpResponseSeeOther(payment.stripe_checkout_url)
+    return HttpResponseSeeOther(payment.checkout_url)
+
+
+def checkout_success_url(request) -> str:
+    """Where the provider sends the patient back; it writes the checkout's reference into the placeholder."""
+    success = request.build_absolute_uri(reverse("billing:checkout_success"))
+    return f"{success}?session_id={providers.CHECKOUT_REFERENCE_PLACEHOLDER}"
 
 
 @never_cache
 @login_required
 @require_GET
 def checkout_success(request):
-    """Where Stripe sends the patient after paying: "payment received" (confirming it if need be) or "processing"."""
-    session_id = request.GET.get("session_id", "").strip()
-    payment = payment_for_checkout_session(session_id)
-    if payment is None or payment.method != PaymentMethod.STRIPE:
+    """Where the provider sends the patient after paying: "payment received" (confirming it if need be) or
+    "processing". The checkout is looked up among the patient's own online payments, whichever provider took it."""
+    reference = request.GET.get("session_id", "").strip()
+    payment = (
+        Payment.objects.filter(
+            method=PaymentMethod.ONLINE, provider_reference=reference, invoice__patient__user_id=request.user.pk
+        )
+        .exclude(provider_reference="")
+        .select_related("invoice")
+        .first()
+    )
+    provider = providers.get_provider(payment.provider) if payment is not None else None
+    if payment is None or provider is None:
         raise Http404
     invoice = _patient_invoice(request, payment.invoice.reference)
     if payment.status != PaymentStatus.SUCCEEDED:
         try:
-            session = stripe_gateway.retrieve_checkout_session(session_id)
-        except stripe_gateway.GatewayError:
-            session = None  # Stripe unreachable: the webhook will tell; the page says "processing"
-        if session is not None and session.is_paid:
+            checkout = provider.checkout_state(reference)
+        except providers.ProviderError:
+            checkout = None  # the provider is unreachable: the webhook will tell; the page says "processing"
+        if checkout is not None and checkout.is_paid:
             try:
-                payment = services.confirm_checkout_session(session) or payment
+                payment = services.confirm_checkout(checkout) or payment
             except PaymentError as error:
                 messages.error(request, error.message)
         payment.refresh_from_db()
@@ -151,16 +176,16 @@ def checkout_success(request):
 
 
 def _pending_checkouts(invoice: Invoice) -> list[Payment]:
-    return list(invoice.payments.filter(method=PaymentMethod.STRIPE, status=PaymentStatus.PENDING).order_by("-pk"))
+    return list(invoice.payments.open_checkouts().order_by("-pk"))
 
 
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def checkout_cancel(request, reference: str):
-    """Where Stripe's "back" link leads: the patient may go back to paying, or cancel and free the held time.
+    """Where the provider's "back" link leads: the patient may go back to paying, or cancel and free the held time.
 
-    GET only shows the choice; the POST closes the Checkout at Stripe first (so it can no longer be paid) and
+    GET only shows the choice; the POST closes the checkout at the provider first (so it can no longer be paid) and
     then releases the hold. A session found paid meanwhile is confirmed instead (Post/Redirect/Get).
     """
     invoice = _patient_invoice(request, reference)
@@ -183,7 +208,7 @@ def _cancel_checkouts(request, invoice: Invoice) -> None:
         return
     try:
         paid = services.close_open_checkouts(invoice)
-    except stripe_gateway.GatewayError:
+    except providers.ProviderError:
         messages.error(request, PaymentError("provider_error").message)
         return
     except PaymentError as error:

@@ -1,20 +1,21 @@
-"""Stripe's webhook events, dispatched by type to the billing services.
+"""Payment providers' webhook events, dispatched by what they ask of billing.
 
-The view verifies the signature (``stripe_gateway.construct_event``) and hands the event to
-``process_event``, which, in one transaction, stores the event's id (``StripeEvent``) and runs its handler:
+The view verifies the request through the provider named in its address (``provider.parse_webhook``) and hands
+the resulting ``ProviderEvent`` to ``process_event``, which, in one transaction, stores the event's id
+(``ProcessedEvent``, unique per provider) and runs its handler:
 
-- an id already stored is a replay or a retry: nothing is done and Stripe gets a 2xx;
+- an id already stored is a replay or a retry: nothing is done and the provider gets a 2xx;
 - an event about a payment we do not know, or one a billing rule refuses (``PaymentError``), is logged and
-  stored: Stripe retrying it would not change the answer;
-- any other error rolls the transaction back, the event's row too, so that Stripe's retry is processed, and
-  only then does the view answer 500.
+  stored: the provider retrying it would not change the answer;
+- any other error rolls the transaction back, the event's row too, so that the provider's retry is processed,
+  and only then does the view answer 500.
 
-Stripe sends events in no guaranteed order and sometimes twice: ``payment_intent.succeeded`` may arrive before
-``checkout.session.completed``, so both confirm the payment, which the services make idempotent. A payment is
-found by its Stripe ids, or else by the ``payment`` id the Checkout's metadata carries (the session's and its
-PaymentIntent's), so a payment whose Stripe id was not stored yet is still found.
+Providers send events in no guaranteed order and sometimes twice (Stripe's ``payment_intent.succeeded`` may
+arrive before ``checkout.session.completed``), so both "checkout paid" and "payment succeeded" confirm the
+payment, which the services make idempotent. A payment is found by the provider's references, or else by the
+``payment`` id the checkout carries, so a payment whose reference was not stored yet is still found.
 
-``confirm_checkout_session`` is shared with the Checkout success page, which confirms a paid session itself
+``services.confirm_checkout`` is shared with the checkout's success page, which confirms a paid checkout itself
 when the webhook is late.
 """
 
@@ -29,25 +30,29 @@ from django.utils import timezone
 
 from booking.scheduling.errors import BookingError
 
-from . import services, stripe_gateway
+from . import services
 from .errors import PaymentError
-from .models import Payment, StripeEvent
-from .selectors import payment_for_payment_intent
+from .models import Payment, ProcessedEvent
+from .providers import BasePaymentProvider, PaymentUpdate, ProviderEvent
+from .providers import base as events
+from .selectors import payment_for_provider_payment
 
 logger = logging.getLogger(__name__)
 
 PROCESSED = "processed"
 DUPLICATE = "duplicate"
 
-# The services' own refusals: Stripe retrying the event would get the same answer.
+# The services' own refusals: the provider retrying the event would get the same answer.
 EXPECTED_ERRORS = (PaymentError, BookingError)
 
 
-def _payment_for_intent(intent: dict) -> Payment | None:
-    payment = payment_for_payment_intent(str(intent.get("id") or ""))
+def _payment_for_update(provider: BasePaymentProvider, update: PaymentUpdate) -> Payment | None:
+    payment = payment_for_provider_payment(update.payment_reference, provider=provider.identifier)
     if payment is None:
-        payment = services.checkout.metadata_payment(intent.get("metadata") or {})
-        if payment is not None and payment.stripe_payment_intent_id not in ("", intent.get("id")):
+        payment = services.checkout.metadata_payment(
+            provider, update.payment_id, invoice_reference=update.invoice_reference
+        )
+        if payment is not None and payment.provider_payment_reference not in ("", update.payment_reference):
             return None
     return payment
 
@@ -55,123 +60,117 @@ def _payment_for_intent(intent: dict) -> Payment | None:
 # --------------------------------------------------------------------------------------------- handlers
 
 
-def _checkout_completed(event: stripe_gateway.WebhookEvent, prepared, now) -> None:
-    services.confirm_checkout_session(stripe_gateway.checkout_session_from_dict(event.object), now=now)
+def _checkout_paid(provider: BasePaymentProvider, event: ProviderEvent, now) -> None:
+    services.confirm_checkout(event.checkout, now=now)
 
 
-def _checkout_expired(event: stripe_gateway.WebhookEvent, prepared, now) -> None:
-    session = stripe_gateway.checkout_session_from_dict(event.object)
-    payment = services.checkout.payment_for_session(session)
+def _checkout_expired(provider: BasePaymentProvider, event: ProviderEvent, now) -> None:
+    payment = services.checkout.payment_for_checkout_state(provider, event.checkout)
     if payment is None:
-        logger.warning("Expired Stripe Checkout Session %s matches no payment", session.id)
+        logger.warning("Expired %s checkout %s matches no payment", provider, event.checkout.reference)
         return
     services.expire_checkout(payment=payment, now=now)
 
 
-def _checkout_async_failed(event: stripe_gateway.WebhookEvent, prepared, now) -> None:
-    session = stripe_gateway.checkout_session_from_dict(event.object)
-    payment = services.checkout.payment_for_session(session)
+def _checkout_failed(provider: BasePaymentProvider, event: ProviderEvent, now) -> None:
+    payment = services.checkout.payment_for_checkout_state(provider, event.checkout)
     if payment is None:
-        logger.warning("Failed Stripe Checkout Session %s matches no payment", session.id)
+        logger.warning("Failed %s checkout %s matches no payment", provider, event.checkout.reference)
         return
     services.fail_payment(payment=payment, message="", now=now)
 
 
-def _intent_succeeded(event: stripe_gateway.WebhookEvent, prepared, now) -> None:
-    intent = event.object
-    payment = _payment_for_intent(intent)
+def _payment_succeeded(provider: BasePaymentProvider, event: ProviderEvent, now) -> None:
+    update = event.payment
+    payment = _payment_for_update(provider, update)
     if payment is None:
-        logger.warning("Stripe PaymentIntent %s matches no payment", intent.get("id"))
+        logger.warning("%s payment %s matches no payment", provider, update.payment_reference)
         return
-    currency = str(intent.get("currency") or "")
-    if not services.checkout.same_currency(payment, currency, "PaymentIntent"):
+    if not services.checkout.same_currency(payment, update.currency, "payment"):
         return
-    received = intent.get("amount_received") or intent.get("amount")
     services.confirm_payment(
-        payment=payment,
-        payment_intent_id=str(intent.get("id") or ""),
-        charge_id=stripe_gateway.id_of(intent.get("latest_charge")),
-        amount=stripe_gateway.from_stripe_amount(int(received), currency) if received else None,
-        now=now,
+        payment=payment, payment_reference=update.payment_reference, data=update.data, amount=update.amount, now=now
     )
 
 
-def _intent_failed(event: stripe_gateway.WebhookEvent, prepared, now) -> None:
-    intent = event.object
-    payment = _payment_for_intent(intent)
+def _payment_failed(provider: BasePaymentProvider, event: ProviderEvent, now) -> None:
+    update = event.payment
+    payment = _payment_for_update(provider, update)
     if payment is None:
-        logger.warning("Failed Stripe PaymentIntent %s matches no payment", intent.get("id"))
+        logger.warning("Failed %s payment %s matches no payment", provider, update.payment_reference)
         return
-    message = str((intent.get("last_payment_error") or {}).get("message") or "")
-    services.fail_payment(payment=payment, message=message, now=now)
+    services.fail_payment(payment=payment, message=update.failure_message, now=now)
 
 
-def _payment_for_charge(charge: dict) -> Payment | None:
-    payment = payment_for_payment_intent(stripe_gateway.id_of(charge.get("payment_intent")))
-    if payment is None and charge.get("id"):
-        payment = Payment.objects.select_related("invoice").filter(stripe_charge_id=charge["id"]).first()
+def _payment_for_refunds(provider: BasePaymentProvider, event: ProviderEvent) -> Payment | None:
+    update = event.refunds
+    payment = payment_for_provider_payment(update.payment_reference, provider=provider.identifier)
+    for key, value in update.lookup.items():
+        if payment is not None or not value:
+            break
+        payment = (
+            Payment.objects.select_related("invoice")
+            .filter(provider=provider.identifier, **{f"provider_data__{key}": value})
+            .first()
+        )
     return payment
 
 
-def _charge_refunds(event: stripe_gateway.WebhookEvent) -> list[stripe_gateway.RefundResult]:
-    """The charge's refunds: from the event when it carries them all, else from Stripe (outside any transaction)."""
-    charge = event.object
-    currency = str(charge.get("currency") or "")
-    listed = charge.get("refunds")
-    if isinstance(listed, dict) and isinstance(listed.get("data"), list) and not listed.get("has_more"):
-        return [stripe_gateway.refund_from_dict(refund, currency) for refund in listed["data"]]
-    return stripe_gateway.list_refunds(charge_id=str(charge.get("id") or ""), currency=currency)
-
-
-def _charge_refunded(event: stripe_gateway.WebhookEvent, refunds, now) -> None:
-    charge = event.object
-    payment = _payment_for_charge(charge)
+def _refunds_changed(provider: BasePaymentProvider, event: ProviderEvent, now) -> None:
+    update = event.refunds
+    payment = _payment_for_refunds(provider, event)
     if payment is None:
-        logger.warning("Refunded Stripe charge %s matches no payment", charge.get("id"))
+        logger.warning(
+            "Refunded %s payment %s matches no payment", provider, update.payment_reference or event.object_id
+        )
         return
-    if not services.checkout.same_currency(payment, str(charge.get("currency") or ""), "refund"):
+    if not services.checkout.same_currency(payment, update.currency, "refund"):
         return
-    for refund in refunds:
+    for refund in update.refunds or ():
         try:
-            services.record_stripe_refund(
-                payment=payment, stripe_refund_id=refund.id, amount=refund.amount, status=refund.status, now=now
+            services.record_provider_refund(
+                payment=payment,
+                reference=refund.reference,
+                amount=refund.amount,
+                status=refund.status,
+                provider_status=refund.provider_status,
+                now=now,
             )
-        except EXPECTED_ERRORS as error:  # one refund refused must not hide the charge's others
-            logger.warning("Stripe refund %s of payment %s not recorded: %s", refund.id, payment.pk, error)
+        except EXPECTED_ERRORS as error:  # one refund refused must not hide the payment's others
+            logger.warning(
+                "%s refund %s of payment %s not recorded: %s", provider, refund.reference, payment.pk, error
+            )
 
 
-Handler = Callable[[stripe_gateway.WebhookEvent, object, datetime | None], None]
+Handler = Callable[[BasePaymentProvider, ProviderEvent, datetime | None], None]
 
 HANDLERS: dict[str, Handler] = {
-    "checkout.session.completed": _checkout_completed,
-    "checkout.session.async_payment_succeeded": _checkout_completed,
-    "checkout.session.async_payment_failed": _checkout_async_failed,
-    "checkout.session.expired": _checkout_expired,
-    "payment_intent.succeeded": _intent_succeeded,
-    "payment_intent.payment_failed": _intent_failed,
-    "charge.refunded": _charge_refunded,
-}
-
-# What a handler needs from Stripe besides the event, fetched before the transaction opens.
-PREPARERS: dict[str, Callable[[stripe_gateway.WebhookEvent], object]] = {
-    "charge.refunded": _charge_refunds,
+    events.CHECKOUT_PAID: _checkout_paid,
+    events.CHECKOUT_FAILED: _checkout_failed,
+    events.CHECKOUT_EXPIRED: _checkout_expired,
+    events.PAYMENT_SUCCEEDED: _payment_succeeded,
+    events.PAYMENT_FAILED: _payment_failed,
+    events.REFUNDS_CHANGED: _refunds_changed,
 }
 
 
-def process_event(event: stripe_gateway.WebhookEvent, *, now: datetime | None = None) -> str:
+def process_event(event: ProviderEvent, *, provider: BasePaymentProvider, now: datetime | None = None) -> str:
     """Store and handle a verified event once; ``DUPLICATE`` for one already handled, else ``PROCESSED``.
 
-    Raises only for an unexpected error (nothing is then stored, so Stripe's retry is handled afresh).
+    What the event lacks is fetched from the provider first, outside the transaction (``complete_event``).
+    Raises only for an unexpected error, a ``ProviderError`` included (nothing is then stored, so the provider's
+    retry is handled afresh).
     """
-    if StripeEvent.objects.filter(event_id=event.id).exists():
+    if ProcessedEvent.objects.filter(provider=provider.identifier, event_id=event.id).exists():
         return DUPLICATE
-    handler = HANDLERS.get(event.type)
-    preparer = PREPARERS.get(event.type)
-    prepared = preparer(event) if preparer and handler else None
+    handler = HANDLERS.get(event.action)
+    if handler is not None:
+        event = provider.complete_event(event)
     with transaction.atomic():
         try:
             with transaction.atomic():  # a savepoint: a concurrent delivery of the same event loses here
-                StripeEvent.objects.create(
+                ProcessedEvent.objects.create(
+                    provider=provider.identifier,
                     event_id=event.id,
                     type=event.type[:100],
                     object_id=event.object_id[:255],
@@ -181,10 +180,10 @@ def process_event(event: stripe_gateway.WebhookEvent, *, now: datetime | None = 
         except IntegrityError:
             return DUPLICATE
         if handler is None:
-            logger.info("Stripe event %s (%s) stored, not handled", event.id, event.type)
+            logger.info("%s event %s (%s) stored, not handled", provider, event.id, event.type)
             return PROCESSED
         try:
-            handler(event, prepared, now)
+            handler(provider, event, now)
         except EXPECTED_ERRORS as error:
-            logger.warning("Stripe event %s (%s) refused by billing: %s", event.id, event.type, error)
+            logger.warning("%s event %s (%s) refused by billing: %s", provider, event.id, event.type, error)
     return PROCESSED

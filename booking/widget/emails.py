@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from booking.billing import stripe_gateway
+from booking.billing import providers
 from booking.billing.models import Invoice
 from booking.billing.selectors import invoice_for_appointment
 from booking.scheduling.models import Appointment, AppointmentEvent, AppointmentSource, AppointmentStatus, PaymentMode
@@ -57,7 +57,7 @@ def payment_summary(appointment: Appointment, invoice: Invoice | None) -> Paymen
     currency = invoice.currency if invoice else appointment.currency
     total = invoice.total if invoice else appointment.price
     due = invoice.balance_due if invoice else appointment.price
-    online_allowed = appointment.service.payment_mode != PaymentMode.AT_CLINIC and stripe_gateway.is_enabled()
+    online_allowed = appointment.service.payment_mode != PaymentMode.AT_CLINIC and providers.online_payment_available()
     return PaymentSummary(
         price=format_money(total, currency),
         due=format_money(due, currency),

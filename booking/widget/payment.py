@@ -1,9 +1,10 @@
 """Whether the booking box can take a service's online payment now, and what it does when it cannot.
 
-Online payment is available when Stripe is switched on with a secret key (``stripe_gateway.is_enabled``): that
-is all step 4 ever knew. When it is not, a service that asks to be paid online at booking follows the clinic's
-choice in *Settings → Clinic settings → Booking*: booked and paid at the clinic (the default), or not bookable
-online at all. The box says which at step 1, so nobody signs up to find a dead end at the review.
+Online payment is available when a payment provider is switched on (``providers.online_payment_available``,
+e.g. Stripe with a secret key): that is all step 4 ever knew. When it is not, a service that asks to be paid
+online at booking follows the clinic's choice in *Settings → Clinic settings → Booking*: booked and paid at the
+clinic (the default), or not bookable online at all. The box says which at step 1, so nobody signs up to find a
+dead end at the review.
 
 A gateway that is configured but down cannot be known before calling it; that shows at the pay step, where the
 time stays held and the patient can try again or give it back.
@@ -13,14 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from wagtail.models import Site
 
-from booking.billing import stripe_gateway
+from booking.billing import providers
 from booking.scheduling.models import PaymentMode, Service
 from website.models.site_settings import OnlinePaymentFallback, SiteSettings
-
-TEST_KEY_PREFIX = "sk_test_"
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,7 @@ class OnlinePayment:
 
     @property
     def pays_online(self) -> bool:
-        """The booking is held and paid on Stripe (step 5)."""
+        """The booking is held and paid at the payment provider (step 5)."""
         return self.asked and self.available
 
 
@@ -59,13 +57,15 @@ def clinic_fallback(request) -> str:
 
 
 def online_payment_for(request, service: Service) -> OnlinePayment:
-    """The online-payment situation of ``service`` for this request's site (no query when Stripe is on)."""
+    """The online-payment situation of ``service`` for this request's site (no query when a provider is on)."""
     asked = service.payment_mode == PaymentMode.ONLINE_AT_BOOKING
-    available = stripe_gateway.is_enabled()
+    available = providers.online_payment_available()
     fallback = clinic_fallback(request) if asked and not available else OnlinePaymentFallback.PAY_AT_CLINIC
     return OnlinePayment(asked=asked, available=available, fallback=fallback)
 
 
-def stripe_test_mode() -> bool:
-    """Stripe is on with a test key: no real card is charged, and the pay step says so."""
-    return stripe_gateway.is_enabled() and settings.STRIPE_SECRET_KEY.startswith(TEST_KEY_PREFIX)
+def online_payment_test_mode() -> bool:
+    """The default provider is in test mode (Stripe with a test key): no real card is charged, and the pay step
+    says so."""
+    provider = providers.default_provider()
+    return provider is not None and provider.is_test_mode()

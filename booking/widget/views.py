@@ -27,10 +27,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
+from booking.billing import providers
 from booking.billing import services as billing
-from booking.billing import stripe_gateway
 from booking.billing.errors import PaymentError
-from booking.billing.models import Invoice, InvoiceStatus, PaymentStatus
+from booking.billing.models import Invoice, InvoiceStatus
 from booking.scheduling import services as scheduling
 from booking.scheduling.errors import BookingError
 from booking.scheduling.models import (
@@ -48,7 +48,7 @@ from website.models.site_settings import OnlinePaymentFallback
 
 from .calendar_links import calendar_links
 from .forms import ChoiceForm, ConfirmForm, DateForm, OptionsForm, SlotForm, format_start
-from .payment import OnlinePayment, clinic_fallback, online_payment_for, stripe_test_mode
+from .payment import OnlinePayment, clinic_fallback, online_payment_for, online_payment_test_mode
 from .selectors import (
     box_services,
     clinic_zone,
@@ -588,7 +588,7 @@ def _pay_page(request, appointment: Appointment, invoice: Invoice, *, now, error
         "countdown": f"{seconds_left // 60:02d}:{seconds_left % 60:02d}" if deadline else "",
         "announced_minutes": range(seconds_left // 60, 0, -1) if deadline else [],
         "error": error,
-        "test_mode": stripe_test_mode(),
+        "test_mode": online_payment_test_mode(),
         "pay_at_clinic_offered": _may_pay_at_clinic_instead(request, appointment, invoice),
         "date_url": _choose_again_url(request, appointment),
     }
@@ -635,8 +635,8 @@ def _may_pay_at_clinic_instead(request, appointment: Appointment, invoice: Invoi
     if clinic_fallback(request) != OnlinePaymentFallback.PAY_AT_CLINIC:
         return False
     failed_here = request.session.get(CHECKOUT_FAILED_SESSION_KEY) == appointment.reference
-    gateway_down = not stripe_gateway.is_enabled() or failed_here
-    return gateway_down and not invoice.payments.filter(status=PaymentStatus.PENDING).exists()
+    gateway_down = not providers.online_payment_available() or failed_here
+    return gateway_down and not invoice.payments.open_checkouts().exists()
 
 
 def _pay_at_clinic_instead(request, appointment: Appointment, invoice: Invoice, *, now):
@@ -647,7 +647,7 @@ def _pay_at_clinic_instead(request, appointment: Appointment, invoice: Invoice, 
     try:
         with transaction.atomic():
             invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-            if invoice.status != InvoiceStatus.OPEN or invoice.payments.filter(status=PaymentStatus.PENDING).exists():
+            if invoice.status != InvoiceStatus.OPEN or invoice.payments.open_checkouts().exists():
                 raise PaymentError("invalid_state")
             scheduling.confirm_appointment(appointment=appointment, actor=request.user, now=now)
     except BookingError:
@@ -660,13 +660,16 @@ def _pay_at_clinic_instead(request, appointment: Appointment, invoice: Invoice, 
 
 
 def _start_checkout(request, appointment: Appointment, invoice: Invoice, *, now):
-    """Send the patient to Stripe's Checkout; when it cannot start, keep the hold so they can try again.
+    """Send the patient to the provider's checkout; when it cannot start, keep the hold so they can try again.
 
     The hold is left alone on purpose: the patient may retry until it lapses, and the periodic task voids the
     invoices of lapsed holds. A boosted (htmx) request cannot follow a redirect to another site, so it gets
     ``HX-Redirect`` instead of a 303.
     """
-    success_url = request.build_absolute_uri(reverse("billing:checkout_success")) + "?session_id={CHECKOUT_SESSION_ID}"
+    success_url = (
+        request.build_absolute_uri(reverse("billing:checkout_success"))
+        + f"?session_id={providers.CHECKOUT_REFERENCE_PLACEHOLDER}"
+    )
     cancel_url = request.build_absolute_uri(
         reverse("billing:checkout_cancel", kwargs={"reference": invoice.reference})
     )
@@ -682,14 +685,14 @@ def _start_checkout(request, appointment: Appointment, invoice: Invoice, *, now)
             request.session[CHECKOUT_FAILED_SESSION_KEY] = appointment.reference
         return _pay_page(request, appointment, invoice, now=now, error=error.message)
     if request.htmx:
-        return HttpResponseClientRedirect(payment.stripe_checkout_url)
-    return HttpResponseSeeOther(payment.stripe_checkout_url)
+        return HttpResponseClientRedirect(payment.checkout_url)
+    return HttpResponseSeeOther(payment.checkout_url)
 
 
 def _cancel_hold(request, appointment: Appointment, invoice: Invoice, *, now):
     """Free the held time and void its invoice in ONE transaction: never a freed time with a bill still open.
 
-    Open Checkout Sessions are closed at Stripe first, outside the transaction (no network call under a row
+    Open checkouts are closed at their provider first, outside the transaction (no network call under a row
     lock); one paid meanwhile in another tab confirms the session instead, and the patient goes to done. Then
     the invoice is locked first, in the order the payment webhook locks (invoice, then appointment), so the two
     cannot deadlock; if the money arrived meanwhile, ``void_invoice`` refuses and nothing is changed.
@@ -705,7 +708,7 @@ def _cancel_hold(request, appointment: Appointment, invoice: Invoice, *, now):
                 scheduling.release_hold(appointment=appointment, reason=reason, now=now)
             if invoice.status == InvoiceStatus.OPEN:  # closing a checkout may already have voided it
                 billing.void_invoice(invoice=invoice, actor=None, reason="hold cancelled by the patient", now=now)
-    except (PaymentError, stripe_gateway.GatewayError) as error:
+    except (PaymentError, providers.ProviderError) as error:
         message = error.message if isinstance(error, PaymentError) else PaymentError("provider_error").message
         appointment.refresh_from_db()
         if appointment.status != AppointmentStatus.PENDING_PAYMENT:

@@ -10,11 +10,11 @@ then paid, closed, cancelled or moved at its own moment, never later than the re
 (``content.SESSION_SERIES``): each series puts a session near "today + N days" at the preferred hour, on the
 first day from there that the professional works at that place and the patient has nothing else.
 
-Online payments: no network. A Stripe payment is recorded the way a paid Checkout reaches us: the pending
-``Payment`` that ``start_checkout`` leaves behind, then ``billing.services.confirm_checkout_session`` with a
-Checkout Session object saying "complete, paid" (the path of the webhook and of the success page), so
-``confirm_payment`` settles the invoice and confirms the held session exactly as in production. Only the pending
-row is written here: creating it is the one step of ``start_checkout`` that needs Stripe's answer first.
+Online payments: no network. A Stripe payment is recorded the way a paid checkout reaches us: the pending
+``Payment`` that ``start_checkout`` leaves behind, then ``billing.services.confirm_checkout`` with a
+``CheckoutState`` saying "paid" (the path of the webhook and of the success page), so ``confirm_payment``
+settles the invoice and confirms the held session exactly as in production. Only the pending row is written
+here: creating it is the one step of ``start_checkout`` that needs the provider's answer first.
 Refunds of such payments would need Stripe, so the demo cancels a session paid by transfer (refunded at the desk).
 """
 
@@ -27,8 +27,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from booking.billing import providers
 from booking.billing import services as billing
-from booking.billing import stripe_gateway
 from booking.billing.models import Invoice, Payment, PaymentMethod, PaymentStatus
 from booking.scheduling import services as scheduling
 from booking.scheduling.models import (
@@ -263,32 +263,34 @@ class DemoMonth:
 
 
 def pay_online(invoice: Invoice, *, at: datetime.datetime) -> Payment:
-    """Record a paid Stripe Checkout for what ``invoice`` owes, without calling Stripe (see the module docstring)."""
+    """Record a paid Stripe checkout for what ``invoice`` owes, without calling Stripe (see the module docstring)."""
     invoice.refresh_from_db()
+    provider = providers.get_provider("stripe")
     amount = invoice.balance_due
     session_id = f"cs_demo_{invoice.reference}"
     payment = Payment.objects.create(
         invoice=invoice,
-        method=PaymentMethod.STRIPE,
+        method=PaymentMethod.ONLINE,
+        provider=provider.identifier,
         amount=amount,
         currency=invoice.currency,
         status=PaymentStatus.PENDING,
-        stripe_checkout_session_id=session_id,
-        expires_at=at + billing.CHECKOUT_MIN_LIFETIME,
+        provider_reference=session_id,
+        expires_at=at + provider.checkout_min_lifetime,
         recorded_by=invoice.patient.user,
     )
-    session = stripe_gateway.CheckoutSession(
-        id=session_id,
-        url="",
-        status="complete",
-        payment_status="paid",
-        payment_intent_id=f"pi_demo_{invoice.reference}",
-        amount_total=amount,
+    checkout = providers.CheckoutState(
+        provider=provider.identifier,
+        reference=session_id,
+        is_open=False,
+        is_paid=True,
+        amount=amount,
         currency=invoice.currency,
-        client_reference_id=invoice.reference,
-        metadata={"invoice": invoice.reference, "payment": str(payment.pk)},
+        payment_reference=f"pi_demo_{invoice.reference}",
+        payment_id=payment.pk,
+        invoice_reference=invoice.reference,
     )
-    return billing.confirm_checkout_session(session, now=at)
+    return billing.confirm_checkout(checkout, now=at)
 
 
 def build_demo_month(*, now: datetime.datetime) -> list[Appointment]:

@@ -223,6 +223,9 @@ ANYMAIL = _email["ANYMAIL"]
 DEFAULT_FROM_EMAIL = ENV.get("DEFAULT_FROM_EMAIL", "Clínica <no-reply@clinic.localhost>")
 SERVER_EMAIL = ENV.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 
+# The payment providers online payments can go through (booking.billing.providers); the first one switched on
+# takes new payments. Each switches itself on from its own settings (Stripe: STRIPE_SECRET_KEY).
+BILLING_PAYMENT_PROVIDERS = ["booking.billing.providers.stripe.StripeProvider"]
 globals().update(envconf.stripe_config(ENV))
 # The port of the local test server the site pays through (`make run`, dev settings only); None: Stripe itself.
 STRIPE_LOCAL_PORT = None

@@ -10,16 +10,15 @@ and ``_settle`` derives the status from the amounts.
 
 Locks are always taken in the same order, invoice → payment → refund (and coupon after invoice), so two
 services working on one invoice queue instead of deadlocking. No database lock is ever held across an HTTP
-call to Stripe: a call that must happen is prepared in one transaction (a pending Payment or Refund row, whose
-primary key is the idempotency key), made outside it, and its answer stored in a second transaction.
+call to a payment provider: a call that must happen is prepared in one transaction (a pending Payment or Refund
+row, whose primary key is the idempotency key), made outside it, and its answer stored in a second transaction.
 
 Money that arrives for nothing is given back: a payment for a void invoice, for a session whose held time was
 taken (or released) before the payment came, or beyond what the invoice asked for is refunded by the system.
 """
 
-from ..selectors import payment_for_checkout_session, payment_for_payment_intent
+from ..selectors import payment_for_checkout, payment_for_provider_payment
 from ._common import (
-    CHECKOUT_MIN_LIFETIME,
     LATE_CANCELLATION,
     PLACEABLE_STATUSES,
     REASON_ALREADY_SETTLED,
@@ -29,13 +28,12 @@ from ._common import (
     REASON_HOLD_LAPSED,
     REASON_LATE_CANCELLATION,
     REASON_OVERPAID,
-    REASON_STRIPE_DASHBOARD,
     REASON_TIME_TAKEN,
     REASON_VOID_INVOICE,
 )
 from .checkout import (
     close_open_checkouts,
-    confirm_checkout_session,
+    confirm_checkout,
     confirm_payment,
     expire_checkout,
     expire_stale_checkouts,
@@ -46,10 +44,9 @@ from .coupons import apply_coupon, check_coupon, remove_coupon
 from .holds import void_lapsed_hold_invoices
 from .invoices import book_with_invoice, create_invoice_for_appointment, record_tax_document, void_invoice
 from .offline import record_offline_payment
-from .refunds import apply_cancellation_outcome, record_stripe_refund, refund_payment
+from .refunds import apply_cancellation_outcome, record_provider_refund, refund_payment
 
 __all__ = [
-    "CHECKOUT_MIN_LIFETIME",
     "LATE_CANCELLATION",
     "PLACEABLE_STATUSES",
     "REASON_ALREADY_SETTLED",
@@ -59,7 +56,6 @@ __all__ = [
     "REASON_HOLD_LAPSED",
     "REASON_LATE_CANCELLATION",
     "REASON_OVERPAID",
-    "REASON_STRIPE_DASHBOARD",
     "REASON_TIME_TAKEN",
     "REASON_VOID_INVOICE",
     "apply_cancellation_outcome",
@@ -67,16 +63,16 @@ __all__ = [
     "book_with_invoice",
     "check_coupon",
     "close_open_checkouts",
-    "confirm_checkout_session",
+    "confirm_checkout",
     "confirm_payment",
     "create_invoice_for_appointment",
     "expire_checkout",
     "expire_stale_checkouts",
     "fail_payment",
-    "payment_for_checkout_session",
-    "payment_for_payment_intent",
+    "payment_for_checkout",
+    "payment_for_provider_payment",
     "record_offline_payment",
-    "record_stripe_refund",
+    "record_provider_refund",
     "record_tax_document",
     "refund_payment",
     "remove_coupon",

@@ -4,7 +4,7 @@ totals and the status derived from the amounts, gapless numbering, and voiding (
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.db import connection
@@ -13,7 +13,7 @@ from django.utils import timezone
 from booking.scheduling.models import AppointmentStatus
 from website.money import quantize
 
-from .. import stripe_gateway
+from .. import providers
 from ..errors import PaymentError
 from ..models import (
     ZERO,
@@ -24,7 +24,6 @@ from ..models import (
     InvoiceSeries,
     InvoiceStatus,
     Payment,
-    PaymentMethod,
     PaymentStatus,
 )
 
@@ -38,9 +37,6 @@ Action = InvoiceEvent.Action
 
 
 DEFAULT_SERIES_CODE = "default"
-
-
-CHECKOUT_MIN_LIFETIME = timedelta(minutes=30)  # the shortest Checkout Session Stripe accepts
 
 
 STALE_CHECKOUTS_PER_RUN = 200
@@ -74,9 +70,6 @@ REASON_LATE_CANCELLATION = "late cancellation: the session is still charged"
 
 
 REASON_CHECKOUT_NOT_COMPLETED = "online payment not completed"
-
-
-REASON_STRIPE_DASHBOARD = "refunded in the Stripe dashboard"
 
 
 PLACEABLE_STATUSES = (
@@ -284,27 +277,32 @@ def _check_payable(invoice: Invoice) -> None:
         raise PaymentError("invalid_state")
 
 
-def _cancel_pending_checkouts(invoice: Invoice, *, now: datetime, exclude_pk: int | None = None) -> list[str]:
-    """Cancel the invoice's open Stripe payments (inside the caller's transaction); returns their session ids."""
-    pending = list(
-        Payment.objects.select_for_update()
-        .filter(invoice=invoice, method=PaymentMethod.STRIPE, status=PaymentStatus.PENDING)
-        .exclude(pk=exclude_pk)
-    )
+def _cancel_pending_checkouts(
+    invoice: Invoice, *, now: datetime, exclude_pk: int | None = None
+) -> list[tuple[str, str]]:
+    """Cancel the invoice's open online payments (inside the caller's transaction).
+
+    Returns their (provider, checkout reference) pairs, to be closed at the provider after the commit.
+    """
+    pending = list(Payment.objects.open_checkouts().select_for_update().filter(invoice=invoice).exclude(pk=exclude_pk))
     for payment in pending:
         payment.status = PaymentStatus.CANCELLED
         payment.save(update_fields=["status", "updated_at"])
         _log(invoice, Action.CHECKOUT_EXPIRED, actor=None, at=now, from_status=invoice.status, payment=payment.pk)
-    return [payment.stripe_checkout_session_id for payment in pending if payment.stripe_checkout_session_id]
+    return [(payment.provider, payment.provider_reference) for payment in pending if payment.provider_reference]
 
 
-def _expire_sessions_quietly(session_ids: list[str]) -> None:
-    """Close superseded Checkout Sessions at Stripe; a failure only means a later payment is refunded."""
-    for session_id in session_ids:
+def _expire_sessions_quietly(checkouts: list[tuple[str, str]]) -> None:
+    """Close superseded checkouts at their provider; a failure only means a later payment is refunded."""
+    for identifier, reference in checkouts:
+        provider = providers.get_provider(identifier)
+        if provider is None:
+            logger.warning("Checkout %s names the unknown payment provider %r", reference, identifier)
+            continue
         try:
-            stripe_gateway.expire_checkout_session(session_id)
-        except stripe_gateway.GatewayError:
-            logger.warning("Could not expire Stripe Checkout Session %s", session_id, exc_info=True)
+            provider.expire_checkout(reference)
+        except providers.ProviderError:
+            logger.warning("Could not expire %s checkout %s", provider, reference, exc_info=True)
 
 
 def _voidable(invoice: Invoice) -> bool:
@@ -316,8 +314,8 @@ def _voidable(invoice: Invoice) -> bool:
     )
 
 
-def _void(invoice: Invoice, *, actor, reason: str, now: datetime) -> list[str]:
-    """Void a locked invoice; returns the Checkout Sessions to close at Stripe after the commit.
+def _void(invoice: Invoice, *, actor, reason: str, now: datetime) -> list[tuple[str, str]]:
+    """Void a locked invoice; returns the checkouts to close at their provider after the commit.
 
     The coupon redemption stays as history; redemptions on void invoices no longer count against the limits.
     """

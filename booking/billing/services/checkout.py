@@ -1,4 +1,5 @@
-"""Online payment through the payment provider's hosted checkout: start, confirm, fail, expire."""
+"""Online payment through a payment provider's hosted checkout (``booking.billing.providers``): start, confirm,
+fail, expire."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.db.models import Q
 
 from booking.scheduling.models import Appointment, AppointmentStatus
 
-from .. import stripe_gateway
+from .. import providers
 from ..errors import PaymentError
 from ..models import (
     ZERO,
@@ -21,9 +22,9 @@ from ..models import (
     PaymentMethod,
     PaymentStatus,
 )
-from ..selectors import payment_for_checkout_session
+from ..providers import BasePaymentProvider, CheckoutState, ProviderError
+from ..selectors import payment_for_checkout
 from ._common import (
-    CHECKOUT_MIN_LIFETIME,
     REASON_ALREADY_SETTLED,
     REASON_HOLD_LAPSED,
     REASON_OVERPAID,
@@ -57,16 +58,24 @@ def _checkout_description(invoice: Invoice) -> str:
 
 
 def start_checkout(
-    *, invoice: Invoice, success_url: str, cancel_url: str, actor, now: datetime | None = None
+    *,
+    invoice: Invoice,
+    success_url: str,
+    cancel_url: str,
+    actor,
+    now: datetime | None = None,
+    provider: BasePaymentProvider | None = None,
 ) -> Payment:
-    """A pending Stripe payment of what is still owed, with the Checkout address to send the patient to.
+    """A pending online payment of what is still owed, with the provider's checkout address to send the patient to.
 
-    An open checkout of the same invoice and amount is reused (a second click does not open a second one);
-    older open ones are cancelled. The Checkout lives at least 30 minutes and as long as the session holds.
+    Goes through ``provider`` (the default provider when None). An open checkout of the same invoice and amount
+    is reused (a second click does not open a second one); older open ones are cancelled. The checkout lives at
+    least the provider's minimum and as long as the session holds.
     """
     now = _now(now)
     _require_owner_or_staff(actor, invoice, "billing.add_payment")
-    if not stripe_gateway.is_enabled():
+    provider = provider or providers.default_provider()
+    if provider is None or not provider.is_enabled():
         raise PaymentError("payments_unavailable")
     with transaction.atomic():
         invoice = _lock_invoice(invoice.pk)
@@ -78,28 +87,23 @@ def start_checkout(
         if lapsed.exists():
             raise PaymentError("hold_expired")  # the checkout would be closed within the minute
         amount = invoice.balance_due
-        reusable = (
-            Payment.objects.filter(
-                invoice=invoice,
-                method=PaymentMethod.STRIPE,
-                status=PaymentStatus.PENDING,
-                amount=amount,
-                expires_at__gt=now,
-            )
-            .exclude(stripe_checkout_url="")
+        open_ones = (
+            Payment.objects.open_checkouts()
+            .filter(invoice=invoice, provider=provider.identifier, amount=amount, expires_at__gt=now)
             .order_by("-pk")
-            .first()
         )
+        reusable = next((payment for payment in open_ones if payment.checkout_url), None)
         if reusable is not None:
             return reusable
         stale_sessions = _cancel_pending_checkouts(invoice, now=now)
         hold_deadlines = Appointment.objects.filter(
             invoice_lines__invoice=invoice, status=AppointmentStatus.PENDING_PAYMENT, hold_expires_at__isnull=False
         ).values_list("hold_expires_at", flat=True)
-        expires_at = max([now + CHECKOUT_MIN_LIFETIME, *hold_deadlines])
+        expires_at = max([now + provider.checkout_min_lifetime, *hold_deadlines])
         payment = Payment.objects.create(
             invoice=invoice,
-            method=PaymentMethod.STRIPE,
+            method=PaymentMethod.ONLINE,
+            provider=provider.identifier,
             amount=amount,
             currency=invoice.currency,
             status=PaymentStatus.PENDING,
@@ -109,20 +113,19 @@ def start_checkout(
         description = _checkout_description(invoice)
     _expire_sessions_quietly(stale_sessions)
     try:
-        session = stripe_gateway.create_checkout_session(
-            client_reference_id=invoice.reference,
-            line_description=description,
+        checkout = provider.start_checkout(
+            payment_id=payment.pk,
+            invoice_reference=invoice.reference,
+            description=description,
             amount=amount,
             currency=invoice.currency,
             customer_email=invoice.billing_email,
             success_url=success_url,
             cancel_url=cancel_url,
             expires_at=expires_at,
-            metadata={"invoice": invoice.reference, "payment": str(payment.pk)},
-            idempotency_key=f"checkout-{payment.pk}",
-            locale=invoice.language,
+            language=invoice.language,
         )
-    except stripe_gateway.GatewayError as exc:
+    except ProviderError as exc:
         with transaction.atomic():
             payment = _lock_payment(payment.pk)
             if payment.status == PaymentStatus.PENDING:
@@ -133,10 +136,10 @@ def start_checkout(
     with transaction.atomic():
         invoice = _lock_invoice(invoice.pk)
         payment = _lock_payment(payment.pk)
-        payment.stripe_checkout_session_id = session.id
-        payment.stripe_checkout_url = session.url or ""
-        payment.expires_at = session.expires_at or expires_at
-        payment.save(update_fields=["stripe_checkout_session_id", "stripe_checkout_url", "expires_at", "updated_at"])
+        payment.provider_reference = checkout.reference
+        payment.provider_data = {**payment.provider_data, **checkout.data}
+        payment.expires_at = checkout.expires_at or expires_at
+        payment.save(update_fields=["provider_reference", "provider_data", "expires_at", "updated_at"])
         _log(
             invoice,
             Action.CHECKOUT_STARTED,
@@ -145,7 +148,7 @@ def start_checkout(
             from_status=invoice.status,
             payment=payment.pk,
             amount=amount,
-            session=session.id,
+            session=checkout.reference,
         )
     return payment
 
@@ -169,15 +172,16 @@ def _refund_due_after_payment(
     return due, (REASON_TIME_TAKEN if unplaced else REASON_OVERPAID)
 
 
-def _fill_missing_stripe_ids(payment: Payment, *, payment_intent_id: str, charge_id: str) -> None:
-    """A later event (``payment_intent.succeeded``) may bring the charge id the first one lacked: keep it."""
+def _fill_missing_provider_details(payment: Payment, *, payment_reference: str, data: dict) -> None:
+    """A later event about the same money may bring details the first one lacked: keep them."""
     changed = []
-    if payment_intent_id and not payment.stripe_payment_intent_id:
-        payment.stripe_payment_intent_id = payment_intent_id
-        changed.append("stripe_payment_intent_id")
-    if charge_id and not payment.stripe_charge_id:
-        payment.stripe_charge_id = charge_id
-        changed.append("stripe_charge_id")
+    if payment_reference and not payment.provider_payment_reference:
+        payment.provider_payment_reference = payment_reference
+        changed.append("provider_payment_reference")
+    missing = {key: value for key, value in (data or {}).items() if value and not payment.provider_data.get(key)}
+    if missing:
+        payment.provider_data = {**payment.provider_data, **missing}
+        changed.append("provider_data")
     if changed:
         payment.save(update_fields=[*changed, "updated_at"])
 
@@ -185,31 +189,34 @@ def _fill_missing_stripe_ids(payment: Payment, *, payment_intent_id: str, charge
 def confirm_payment(
     *,
     payment: Payment,
-    payment_intent_id: str = "",
-    charge_id: str = "",
+    payment_reference: str = "",
+    data: dict | None = None,
     amount=None,
     now: datetime | None = None,
 ) -> Payment:
-    """Record that Stripe took the money: the payment succeeds, the invoice is paid, held sessions confirmed.
+    """Record that the provider took the money: the payment succeeds, the invoice is paid, held sessions confirmed.
 
-    Idempotent: a payment already succeeded is returned unchanged. A payment cancelled or failed on our side
-    is still recorded (the money was taken); whatever was paid for nothing is then refunded by the system.
+    ``payment_reference`` is the provider's reference of the money movement, ``data`` details to
+    keep in ``provider_data`` (the charge). Idempotent: a payment already succeeded is returned unchanged. A
+    payment cancelled or failed on our side is still recorded (the money was taken); whatever was paid for nothing
+    is then refunded by the system.
     """
     now = _now(now)
+    data = {key: value for key, value in (data or {}).items() if value}
     try:
         with transaction.atomic():
             invoice = _lock_invoice(payment.invoice_id)
             payment = _lock_payment(payment.pk)
             if payment.status == PaymentStatus.SUCCEEDED:
-                _fill_missing_stripe_ids(payment, payment_intent_id=payment_intent_id, charge_id=charge_id)
+                _fill_missing_provider_details(payment, payment_reference=payment_reference, data=data)
                 return payment
             if amount is not None:
                 payment.amount = _money(amount, payment.currency)  # what actually arrived
             payment.status = PaymentStatus.SUCCEEDED
             payment.received_at = now
             payment.failure_message = ""
-            payment.stripe_payment_intent_id = payment_intent_id or payment.stripe_payment_intent_id
-            payment.stripe_charge_id = charge_id or payment.stripe_charge_id
+            payment.provider_payment_reference = payment_reference or payment.provider_payment_reference
+            payment.provider_data = {**payment.provider_data, **data}
             payment.save()
             from_status = invoice.status
             invoice.amount_paid += payment.amount
@@ -231,7 +238,7 @@ def confirm_payment(
                 if invoice.status == InvoiceStatus.PAID
                 else []
             )
-    except IntegrityError as exc:  # the PaymentIntent is already recorded on another payment
+    except IntegrityError as exc:  # the provider's payment is already recorded on another payment
         raise PaymentError("invalid_request") from exc
     _expire_sessions_quietly(superseded)
     if refund_due > 0:
@@ -280,9 +287,8 @@ def expire_checkout(*, payment: Payment, now: datetime | None = None) -> Payment
             payment.save(update_fields=["status", "updated_at"])
             _log(invoice, Action.CHECKOUT_EXPIRED, actor=None, at=now, from_status=invoice.status, payment=payment.pk)
         another_open = (
-            Payment.objects.filter(
-                invoice=invoice, method=PaymentMethod.STRIPE, status=PaymentStatus.PENDING, expires_at__gt=now
-            )
+            Payment.objects.open_checkouts()
+            .filter(invoice=invoice, expires_at__gt=now)
             .exclude(pk=payment.pk)
             .exists()
         )
@@ -296,69 +302,73 @@ def expire_checkout(*, payment: Payment, now: datetime | None = None) -> Payment
 def expire_stale_checkouts(*, now: datetime | None = None) -> int:
     """Close the checkouts that can no longer be paid in time; returns how many were expired.
 
-    Stale: past its own deadline, or a session it pays for lost its hold. Each is expired at Stripe first (a
-    Stripe error leaves it for the next run); one Stripe reports paid meanwhile is confirmed instead.
+    Stale: past its own deadline, or a session it pays for lost its hold. Each is expired at its provider first (a
+    provider error leaves it for the next run); one the provider reports paid meanwhile is confirmed instead.
     """
     now = _now(now)
     stale = list(
-        Payment.objects.filter(method=PaymentMethod.STRIPE, status=PaymentStatus.PENDING)
+        Payment.objects.open_checkouts()
         .filter(Q(expires_at__lte=now) | Q(invoice__lines__appointment__hold_expires_at__lte=now))
         .distinct()
         .order_by("pk")[:STALE_CHECKOUTS_PER_RUN]
     )
     expired = 0
     for payment in stale:
-        session_id = payment.stripe_checkout_session_id
-        if session_id:
+        reference = payment.provider_reference
+        provider = providers.get_provider(payment.provider)
+        if reference and provider is not None:
             try:
-                session = stripe_gateway.expire_checkout_session(session_id)
-            except stripe_gateway.GatewayError:
-                try:  # Stripe refuses to expire a session that is complete: look at what happened
-                    session = stripe_gateway.retrieve_checkout_session(session_id)
-                except stripe_gateway.GatewayError:
-                    logger.warning("Stripe Checkout Session %s not expired; retrying later", session_id, exc_info=True)
+                checkout = provider.expire_checkout(reference)
+            except ProviderError:
+                try:  # a provider may refuse to expire a checkout that is complete: look at what happened
+                    checkout = provider.checkout_state(reference)
+                except ProviderError:
+                    logger.warning("%s checkout %s not expired; retrying later", provider, reference, exc_info=True)
                     continue
-            if session.payment_status == "paid":
+            if checkout.is_paid:
                 try:
                     confirm_payment(
                         payment=payment,
-                        payment_intent_id=session.payment_intent_id or "",
-                        amount=session.amount_total,
+                        payment_reference=checkout.payment_reference,
+                        data=checkout.data,
+                        amount=checkout.amount,
                         now=now,
                     )
                 except PaymentError:
-                    logger.exception(
-                        "Stripe reports Checkout Session %s paid but it could not be recorded", session_id
-                    )
+                    logger.exception("%s reports checkout %s paid but it could not be recorded", provider, reference)
                 continue
-            if session.status == "open":
-                continue  # still payable at Stripe: expiring ours would strand the money
+            if checkout.is_open:
+                continue  # still payable at the provider: expiring ours would strand the money
         expire_checkout(payment=payment, now=now)
         expired += 1
     return expired
 
 
-def metadata_payment(metadata: dict, *, invoice_reference: str = "") -> Payment | None:
-    """The Stripe payment named in a Checkout's metadata (``payment`` id), if it belongs to that invoice."""
-    payment_id = str((metadata or {}).get("payment") or "")
-    if not payment_id.isdigit():
+def metadata_payment(
+    provider: BasePaymentProvider, payment_id: int | None, *, invoice_reference: str = ""
+) -> Payment | None:
+    """The online payment a provider's checkout says it was opened for (our ``payment`` id), if of that invoice."""
+    if payment_id is None:
         return None
-    payment = Payment.objects.select_related("invoice").filter(pk=int(payment_id), method=PaymentMethod.STRIPE).first()
+    payment = (
+        Payment.objects.select_related("invoice")
+        .filter(pk=payment_id, method=PaymentMethod.ONLINE, provider=provider.identifier)
+        .first()
+    )
     if payment is None:
         return None
-    expected_reference = (metadata or {}).get("invoice") or invoice_reference
-    if expected_reference and payment.invoice.reference != expected_reference:
-        logger.warning("Stripe metadata names payment %s of another invoice (%s)", payment_id, expected_reference)
+    if invoice_reference and payment.invoice.reference != invoice_reference:
+        logger.warning("%s names payment %s of another invoice (%s)", provider, payment_id, invoice_reference)
         return None
     return payment
 
 
-def payment_for_session(session: stripe_gateway.CheckoutSession) -> Payment | None:
-    payment = payment_for_checkout_session(session.id)
+def payment_for_checkout_state(provider: BasePaymentProvider, checkout: CheckoutState) -> Payment | None:
+    payment = payment_for_checkout(checkout.reference, provider=provider.identifier)
     if payment is None:
-        payment = metadata_payment(session.metadata, invoice_reference=session.client_reference_id)
-        if payment is not None and payment.stripe_checkout_session_id not in ("", session.id):
-            return None  # that payment went through another session: this one is not ours to settle
+        payment = metadata_payment(provider, checkout.payment_id, invoice_reference=checkout.invoice_reference)
+        if payment is not None and payment.provider_reference not in ("", checkout.reference):
+            return None  # that payment went through another checkout: this one is not ours to settle
     return payment
 
 
@@ -366,7 +376,8 @@ def same_currency(payment: Payment, currency: str, what: str) -> bool:
     if payment.currency.upper() == (currency or "").upper():
         return True
     logger.error(
-        "Stripe %s for payment %s is in %s, the payment in %s: not recorded",
+        "%s %s for payment %s is in %s, the payment in %s: not recorded",
+        payment.provider,
         what,
         payment.pk,
         currency,
@@ -375,44 +386,45 @@ def same_currency(payment: Payment, currency: str, what: str) -> bool:
     return False
 
 
-def confirm_checkout_session(
-    session: stripe_gateway.CheckoutSession, *, now: datetime | None = None
-) -> Payment | None:
-    """Record a paid Checkout Session: the webhook's and the success page's common path. Idempotent.
+def confirm_checkout(checkout: CheckoutState, *, now: datetime | None = None) -> Payment | None:
+    """Record a paid checkout: the webhook's and the success page's common path. Idempotent.
 
-    Returns the payment (None when the session is not ours); a session not paid yet changes nothing.
+    Returns the payment (None when the checkout is not ours); a checkout not paid yet changes nothing.
     """
-    payment = payment_for_session(session)
+    provider = providers.get_provider(checkout.provider)
+    payment = payment_for_checkout_state(provider, checkout) if provider is not None else None
     if payment is None:
-        logger.warning("Stripe Checkout Session %s matches no payment", session.id)
+        logger.warning("%s checkout %s matches no payment", checkout.provider, checkout.reference)
         return None
-    if not session.is_paid:
-        logger.info("Stripe Checkout Session %s is %s/%s", session.id, session.status, session.payment_status)
+    if not checkout.is_paid:
+        logger.info("%s checkout %s is %s", provider, checkout.reference, checkout.status)
         return payment
-    if not same_currency(payment, session.currency, "Checkout Session"):
+    if not same_currency(payment, checkout.currency, "checkout"):
         return payment
     return confirm_payment(
-        payment=payment, payment_intent_id=session.payment_intent_id, amount=session.amount_total, now=now
+        payment=payment,
+        payment_reference=checkout.payment_reference,
+        data=checkout.data,
+        amount=checkout.amount,
+        now=now,
     )
 
 
 def close_open_checkouts(invoice, *, now: datetime | None = None) -> bool:
-    """Close the invoice's open Checkout Sessions at Stripe, so none can be paid after the time is given back.
+    """Close the invoice's open checkouts at their provider, so none can be paid after the time is given back.
 
-    Each session is expired at Stripe first; one Stripe reports paid meanwhile (another tab, a slow webhook) is
+    Each checkout is expired at its provider first; one reported paid meanwhile (another tab, a slow webhook) is
     confirmed instead, and the answer is True. Otherwise the payment is cancelled, which gives the held time back
-    (and voids an invoice left with nothing owed) in billing's own transaction. The Stripe calls happen here, so
-    call this BEFORE, never inside, a transaction of the caller's. Raises ``GatewayError`` or ``PaymentError``.
+    (and voids an invoice left with nothing owed) in billing's own transaction. The provider calls happen here, so
+    call this BEFORE, never inside, a transaction of the caller's. Raises ``ProviderError`` or ``PaymentError``.
     """
     paid = False
-    pending = Payment.objects.filter(
-        invoice=invoice, method=PaymentMethod.STRIPE, status=PaymentStatus.PENDING
-    ).order_by("-pk")
-    for payment in pending:
-        if payment.stripe_checkout_session_id:
-            session = stripe_gateway.expire_checkout_session(payment.stripe_checkout_session_id)
-            if session.is_paid:
-                confirm_checkout_session(session, now=now)
+    for payment in Payment.objects.open_checkouts().filter(invoice=invoice).order_by("-pk"):
+        provider = providers.get_provider(payment.provider)
+        if payment.provider_reference and provider is not None:
+            checkout = provider.expire_checkout(payment.provider_reference)
+            if checkout.is_paid:
+                confirm_checkout(checkout, now=now)
                 paid = True
                 continue
         expire_checkout(payment=payment, now=now)

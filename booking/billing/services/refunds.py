@@ -9,7 +9,7 @@ from django.db import transaction
 
 from booking.scheduling.services import CancellationOutcome, RefundDecision
 
-from .. import stripe_gateway
+from .. import providers
 from ..errors import PaymentError
 from ..models import (
     Invoice,
@@ -18,13 +18,14 @@ from ..models import (
     PaymentStatus,
     Refund,
 )
+from ..providers import ProviderError
+from ..providers.base import REFUND_FAILED, REFUND_SUCCEEDED
 from ..selectors import invoice_for_appointment
 from ._common import (
     LATE_CANCELLATION,
     REASON_CANCELLED,
     REASON_CANCELLED_REFUND,
     REASON_LATE_CANCELLATION,
-    REASON_STRIPE_DASHBOARD,
     Action,
     _expire_sessions_quietly,
     _lock_invoice,
@@ -43,10 +44,11 @@ from ._common import (
 logger = logging.getLogger(__name__)
 
 
-def _refund_status(stripe_status: str) -> str:
-    if stripe_status == "succeeded":
+def _refund_status(provider_status: str) -> str:
+    """A provider's ``RefundState.status`` as the refund's status."""
+    if provider_status == REFUND_SUCCEEDED:
         return Refund.Status.SUCCEEDED
-    if stripe_status in ("failed", "canceled", "cancelled"):
+    if provider_status == REFUND_FAILED:
         return Refund.Status.FAILED
     return Refund.Status.PENDING
 
@@ -55,7 +57,7 @@ def _complete_refund(invoice: Invoice, refund: Refund, now: datetime) -> None:
     """Mark a locked pending refund succeeded and count it on the locked invoice."""
     refund.status = Refund.Status.SUCCEEDED
     refund.completed_at = now
-    refund.save(update_fields=["status", "completed_at", "stripe_refund_id"])
+    refund.save(update_fields=["status", "completed_at", "provider_reference"])
     from_status = invoice.status
     invoice.amount_refunded += refund.amount
     _settle(invoice, now)
@@ -76,7 +78,7 @@ def _complete_refund(invoice: Invoice, refund: Refund, now: datetime) -> None:
 def _fail_refund(refund: Refund, message: str) -> None:
     refund.status = Refund.Status.FAILED
     refund.failure_message = (message or "")[:300]
-    refund.save(update_fields=["status", "failure_message", "stripe_refund_id"])
+    refund.save(update_fields=["status", "failure_message", "provider_reference"])
 
 
 def _refund(*, payment: Payment, amount, reason: str, actor, now: datetime, raise_on_failure: bool) -> Refund:
@@ -91,31 +93,38 @@ def _refund(*, payment: Payment, amount, reason: str, actor, now: datetime, rais
             raise PaymentError("nothing_to_refund")
         if value > refundable:
             raise PaymentError("amount_too_large")
-        online = payment.method == PaymentMethod.STRIPE
-        if online and not payment.stripe_payment_intent_id:
+        online = payment.method == PaymentMethod.ONLINE
+        provider = providers.get_provider(payment.provider) if online else None
+        if online and not payment.provider_payment_reference:
             raise PaymentError("invalid_state")
-        if online and not stripe_gateway.is_enabled():
+        if online and (provider is None or not provider.is_enabled()):
             raise PaymentError("payments_unavailable")
         refund = Refund.objects.create(
-            payment=payment, amount=value, reason=reason, actor=_user_or_none(actor), created_at=now
+            payment=payment,
+            provider=payment.provider if online else "",
+            amount=value,
+            reason=reason,
+            actor=_user_or_none(actor),
+            created_at=now,
         )
         if not online:  # the money is handed back at the desk: done at once
             _complete_refund(invoice, refund, now)
             return refund
     try:
-        result = stripe_gateway.create_refund(
-            payment_intent_id=payment.stripe_payment_intent_id,
+        result = provider.refund(
+            refund_id=refund.pk,
+            payment_id=payment.pk,
+            invoice_reference=invoice.reference,
+            payment_reference=payment.provider_payment_reference,
             amount=value,
             currency=payment.currency,
-            idempotency_key=f"refund-{refund.pk}",
-            metadata={"invoice": invoice.reference, "payment": str(payment.pk), "refund": str(refund.pk)},
         )
-    except stripe_gateway.GatewayError as exc:
+    except ProviderError as exc:
         with transaction.atomic():
             refund = Refund.objects.select_for_update().get(pk=refund.pk)
             if refund.status == Refund.Status.PENDING:
                 _fail_refund(refund, str(exc))
-        logger.warning("Stripe refund %s failed", refund.pk, exc_info=True)
+        logger.warning("%s refund %s failed", provider, refund.pk, exc_info=True)
         if raise_on_failure:
             raise PaymentError("provider_error") from exc
         return refund
@@ -123,16 +132,16 @@ def _refund(*, payment: Payment, amount, reason: str, actor, now: datetime, rais
         invoice = _lock_invoice(payment.invoice_id)
         _lock_payment(payment.pk)
         refund = Refund.objects.select_for_update().get(pk=refund.pk)
-        refund.stripe_refund_id = refund.stripe_refund_id or result.id or ""
+        refund.provider_reference = refund.provider_reference or result.reference or ""
         status = _refund_status(result.status)
         if refund.status != Refund.Status.PENDING:  # a webhook got here first
             pass
         elif status == Refund.Status.SUCCEEDED:
             _complete_refund(invoice, refund, now)
         elif status == Refund.Status.FAILED:
-            _fail_refund(refund, result.status)
+            _fail_refund(refund, result.provider_status or result.status)
         else:
-            refund.save(update_fields=["stripe_refund_id"])
+            refund.save(update_fields=["provider_reference"])
     if refund.status == Refund.Status.FAILED and raise_on_failure:
         raise PaymentError("refund_failed")
     return refund
@@ -141,8 +150,9 @@ def _refund(*, payment: Payment, amount, reason: str, actor, now: datetime, rais
 def refund_payment(*, payment: Payment, amount=None, reason: str, actor, now: datetime | None = None) -> Refund:
     """Give money back (all that is left when ``amount`` is None); staff with ``billing.add_refund`` or the system.
 
-    Cash, transfers and card-terminal payments are refunded at once. A Stripe refund is created pending and
-    sent to Stripe outside the lock; it succeeds when Stripe says so (now or later, through the webhook).
+    Cash, transfers and card-terminal payments are refunded at once. An online refund is created pending and
+    sent to the payment's provider outside the lock; it succeeds when the provider says so (now or later, through
+    its webhook).
     """
     now = _now(now)
     _require_staff(actor, "billing.add_refund", system_allowed=True)
@@ -150,33 +160,37 @@ def refund_payment(*, payment: Payment, amount=None, reason: str, actor, now: da
     return _refund(payment=payment, amount=amount, reason=reason, actor=actor, now=now, raise_on_failure=True)
 
 
-def record_stripe_refund(
-    *, payment: Payment, stripe_refund_id: str, amount, status: str, now: datetime | None = None
+def record_provider_refund(
+    *, payment: Payment, reference: str, amount, status: str, provider_status: str = "", now: datetime | None = None
 ) -> Refund | None:
-    """Reconcile a refund Stripe reports (``charge.refunded``): ours completing, or one made in the dashboard.
+    """Reconcile a refund the payment's provider reports: ours completing, or one made at the provider directly.
 
-    Returns the refund created or changed; None when it changes nothing (already recorded, or a dashboard
-    refund that failed). Our own refund whose Stripe id we had not stored yet is recognised by its amount.
+    ``reference`` is the provider's refund reference and ``status`` a ``RefundState`` status (``provider_status``,
+    the provider's own word, is kept as a failure's message). Returns the refund created or changed; None when it
+    changes nothing (already recorded, or an outside refund that failed). Our own refund whose provider reference
+    we had not stored yet is recognised by its amount.
     """
     now = _now(now)
-    if not stripe_refund_id:
+    if not reference:
         raise PaymentError("invalid_request")
     new_status = _refund_status(status)
+    failure_message = provider_status or status
     with transaction.atomic():
         invoice = _lock_invoice(payment.invoice_id)
         payment = _lock_payment(payment.pk)
         value = _money(amount, payment.currency)
-        refund = Refund.objects.select_for_update().filter(stripe_refund_id=stripe_refund_id).first()
+        ours = Refund.objects.select_for_update().filter(provider=payment.provider, provider_reference=reference)
+        refund = ours.first()
         if refund is None:
             refund = (
                 Refund.objects.select_for_update()
-                .filter(payment=payment, status=Refund.Status.PENDING, stripe_refund_id="", amount=value)
+                .filter(payment=payment, status=Refund.Status.PENDING, provider_reference="", amount=value)
                 .order_by("pk")
                 .first()
             )
             if refund is not None:
-                refund.stripe_refund_id = stripe_refund_id
-                refund.save(update_fields=["stripe_refund_id"])
+                refund.provider_reference = reference
+                refund.save(update_fields=["provider_reference"])
         if refund is not None:
             if refund.payment_id != payment.pk:
                 raise PaymentError("invalid_request")
@@ -185,17 +199,19 @@ def record_stripe_refund(
             if new_status == Refund.Status.SUCCEEDED:
                 _complete_refund(invoice, refund, now)
             else:
-                _fail_refund(refund, status)
+                _fail_refund(refund, failure_message)
             return refund
         if new_status == Refund.Status.FAILED:
             return None
         if payment.status != PaymentStatus.SUCCEEDED or value > payment.refundable_amount:
             raise PaymentError("amount_too_large")
+        provider = providers.get_provider(payment.provider) or providers.BasePaymentProvider()
         refund = Refund.objects.create(
             payment=payment,
             amount=value,
-            reason=REASON_STRIPE_DASHBOARD,
-            stripe_refund_id=stripe_refund_id,
+            reason=provider.external_refund_reason,
+            provider=payment.provider,
+            provider_reference=reference,
             created_at=now,
         )
         if new_status == Refund.Status.SUCCEEDED:
@@ -208,7 +224,7 @@ def apply_cancellation_outcome(*, outcome: CancellationOutcome, actor, now: date
 
     Nothing paid: the invoice is voided. Full refund: every payment is refunded by the system, and an invoice
     still unpaid is voided. No refund (a late cancellation): nothing changes, the invoice stays owed, and the
-    event says why. Returns the refunds made (a Stripe one may have failed: see its status).
+    event says why. Returns the refunds made (an online one may have failed: see its status).
     """
     now = _now(now)
     invoice = invoice_for_appointment(outcome.appointment)

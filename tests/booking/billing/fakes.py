@@ -61,6 +61,12 @@ class FakeGateway:
         )
         return self.sessions[session_id]
 
+    def checkout_state(self, session):
+        """A session as the Stripe provider reports it to billing (what ``services.confirm_checkout`` takes)."""
+        from booking.billing.providers.stripe import StripeProvider
+
+        return StripeProvider().checkout_state_from_session(session)
+
     # --- the gateway's functions --------------------------------------------------------------------------------
 
     def _record(self, name: str, arguments: dict) -> None:

@@ -320,11 +320,12 @@ def test_detail_shows_everything_about_the_invoice(admin_client_en, superuser, p
     CouponRedemption.objects.create(coupon=coupon, invoice=paid_invoice, amount=Decimal("0"), created_at=NOW)
     stripe_payment = Payment.objects.create(
         invoice=paid_invoice,
-        method="stripe",
+        method="online",
+        provider="stripe",
         amount=Decimal("35000"),
         status=PaymentStatus.FAILED,
-        stripe_checkout_session_id="cs_test_123",
-        stripe_payment_intent_id="pi_test_456",
+        provider_reference="cs_test_123",
+        provider_payment_reference="pi_test_456",
         failure_message="card declined",
     )
     services.refund_payment(
@@ -352,8 +353,8 @@ def test_detail_shows_everything_about_the_invoice(admin_client_en, superuser, p
         "-$5,000",
         "Goodwill",
         "REC-1",
-        stripe_payment.stripe_checkout_session_id,
-        stripe_payment.stripe_payment_intent_id,
+        stripe_payment.provider_reference,
+        stripe_payment.provider_payment_reference,
         "card declined",
         str(superuser),
     ]:

@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from booking.billing import services, stripe_gateway
-from booking.billing.models import InvoiceStatus, Payment, PaymentStatus, StripeEvent
+from booking.billing.models import InvoiceStatus, Payment, PaymentStatus, ProcessedEvent
 from booking.scheduling.models import AppointmentStatus
 from tests.factories.accounts import PatientFactory
 
@@ -62,7 +62,7 @@ def test_pay_sends_the_patient_to_stripe_with_return_addresses(fake, make_held_i
 
     payment = Payment.objects.get(invoice=invoice)
     assert response.status_code == 303
-    assert response["Location"] == payment.stripe_checkout_url
+    assert response["Location"] == payment.checkout_url
     call = fake.calls_of("create_checkout_session")[0]
     assert call["success_url"] == "http://testserver/billing/checkout/success/?session_id={CHECKOUT_SESSION_ID}"
     assert call["cancel_url"] == f"http://testserver{cancel_url(invoice)}"
@@ -147,9 +147,9 @@ def start(fake, invoice) -> Payment:
 def test_success_page_confirms_a_paid_session_when_the_webhook_is_late(fake, make_held_invoice):
     invoice = make_held_invoice()
     payment = start(fake, invoice)
-    fake.pay(payment.stripe_checkout_session_id)
+    fake.pay(payment.provider_reference)
 
-    response = client_for(invoice.patient.user).get(success_url(payment.stripe_checkout_session_id))
+    response = client_for(invoice.patient.user).get(success_url(payment.provider_reference))
 
     assert response.status_code == 200
     page = response.content.decode()
@@ -169,11 +169,11 @@ def test_success_page_confirms_a_paid_session_when_the_webhook_is_late(fake, mak
 def test_success_page_shows_the_start_in_the_patients_language(fake, make_held_invoice, language, shown):
     invoice = make_held_invoice()
     payment = start(fake, invoice)
-    fake.pay(payment.stripe_checkout_session_id)
+    fake.pay(payment.provider_reference)
     client = Client(headers={"accept-language": language})
     client.force_login(invoice.patient.user)
 
-    response = client.get(success_url(payment.stripe_checkout_session_id))
+    response = client.get(success_url(payment.provider_reference))
 
     assert response.status_code == 200
     assert shown in response.content.decode().lower()
@@ -184,9 +184,9 @@ def test_success_page_says_processing_until_stripe_reports_paid(fake, make_held_
     payment = start(fake, invoice)
     client = client_for(invoice.patient.user)
 
-    waiting = client.get(success_url(payment.stripe_checkout_session_id))
+    waiting = client.get(success_url(payment.provider_reference))
     fake.fail_on("retrieve_checkout_session")
-    unreachable = client.get(success_url(payment.stripe_checkout_session_id))
+    unreachable = client.get(success_url(payment.provider_reference))
 
     for response in (waiting, unreachable):
         assert response.status_code == 200
@@ -212,9 +212,9 @@ def test_success_page_is_404_for_unknown_sessions(fake, make_held_invoice, query
 def test_success_page_of_another_patient_is_404_and_confirms_nothing(fake, make_held_invoice):
     invoice = make_held_invoice()
     payment = start(fake, invoice)
-    fake.pay(payment.stripe_checkout_session_id)
+    fake.pay(payment.provider_reference)
 
-    response = client_for(PatientFactory().user).get(success_url(payment.stripe_checkout_session_id))
+    response = client_for(PatientFactory().user).get(success_url(payment.provider_reference))
 
     assert response.status_code == 404
     payment.refresh_from_db()
@@ -234,7 +234,7 @@ def test_cancel_page_only_shows_the_choice(fake, make_held_invoice):
     page = response.content.decode()
     assert "You left the payment page" in page
     assert "held for you until 09:15" in page  # 15 minutes after STRIPE_NOW, in Santiago's time
-    assert payment.stripe_checkout_url in page
+    assert payment.checkout_url in page
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PENDING
     assert fake.calls_of("expire_checkout_session") == []
@@ -250,7 +250,7 @@ def test_cancel_closes_the_checkout_and_releases_the_hold(fake, make_held_invoic
     assert response.redirect_chain == [(cancel_url(invoice), 302)]
     assert "the time held for you has been released" in " ".join(messages_of(response))
     assert "No payment in progress" in response.content.decode()
-    assert fake.sessions[payment.stripe_checkout_session_id].status == "expired"
+    assert fake.sessions[payment.provider_reference].status == "expired"
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.CANCELLED
     assert the_appointment(invoice).status == AppointmentStatus.CANCELLED
@@ -259,7 +259,7 @@ def test_cancel_closes_the_checkout_and_releases_the_hold(fake, make_held_invoic
 def test_cancel_of_a_session_paid_meanwhile_confirms_it(fake, make_held_invoice):
     invoice = make_held_invoice()
     payment = start(fake, invoice)
-    fake.pay(payment.stripe_checkout_session_id)
+    fake.pay(payment.provider_reference)
 
     response = client_for(invoice.patient.user).post(cancel_url(invoice), follow=True)
 
@@ -312,9 +312,9 @@ def start_checkout(invoice, live_url: str) -> Payment:
 def test_a_payment_goes_from_hold_to_confirmed_through_the_webhook(stripe_live, stripe_clock, make_held_invoice):
     invoice = make_held_invoice()
     payment = start_checkout(invoice, stripe_live.live_url)
-    assert payment.stripe_checkout_url.startswith(f"{stripe_live.url}/checkout/cs_test_")
+    assert payment.checkout_url.startswith(f"{stripe_live.url}/checkout/cs_test_")
 
-    stripe_live.complete_checkout(payment.stripe_checkout_session_id)
+    stripe_live.complete_checkout(payment.provider_reference)
     deliveries = stripe_live.wait_for_deliveries("checkout.session.completed")
 
     assert [(d["type"], d["status"]) for d in deliveries] == [
@@ -324,19 +324,19 @@ def test_a_payment_goes_from_hold_to_confirmed_through_the_webhook(stripe_live, 
     payment.refresh_from_db()
     invoice.refresh_from_db()
     assert payment.status == PaymentStatus.SUCCEEDED
-    assert payment.stripe_payment_intent_id.startswith("pi_")
-    assert payment.stripe_charge_id.startswith("ch_")
+    assert payment.provider_payment_reference.startswith("pi_")
+    assert payment.provider_charge_reference.startswith("ch_")
     assert payment.amount == Decimal("15000")
     assert (invoice.status, invoice.amount_paid) == (InvoiceStatus.PAID, Decimal("15000"))
     assert the_appointment(invoice).status == AppointmentStatus.CONFIRMED
-    assert StripeEvent.objects.count() == 2
+    assert ProcessedEvent.objects.count() == 2
 
 
 @LIVE
 def test_the_same_signed_event_five_times_pays_once(stripe_live, stripe_clock, make_held_invoice):
     invoice = make_held_invoice()
     payment = start_checkout(invoice, stripe_live.live_url)
-    stripe_live.complete_checkout(payment.stripe_checkout_session_id)
+    stripe_live.complete_checkout(payment.provider_reference)
     delivered = stripe_live.wait_for_deliveries("checkout.session.completed")[-1]
 
     replays = [
@@ -351,7 +351,7 @@ def test_the_same_signed_event_five_times_pays_once(stripe_live, stripe_clock, m
 
     assert [r.status_code for r in replays] == [200] * 5
     assert all(r.json()["duplicate"] for r in replays)
-    assert StripeEvent.objects.filter(event_id=delivered["event_id"]).count() == 1
+    assert ProcessedEvent.objects.filter(event_id=delivered["event_id"]).count() == 1
     assert Payment.objects.filter(invoice=invoice).count() == 1
     invoice.refresh_from_db()
     assert invoice.amount_paid == Decimal("15000")
@@ -364,11 +364,11 @@ def test_a_forged_event_is_refused_and_changes_nothing(stripe_live, stripe_clock
     stripe_live.clear_webhooks()
     stripe_live.register_webhook(f"{stripe_live.live_url}/billing/stripe/webhook/", secret="whsec_not_ours")
 
-    stripe_live.complete_checkout(payment.stripe_checkout_session_id)
+    stripe_live.complete_checkout(payment.provider_reference)
     deliveries = stripe_live.wait_for_deliveries("checkout.session.completed")
 
     assert {d["status"] for d in deliveries} == {400}
-    assert not StripeEvent.objects.exists()
+    assert not ProcessedEvent.objects.exists()
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PENDING
     assert the_appointment(invoice).status == AppointmentStatus.PENDING_PAYMENT
@@ -379,9 +379,7 @@ def test_a_declined_card_fails_the_payment_and_keeps_the_hold(stripe_live, strip
     invoice = make_held_invoice()
     payment = start_checkout(invoice, stripe_live.live_url)
 
-    answer = stripe_live.complete_checkout(
-        payment.stripe_checkout_session_id, "pm_card_chargeCustomerFail", expect=(402,)
-    )
+    answer = stripe_live.complete_checkout(payment.provider_reference, "pm_card_chargeCustomerFail", expect=(402,))
     deliveries = stripe_live.wait_for_deliveries("payment_intent.payment_failed")
 
     assert answer["session"]["status"] == "open"  # on Stripe the patient may try another card
@@ -393,7 +391,7 @@ def test_a_declined_card_fails_the_payment_and_keeps_the_hold(stripe_live, strip
 
     # Another card in the same session: the money arrives after all and the session is confirmed.
     since = stripe_live.delivery_count()
-    stripe_live.complete_checkout(payment.stripe_checkout_session_id)
+    stripe_live.complete_checkout(payment.provider_reference)
     stripe_live.wait_for_deliveries("checkout.session.completed", since=since)
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.SUCCEEDED
@@ -405,7 +403,7 @@ def test_an_expired_checkout_releases_the_hold(stripe_live, stripe_clock, make_h
     invoice = make_held_invoice()
     payment = start_checkout(invoice, stripe_live.live_url)
 
-    stripe_live.expire_checkout(payment.stripe_checkout_session_id)
+    stripe_live.expire_checkout(payment.provider_reference)
     deliveries = stripe_live.wait_for_deliveries("checkout.session.expired")
 
     assert [(d["type"], d["status"]) for d in deliveries] == [("checkout.session.expired", 200)]
@@ -426,7 +424,7 @@ def test_the_invoice_amount_reaches_stripe_in_minor_units(
 
     payment = start_checkout(invoice, "http://testserver")
 
-    at_stripe = stripe_api.request("GET", f"/v1/checkout/sessions/{payment.stripe_checkout_session_id}")
+    at_stripe = stripe_api.request("GET", f"/v1/checkout/sessions/{payment.provider_reference}")
     assert (at_stripe["amount_total"], at_stripe["currency"]) == (unit_amount, currency.lower())
     assert at_stripe["metadata"] == {"invoice": invoice.reference, "payment": str(payment.pk)}
 
@@ -455,10 +453,10 @@ def test_the_patient_pays_on_the_hosted_page_and_the_success_page_confirms_witho
     assert page.status_code == 200
     assert "Payment received" in page.content.decode()
     payment = Payment.objects.get(invoice=invoice)
-    assert payment.stripe_checkout_session_id == session_id
+    assert payment.provider_reference == session_id
     assert payment.status == PaymentStatus.SUCCEEDED
     assert the_appointment(invoice).status == AppointmentStatus.CONFIRMED
-    assert not StripeEvent.objects.exists()
+    assert not ProcessedEvent.objects.exists()
     assert stripe_gateway.retrieve_checkout_session(session_id).is_paid
 
 
@@ -470,7 +468,7 @@ def test_cancel_page_expires_the_session_at_stripe(stripe_api, stripe_clock, mak
 
     patient.post(cancel_url(invoice))
 
-    assert stripe_gateway.retrieve_checkout_session(payment.stripe_checkout_session_id).status == "expired"
+    assert stripe_gateway.retrieve_checkout_session(payment.provider_reference).status == "expired"
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.CANCELLED
     assert the_appointment(invoice).status == AppointmentStatus.CANCELLED

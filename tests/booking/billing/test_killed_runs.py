@@ -34,7 +34,7 @@ def test_a_checkout_expired_at_stripe_by_a_killed_run_is_recorded_by_the_next(fa
     later = NOW + timedelta(minutes=16)
 
     # The killed run got as far as Stripe.
-    stripe_gateway.expire_checkout_session(payment.stripe_checkout_session_id)
+    stripe_gateway.expire_checkout_session(payment.provider_reference)
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PENDING
 

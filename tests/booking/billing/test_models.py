@@ -14,8 +14,8 @@ from booking.billing.models import (
     InvoiceEvent,
     InvoiceLine,
     InvoiceSeries,
+    ProcessedEvent,
     Refund,
-    StripeEvent,
 )
 from tests.factories.billing import CouponFactory, InvoiceFactory, PaymentFactory
 
@@ -121,23 +121,31 @@ def test_numbers_and_provider_ids_are_unique_when_present():
     first = InvoiceFactory(number=7, series=series, appointment=False)
     InvoiceFactory(number=None, status="draft", appointment=False)
     InvoiceFactory(number=None, status="draft", appointment=False)  # drafts share "no number"
-    PaymentFactory(invoice=first, stripe_checkout_session_id="", stripe_payment_intent_id="")
-    PaymentFactory(invoice=first, stripe_checkout_session_id="cs_1", stripe_payment_intent_id="pi_1")
+    PaymentFactory(invoice=first, provider="stripe", provider_reference="", provider_payment_reference="")
+    PaymentFactory(invoice=first, provider="stripe", provider_reference="cs_1", provider_payment_reference="pi_1")
 
     _violates(lambda: InvoiceFactory(number=7, series=series, appointment=False))
-    _violates(lambda: PaymentFactory(invoice=first, stripe_checkout_session_id="cs_1"))
-    _violates(lambda: PaymentFactory(invoice=first, stripe_payment_intent_id="pi_1"))
-    Refund.objects.create(payment=first.payments.first(), amount=1, stripe_refund_id="re_1", created_at=NOW)
+    _violates(lambda: PaymentFactory(invoice=first, provider="stripe", provider_reference="cs_1"))
+    _violates(lambda: PaymentFactory(invoice=first, provider="stripe", provider_payment_reference="pi_1"))
+    Refund.objects.create(
+        payment=first.payments.first(), amount=1, provider="stripe", provider_reference="re_1", created_at=NOW
+    )
     _violates(
         lambda: Refund.objects.create(
-            payment=first.payments.first(), amount=1, stripe_refund_id="re_1", created_at=NOW
+            payment=first.payments.first(), amount=1, provider="stripe", provider_reference="re_1", created_at=NOW
         )
     )
     coupon = CouponFactory()
     CouponRedemption.objects.create(coupon=coupon, invoice=first, amount=1, created_at=NOW)
     _violates(lambda: CouponRedemption.objects.create(coupon=coupon, invoice=first, amount=1, created_at=NOW))
-    StripeEvent.objects.create(event_id="evt_1", type="checkout.session.completed", received_at=NOW)
-    _violates(lambda: StripeEvent.objects.create(event_id="evt_1", type="checkout.session.completed", received_at=NOW))
+    ProcessedEvent.objects.create(
+        provider="stripe", event_id="evt_1", type="checkout.session.completed", received_at=NOW
+    )
+    _violates(
+        lambda: ProcessedEvent.objects.create(
+            provider="stripe", event_id="evt_1", type="checkout.session.completed", received_at=NOW
+        )
+    )
 
 
 def test_money_rows_are_protected_from_deletion():

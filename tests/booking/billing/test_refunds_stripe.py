@@ -13,7 +13,8 @@ import requests
 
 from booking.billing import services
 from booking.billing.errors import PaymentError
-from booking.billing.models import InvoiceStatus, Payment, PaymentStatus, Refund, StripeEvent
+from booking.billing.models import InvoiceStatus, Payment, PaymentStatus, ProcessedEvent, Refund
+from booking.billing.providers.stripe import StripeProvider
 from tests.factories.scheduling import SuperuserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -32,7 +33,7 @@ def pay(stripe_live, stripe_clock, make_held_invoice):
             actor=invoice.patient.user,
         )
         since = stripe_live.delivery_count()
-        stripe_live.complete_checkout(payment.stripe_checkout_session_id)
+        stripe_live.complete_checkout(payment.provider_reference)
         stripe_live.wait_for_deliveries("checkout.session.completed", since=since)
         payment.refresh_from_db()
         assert payment.status == PaymentStatus.SUCCEEDED
@@ -47,7 +48,7 @@ def staff(db):
 
 
 def at_stripe(stripe_live, payment: Payment) -> list[int]:
-    return sorted(refund["amount"] for refund in stripe_live.list_refunds(payment.stripe_payment_intent_id))
+    return sorted(refund["amount"] for refund in stripe_live.list_refunds(payment.provider_payment_reference))
 
 
 def refund_late_webhooks(stripe_live, count: int) -> list[dict]:
@@ -64,10 +65,10 @@ def test_a_full_refund_reaches_stripe_and_refunds_the_invoice(stripe_live, pay, 
     refund = services.refund_payment(payment=payment, reason="Session cancelled by the clinic", actor=staff)
 
     assert refund.status == Refund.Status.SUCCEEDED
-    assert refund.stripe_refund_id.startswith("re_")
+    assert refund.provider_reference.startswith("re_")
     assert refund.amount == Decimal("15000")
     assert at_stripe(stripe_live, payment) == [15000]
-    assert stripe_live.retrieve("payment_intents", payment.stripe_payment_intent_id)["latest_charge"]["refunded"]
+    assert stripe_live.retrieve("payment_intents", payment.provider_payment_reference)["latest_charge"]["refunded"]
     invoice = payment.invoice
     invoice.refresh_from_db()
     assert (invoice.status, invoice.amount_refunded) == (InvoiceStatus.REFUNDED, Decimal("15000"))
@@ -128,7 +129,7 @@ def test_a_dashboard_refund_is_recorded_once_from_charge_refunded(stripe_live, p
     payment = pay()
     since = stripe_live.delivery_count()
 
-    stripe_live.create_refund(payment.stripe_payment_intent_id, amount=4000)
+    stripe_live.create_refund(payment.provider_payment_reference, amount=4000)
     delivered = stripe_live.wait_for_deliveries("charge.refunded", since=since)[-1]
     replays = [
         requests.post(
@@ -144,16 +145,16 @@ def test_a_dashboard_refund_is_recorded_once_from_charge_refunded(stripe_live, p
     assert [r.json()["duplicate"] for r in replays] == [True, True]
     refund = Refund.objects.get()
     assert (refund.amount, refund.status) == (Decimal("4000"), Refund.Status.SUCCEEDED)
-    assert refund.stripe_refund_id == stripe_live.list_refunds(payment.stripe_payment_intent_id)[0]["id"]
-    assert refund.reason == services.REASON_STRIPE_DASHBOARD
+    assert refund.provider_reference == stripe_live.list_refunds(payment.provider_payment_reference)[0]["id"]
+    assert refund.reason == StripeProvider.external_refund_reason
     invoice = payment.invoice
     invoice.refresh_from_db()
     assert (invoice.status, invoice.amount_refunded) == (InvoiceStatus.PARTIALLY_REFUNDED, Decimal("4000"))
-    assert StripeEvent.objects.filter(event_id=delivered["event_id"]).count() == 1
+    assert ProcessedEvent.objects.filter(event_id=delivered["event_id"]).count() == 1
 
     # A second refund in the dashboard: its event lists both refunds, only the new one is added.
     since = stripe_live.delivery_count()
-    stripe_live.create_refund(payment.stripe_payment_intent_id, amount=11000)
+    stripe_live.create_refund(payment.provider_payment_reference, amount=11000)
     stripe_live.wait_for_deliveries("charge.refunded", since=since)
 
     assert sorted(Refund.objects.values_list("amount", flat=True)) == [Decimal("4000"), Decimal("11000")]

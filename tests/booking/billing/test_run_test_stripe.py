@@ -173,11 +173,11 @@ def test_the_command_pays_a_session_and_its_own_webhook_confirms_it(
             actor=invoice.patient.user,
         )
 
-        page = requests.get(payment.stripe_checkout_url, timeout=10)
+        page = requests.get(payment.checkout_url, timeout=10)
         stylesheet = requests.get(f"{server.url}/static/css/site.css", timeout=10)
         not_listed = requests.get(f"{server.url}/static/js/theme.js", timeout=10)  # only the stylesheets
         paid = requests.post(
-            f"{server.url}/checkout/{payment.stripe_checkout_session_id}/pay",
+            f"{server.url}/checkout/{payment.provider_reference}/pay",
             data={"payment_method": "pm_card_visa"},
             allow_redirects=False,
             timeout=10,

@@ -26,6 +26,7 @@ from booking.billing.models import (
     PaymentStatus,
     Refund,
 )
+from booking.billing.providers.stripe import StripeProvider
 from booking.billing.services import invoices as invoices_module
 from booking.billing.tasks import expire_stale_checkouts_task
 from booking.scheduling import services as scheduling
@@ -85,11 +86,11 @@ def checkout(invoice, *, now=NOW, actor=None):
 def pay_online(fake_gateway, invoice, *, now=NOW + timedelta(minutes=5), amount=None):
     """The patient goes through Checkout and the webhook confirms it."""
     payment = checkout(invoice, now=NOW)
-    session = fake_gateway.pay(payment.stripe_checkout_session_id, amount=amount)
+    session = fake_gateway.pay(payment.provider_reference, amount=amount)
     return services.confirm_payment(
         payment=payment,
-        payment_intent_id=session.payment_intent_id,
-        charge_id="ch_test_1",
+        payment_reference=session.payment_intent_id,
+        data={"charge": "ch_test_1"},
         amount=session.amount_total,
         now=now,
     )
@@ -342,15 +343,17 @@ def test_start_checkout_opens_a_stripe_session_for_the_balance(fake_gateway):
 
     payment = checkout(invoice)
 
-    assert (payment.status, payment.method, payment.amount, payment.currency) == (
+    assert (payment.status, payment.method, payment.provider, payment.amount, payment.currency) == (
         "pending",
+        "online",
         "stripe",
         Decimal("35000"),
         "CLP",
     )
-    assert payment.stripe_checkout_session_id == "cs_test_1"
-    assert payment.stripe_checkout_url == "https://checkout.stripe.test/c/pay/cs_test_1"
-    assert payment.expires_at == NOW + timedelta(minutes=30)  # Stripe's minimum, though the hold is shorter
+    assert payment.provider_reference == "cs_test_1"
+    assert payment.checkout_url == "https://checkout.stripe.test/c/pay/cs_test_1"
+    # Stripe's 30-minute minimum plus the margin (StripeProvider.checkout_min_lifetime), though the hold is shorter
+    assert payment.expires_at == NOW + timedelta(minutes=31)
     (call,) = fake_gateway.calls_of("create_checkout_session")
     assert call["client_reference_id"] == invoice.reference
     assert call["metadata"] == {"invoice": invoice.reference, "payment": str(payment.pk)}
@@ -394,7 +397,7 @@ def test_a_new_amount_opens_a_new_checkout_and_closes_the_old_one(fake_gateway):
     assert second.pk != first.pk
     assert second.amount == Decimal("17500")
     assert first.status == PaymentStatus.CANCELLED
-    assert fake_gateway.sessions[first.stripe_checkout_session_id].status == "expired"
+    assert fake_gateway.sessions[first.provider_reference].status == "expired"
 
 
 def test_an_expired_checkout_is_not_reused(fake_gateway):
@@ -495,7 +498,7 @@ def test_a_stripe_failure_cancels_the_attempt_and_keeps_the_hold(fake_gateway):
     fake_gateway.recover("create_checkout_session")
     retry = checkout(invoice, now=NOW + timedelta(minutes=1))
     assert retry.status == PaymentStatus.PENDING
-    assert retry.stripe_checkout_url
+    assert retry.checkout_url
 
 
 # --- confirm_payment ---------------------------------------------------------------------------------------------
@@ -511,16 +514,16 @@ def test_confirmed_payment_pays_the_invoice_and_confirms_the_hold(fake_gateway):
     appointment.refresh_from_db()
     assert payment.status == PaymentStatus.SUCCEEDED
     assert payment.received_at == NOW + timedelta(minutes=5)
-    assert payment.stripe_payment_intent_id.startswith("pi_test_")
-    assert payment.stripe_charge_id == "ch_test_1"
+    assert payment.provider_payment_reference.startswith("pi_test_")
+    assert payment.provider_charge_reference == "ch_test_1"
     assert (invoice.status, invoice.amount_paid, invoice.balance_due) == ("paid", Decimal("35000"), Decimal("0"))
     assert invoice.paid_at == NOW + timedelta(minutes=5)
     assert appointment.status == AppointmentStatus.CONFIRMED
     assert actions(invoice)[-1] == "payment_recorded"
-    assert selectors.payment_for_checkout_session(payment.stripe_checkout_session_id) == payment
-    assert selectors.payment_for_payment_intent(payment.stripe_payment_intent_id) == payment
-    assert services.payment_for_payment_intent("") is None
-    assert services.payment_for_checkout_session("cs_unknown") is None
+    assert selectors.payment_for_checkout(payment.provider_reference, provider="stripe") == payment
+    assert selectors.payment_for_provider_payment(payment.provider_payment_reference, provider="stripe") == payment
+    assert services.payment_for_provider_payment("", provider="stripe") is None
+    assert services.payment_for_checkout("cs_unknown", provider="stripe") is None
 
 
 def test_confirm_payment_twice_records_the_money_once(fake_gateway):
@@ -529,7 +532,7 @@ def test_confirm_payment_twice_records_the_money_once(fake_gateway):
     events = actions(invoice)
 
     again = services.confirm_payment(
-        payment=payment, payment_intent_id=payment.stripe_payment_intent_id, now=NOW + timedelta(minutes=9)
+        payment=payment, payment_reference=payment.provider_payment_reference, now=NOW + timedelta(minutes=9)
     )
 
     invoice.refresh_from_db()
@@ -541,15 +544,19 @@ def test_confirm_payment_twice_records_the_money_once(fake_gateway):
 def test_a_later_event_adds_the_charge_id_without_recording_the_money_again(fake_gateway):
     invoice = invoice_of(held())
     payment = checkout(invoice)
-    services.confirm_payment(payment=payment, payment_intent_id="pi_1", now=NOW)
+    services.confirm_payment(payment=payment, payment_reference="pi_1", now=NOW)
     events = actions(invoice)
 
     again = services.confirm_payment(
-        payment=payment, payment_intent_id="pi_1", charge_id="ch_1", amount="35000", now=NOW + timedelta(seconds=3)
+        payment=payment,
+        payment_reference="pi_1",
+        data={"charge": "ch_1"},
+        amount="35000",
+        now=NOW + timedelta(seconds=3),
     )
 
     invoice.refresh_from_db()
-    assert (again.stripe_payment_intent_id, again.stripe_charge_id) == ("pi_1", "ch_1")
+    assert (again.provider_payment_reference, again.provider_charge_reference) == ("pi_1", "ch_1")
     assert again.received_at == NOW
     assert invoice.amount_paid == Decimal("35000")
     assert actions(invoice) == events
@@ -582,9 +589,9 @@ def test_money_for_a_time_taken_meanwhile_is_refunded_and_nothing_is_double_book
     assert payment.status == PaymentStatus.SUCCEEDED
     assert (refund.status, refund.amount, refund.actor) == ("succeeded", Decimal("35000"), None)
     assert refund.reason == services.REASON_TIME_TAKEN
-    assert refund.stripe_refund_id.startswith("re_test_")
+    assert refund.provider_reference.startswith("re_test_")
     (call,) = fake_gateway.calls_of("create_refund")
-    assert call["payment_intent_id"] == payment.stripe_payment_intent_id
+    assert call["payment_intent_id"] == payment.provider_payment_reference
     assert call["idempotency_key"] == f"refund-{refund.pk}"
     assert (invoice.status, invoice.amount_paid, invoice.amount_refunded) == (
         "refunded",
@@ -602,9 +609,9 @@ def test_money_for_a_hold_released_and_rebooked_by_someone_else_is_refunded(fake
     later = NOW + timedelta(minutes=16)
     scheduling.release_expired_holds(now=later)
     rival = AppointmentFactory(professional=appointment.professional, start=appointment.start)
-    session = fake_gateway.pay(payment.stripe_checkout_session_id)
+    session = fake_gateway.pay(payment.provider_reference)
 
-    payment = services.confirm_payment(payment=payment, payment_intent_id=session.payment_intent_id, now=later)
+    payment = services.confirm_payment(payment=payment, payment_reference=session.payment_intent_id, now=later)
 
     invoice.refresh_from_db()
     appointment.refresh_from_db()
@@ -618,13 +625,13 @@ def test_money_for_a_void_invoice_is_refunded(fake_gateway):
     invoice = invoice_of(held())
     payment = checkout(invoice)
     services.void_invoice(invoice=invoice, actor=None, reason="booked twice", now=NOW + timedelta(minutes=1))
-    session = fake_gateway.sessions[payment.stripe_checkout_session_id]
+    session = fake_gateway.sessions[payment.provider_reference]
     assert session.status == "expired"
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.CANCELLED
 
     # the patient had already submitted the card: Stripe took the money anyway
-    payment = services.confirm_payment(payment=payment, payment_intent_id="pi_late", now=NOW + timedelta(minutes=2))
+    payment = services.confirm_payment(payment=payment, payment_reference="pi_late", now=NOW + timedelta(minutes=2))
 
     invoice.refresh_from_db()
     assert payment.status == PaymentStatus.SUCCEEDED
@@ -646,10 +653,10 @@ def test_paying_online_after_paying_at_the_desk_refunds_the_second_payment(fake_
 
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.CANCELLED  # paying at the desk closed the open checkout
-    assert fake_gateway.sessions[payment.stripe_checkout_session_id].status == "expired"
+    assert fake_gateway.sessions[payment.provider_reference].status == "expired"
 
     # the patient had already submitted the card: Stripe took the money anyway
-    payment = services.confirm_payment(payment=payment, payment_intent_id="pi_twice", now=NOW + timedelta(minutes=2))
+    payment = services.confirm_payment(payment=payment, payment_reference="pi_twice", now=NOW + timedelta(minutes=2))
 
     invoice.refresh_from_db()
     refund = payment.refunds.get()
@@ -667,10 +674,10 @@ def test_an_old_checkout_paid_after_a_discount_gives_the_difference_back(fake_ga
     invoice = invoice_of(appointment)
     old = checkout(invoice)
     services.apply_coupon(invoice=invoice, code="HALF", actor=invoice.patient.user, now=NOW + timedelta(minutes=1))
-    session = fake_gateway.pay(old.stripe_checkout_session_id)  # the old tab was still open
+    session = fake_gateway.pay(old.provider_reference)  # the old tab was still open
 
     payment = services.confirm_payment(
-        payment=old, payment_intent_id=session.payment_intent_id, amount=session.amount_total, now=NOW
+        payment=old, payment_reference=session.payment_intent_id, amount=session.amount_total, now=NOW
     )
 
     invoice.refresh_from_db()
@@ -691,13 +698,13 @@ def test_paying_an_older_checkout_closes_the_newer_one(fake_gateway):
     older = checkout(invoice)
     services.apply_coupon(invoice=invoice, code="HALF", actor=invoice.patient.user, now=NOW)
     newer = checkout(invoice, now=NOW + timedelta(minutes=1))
-    session = fake_gateway.pay(older.stripe_checkout_session_id, amount=Decimal("17500"))
+    session = fake_gateway.pay(older.provider_reference, amount=Decimal("17500"))
 
-    services.confirm_payment(payment=older, payment_intent_id=session.payment_intent_id, amount="17500", now=NOW)
+    services.confirm_payment(payment=older, payment_reference=session.payment_intent_id, amount="17500", now=NOW)
 
     newer.refresh_from_db()
     assert newer.status == PaymentStatus.CANCELLED
-    assert fake_gateway.sessions[newer.stripe_checkout_session_id].status == "expired"
+    assert fake_gateway.sessions[newer.provider_reference].status == "expired"
     assert Refund.objects.count() == 0
 
 
@@ -722,7 +729,7 @@ def test_a_payment_intent_already_recorded_elsewhere_is_refused(fake_gateway):
     before = stored_state(other_invoice)
 
     with pytest.raises(PaymentError) as error:
-        services.confirm_payment(payment=other, payment_intent_id=first.stripe_payment_intent_id, now=NOW)
+        services.confirm_payment(payment=other, payment_reference=first.provider_payment_reference, now=NOW)
 
     assert error.value.code == "invalid_request"
     assert stored_state(other_invoice) == before
@@ -826,7 +833,7 @@ def test_stale_checkouts_are_expired_at_stripe_and_here(fake_gateway):
     appointment.refresh_from_db()
     assert count == 1
     assert payment.status == PaymentStatus.CANCELLED
-    assert fake_gateway.sessions[payment.stripe_checkout_session_id].status == "expired"
+    assert fake_gateway.sessions[payment.provider_reference].status == "expired"
     assert appointment.status == AppointmentStatus.CANCELLED
     assert fresh.status == PaymentStatus.PENDING
 
@@ -860,7 +867,7 @@ def test_a_stale_checkout_that_stripe_reports_paid_is_confirmed_instead(fake_gat
     appointment = held(hold_expires_at=NOW + timedelta(minutes=40))
     invoice = invoice_of(appointment)
     payment = checkout(invoice)
-    fake_gateway.pay(payment.stripe_checkout_session_id)  # the webhook has not arrived
+    fake_gateway.pay(payment.provider_reference)  # the webhook has not arrived
 
     assert services.expire_stale_checkouts(now=NOW + timedelta(minutes=41)) == 0  # expired hold, time still free
 
@@ -1084,14 +1091,14 @@ def test_a_stripe_refund_is_sent_with_an_idempotency_key(fake_gateway, cashier):
     invoice.refresh_from_db()
     (call,) = fake_gateway.calls_of("create_refund")
     assert call == {
-        "payment_intent_id": payment.stripe_payment_intent_id,
+        "payment_intent_id": payment.provider_payment_reference,
         "amount": Decimal("10000"),
         "currency": "CLP",
         "idempotency_key": f"refund-{refund.pk}",
         "metadata": {"invoice": invoice.reference, "payment": str(payment.pk), "refund": str(refund.pk)},
     }
     assert refund.status == Refund.Status.SUCCEEDED
-    assert fake_gateway.refunds[refund.stripe_refund_id].amount == Decimal("10000")
+    assert fake_gateway.refunds[refund.provider_reference].amount == Decimal("10000")
     assert (invoice.status, invoice.amount_refunded) == ("partially_refunded", Decimal("10000"))
 
 
@@ -1112,8 +1119,8 @@ def test_a_pending_stripe_refund_counts_once_stripe_reports_it(fake_gateway, cas
         services.refund_payment(payment=payment, amount="1", reason="again", actor=cashier, now=NOW)
     assert error.value.code == "nothing_to_refund"
 
-    completed = services.record_stripe_refund(
-        payment=payment, stripe_refund_id=refund.stripe_refund_id, amount=Decimal("35000"), status="succeeded", now=NOW
+    completed = services.record_provider_refund(
+        payment=payment, reference=refund.provider_reference, amount=Decimal("35000"), status="succeeded", now=NOW
     )
     invoice.refresh_from_db()
     assert completed == refund
@@ -1202,23 +1209,23 @@ def test_a_payment_that_did_not_succeed_cannot_be_refunded(fake_gateway, cashier
     assert Refund.objects.count() == 0
 
 
-# --- record_stripe_refund ----------------------------------------------------------------------------------------
+# --- record_provider_refund ----------------------------------------------------------------------------------------
 
 
 def test_a_refund_made_in_the_stripe_dashboard_is_recorded_once(fake_gateway):
     invoice = invoice_of(held())
     payment = pay_online(fake_gateway, invoice)
 
-    refund = services.record_stripe_refund(
-        payment=payment, stripe_refund_id="re_dashboard", amount=Decimal("15000"), status="succeeded", now=NOW
+    refund = services.record_provider_refund(
+        payment=payment, reference="re_dashboard", amount=Decimal("15000"), status="succeeded", now=NOW
     )
-    replay = services.record_stripe_refund(
-        payment=payment, stripe_refund_id="re_dashboard", amount=Decimal("15000"), status="succeeded", now=NOW
+    replay = services.record_provider_refund(
+        payment=payment, reference="re_dashboard", amount=Decimal("15000"), status="succeeded", now=NOW
     )
 
     invoice.refresh_from_db()
     assert replay is None
-    assert (refund.status, refund.actor, refund.reason) == ("succeeded", None, services.REASON_STRIPE_DASHBOARD)
+    assert (refund.status, refund.actor, refund.reason) == ("succeeded", None, StripeProvider.external_refund_reason)
     assert (invoice.status, invoice.amount_refunded) == ("partially_refunded", Decimal("15000"))
     assert Refund.objects.count() == 1
 
@@ -1228,13 +1235,13 @@ def test_our_own_refund_reported_before_we_stored_its_id_is_not_counted_twice(fa
     payment = pay_online(fake_gateway, invoice)
     ours = Refund.objects.create(payment=payment, amount=Decimal("35000"), reason="goodwill", created_at=NOW)
 
-    adopted = services.record_stripe_refund(
-        payment=payment, stripe_refund_id="re_race", amount=Decimal("35000"), status="succeeded", now=NOW
+    adopted = services.record_provider_refund(
+        payment=payment, reference="re_race", amount=Decimal("35000"), status="succeeded", now=NOW
     )
 
     invoice.refresh_from_db()
     assert adopted == ours
-    assert Refund.objects.get().stripe_refund_id == "re_race"
+    assert Refund.objects.get().provider_reference == "re_race"
     assert invoice.amount_refunded == Decimal("35000")
 
 
@@ -1245,11 +1252,11 @@ def test_stripe_reports_the_outcome_of_a_pending_refund(fake_gateway, cashier):
     first = services.refund_payment(payment=payment, amount="5000", reason="goodwill", actor=cashier, now=NOW)
     second = services.refund_payment(payment=payment, amount="7000", reason="goodwill", actor=cashier, now=NOW)
 
-    failed = services.record_stripe_refund(
-        payment=payment, stripe_refund_id=first.stripe_refund_id, amount="5000", status="failed", now=NOW
+    failed = services.record_provider_refund(
+        payment=payment, reference=first.provider_reference, amount="5000", status="failed", now=NOW
     )
-    still_pending = services.record_stripe_refund(
-        payment=payment, stripe_refund_id=second.stripe_refund_id, amount="7000", status="pending", now=NOW
+    still_pending = services.record_provider_refund(
+        payment=payment, reference=second.provider_reference, amount="7000", status="pending", now=NOW
     )
 
     invoice.refresh_from_db()
@@ -1264,14 +1271,14 @@ def test_a_pending_dashboard_refund_is_recorded_and_completed_later(fake_gateway
     invoice = invoice_of(held())
     payment = pay_online(fake_gateway, invoice)
 
-    pending = services.record_stripe_refund(
-        payment=payment, stripe_refund_id="re_slow", amount="35000", status="pending", now=NOW
+    pending = services.record_provider_refund(
+        payment=payment, reference="re_slow", amount="35000", status="pending", now=NOW
     )
     invoice.refresh_from_db()
     assert (pending.status, invoice.amount_refunded) == ("pending", Decimal("0"))
 
-    done = services.record_stripe_refund(
-        payment=payment, stripe_refund_id="re_slow", amount="35000", status="succeeded", now=NOW + timedelta(days=3)
+    done = services.record_provider_refund(
+        payment=payment, reference="re_slow", amount="35000", status="succeeded", now=NOW + timedelta(days=3)
     )
     invoice.refresh_from_db()
     assert (done.status, done.completed_at) == ("succeeded", NOW + timedelta(days=3))
@@ -1281,12 +1288,10 @@ def test_a_pending_dashboard_refund_is_recorded_and_completed_later(fake_gateway
 def test_a_stripe_refund_of_another_payment_is_refused(fake_gateway):
     first = pay_online(fake_gateway, invoice_of(held()))
     second = pay_online(fake_gateway, invoice_of(held()))
-    services.record_stripe_refund(payment=first, stripe_refund_id="re_1", amount="100", status="succeeded", now=NOW)
+    services.record_provider_refund(payment=first, reference="re_1", amount="100", status="succeeded", now=NOW)
 
     with pytest.raises(PaymentError) as error:
-        services.record_stripe_refund(
-            payment=second, stripe_refund_id="re_1", amount="100", status="succeeded", now=NOW
-        )
+        services.record_provider_refund(payment=second, reference="re_1", amount="100", status="succeeded", now=NOW)
 
     assert error.value.code == "invalid_request"
     assert second.refunds.count() == 0
@@ -1297,14 +1302,12 @@ def test_a_failed_dashboard_refund_is_ignored_and_a_too_large_one_refused(fake_g
     payment = pay_online(fake_gateway, invoice)
 
     assert (
-        services.record_stripe_refund(payment=payment, stripe_refund_id="re_x", amount="100", status="failed", now=NOW)
+        services.record_provider_refund(payment=payment, reference="re_x", amount="100", status="failed", now=NOW)
         is None
     )
     before = stored_state(invoice)
     with pytest.raises(PaymentError) as error:
-        services.record_stripe_refund(
-            payment=payment, stripe_refund_id="re_y", amount="35001", status="succeeded", now=NOW
-        )
+        services.record_provider_refund(payment=payment, reference="re_y", amount="35001", status="succeeded", now=NOW)
     assert error.value.code == "amount_too_large"
     assert stored_state(invoice) == before
 
@@ -1331,7 +1334,7 @@ def test_cancelling_a_hold_voids_its_invoice_and_closes_its_checkout(fake_gatewa
     assert invoice.status == InvoiceStatus.VOID
     assert invoice.events.last().reason == services.REASON_CANCELLED
     assert payment.status == PaymentStatus.CANCELLED
-    assert fake_gateway.sessions[payment.stripe_checkout_session_id].status == "expired"
+    assert fake_gateway.sessions[payment.provider_reference].status == "expired"
 
 
 def test_a_cancellation_in_time_refunds_every_payment(fake_gateway, cashier):

@@ -15,7 +15,8 @@ import pytest
 from django.urls import reverse
 
 from booking.billing import services, stripe_gateway, webhooks
-from booking.billing.models import InvoiceEvent, InvoiceStatus, Payment, PaymentStatus, Refund, StripeEvent
+from booking.billing.models import InvoiceEvent, InvoiceStatus, Payment, PaymentStatus, ProcessedEvent, Refund
+from booking.billing.providers.stripe import StripeProvider
 from booking.scheduling.models import AppointmentStatus
 
 from .fakes import install_fake_gateway
@@ -74,7 +75,7 @@ def checkout(fake, make_held_invoice):
 def session_object(payment: Payment, **overrides) -> dict:
     """The Checkout Session of ``payment`` as Stripe sends it once paid (``overrides`` change any field)."""
     data = {
-        "id": payment.stripe_checkout_session_id,
+        "id": payment.provider_reference,
         "object": "checkout.session",
         "status": "complete",
         "payment_status": "paid",
@@ -133,7 +134,7 @@ def test_a_bad_signature_is_400_and_changes_nothing(client, checkout, forge):
 
     assert response.status_code == 400
     assert response.json() == {"error": "invalid_signature"}
-    assert not StripeEvent.objects.exists()
+    assert not ProcessedEvent.objects.exists()
     checkout.refresh_from_db()
     assert checkout.status == PaymentStatus.PENDING
     assert appointment_of(checkout).status == AppointmentStatus.PENDING_PAYMENT
@@ -143,7 +144,7 @@ def test_a_missing_signature_header_is_400(client, fake):
     response = client.post(URL, data=event_payload("ping", {"id": "x"}), content_type="application/json")
 
     assert response.status_code == 400
-    assert not StripeEvent.objects.exists()
+    assert not ProcessedEvent.objects.exists()
 
 
 def test_only_post_is_accepted(client, fake):
@@ -155,7 +156,7 @@ def test_without_a_webhook_secret_nothing_is_trusted(client, fake, settings):
     payload = event_payload("ping", {"id": "x"})
 
     assert post(client, payload, signed(payload, secret="")).status_code == 400
-    assert not StripeEvent.objects.exists()
+    assert not ProcessedEvent.objects.exists()
 
 
 # --------------------------------------------------------------------------------------------- dispatch
@@ -168,18 +169,18 @@ def test_checkout_completed_pays_the_invoice_and_confirms_the_session(client, ch
     assert response.json() == {"received": True, "duplicate": False}
     checkout.refresh_from_db()
     assert checkout.status == PaymentStatus.SUCCEEDED
-    assert checkout.stripe_payment_intent_id == "pi_paid_1"
+    assert checkout.provider_payment_reference == "pi_paid_1"
     assert checkout.amount == Decimal("15000")
     invoice = checkout.invoice
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID
     assert invoice.amount_paid == Decimal("15000")
     assert appointment_of(checkout).status == AppointmentStatus.CONFIRMED
-    stored = StripeEvent.objects.get()
+    stored = ProcessedEvent.objects.get()
     assert (stored.event_id, stored.type, stored.object_id) == (
         "evt_1",
         "checkout.session.completed",
-        checkout.stripe_checkout_session_id,
+        checkout.provider_reference,
     )
 
 
@@ -191,7 +192,7 @@ def test_the_same_event_five_times_is_handled_once(client, checkout):
 
     assert [r.status_code for r in responses] == [200] * 5
     assert [r.json()["duplicate"] for r in responses] == [False, True, True, True, True]
-    assert StripeEvent.objects.count() == 1
+    assert ProcessedEvent.objects.count() == 1
     assert recorded_payments(checkout.invoice) == 1
     checkout.invoice.refresh_from_db()
     assert checkout.invoice.amount_paid == Decimal("15000")
@@ -205,9 +206,9 @@ def test_payment_intent_first_then_session_confirms_once(client, checkout):
     assert (first.status_code, second.status_code) == (200, 200)
     checkout.refresh_from_db()
     assert checkout.status == PaymentStatus.SUCCEEDED
-    assert (checkout.stripe_payment_intent_id, checkout.stripe_charge_id) == ("pi_paid_1", "ch_paid_1")
+    assert (checkout.provider_payment_reference, checkout.provider_charge_reference) == ("pi_paid_1", "ch_paid_1")
     assert recorded_payments(checkout.invoice) == 1
-    assert StripeEvent.objects.count() == 2
+    assert ProcessedEvent.objects.count() == 2
 
 
 def test_a_session_not_paid_yet_changes_nothing(client, checkout):
@@ -274,7 +275,7 @@ def _charge(payment: Payment, refunds: list[dict] | None) -> dict:
         "object": "charge",
         "amount": 15000,
         "currency": "clp",
-        "payment_intent": payment.stripe_payment_intent_id,
+        "payment_intent": payment.provider_payment_reference,
         "refunded": False,
     }
     if refunds is not None:
@@ -298,7 +299,7 @@ def test_charge_refunded_records_each_refund_once(client, checkout):
     ]
 
     assert [r.status_code for r in responses] == [200, 200, 200]
-    assert sorted(Refund.objects.values_list("stripe_refund_id", "amount", "status")) == [
+    assert sorted(Refund.objects.values_list("provider_reference", "amount", "status")) == [
         ("re_1", Decimal("5000"), "succeeded"),
         ("re_2", Decimal("10000"), "succeeded"),
     ]
@@ -323,7 +324,7 @@ def test_charge_refunded_without_the_refund_list_asks_stripe(client, checkout, m
     assert response.status_code == 200
     assert asked == [("ch_paid_1", "clp")]
     refund = Refund.objects.get()
-    assert (refund.stripe_refund_id, refund.amount) == ("re_listed", Decimal("4000"))
+    assert (refund.provider_reference, refund.amount) == ("re_listed", Decimal("4000"))
     payment.invoice.refresh_from_db()
     assert payment.invoice.status == InvoiceStatus.PARTIALLY_REFUNDED
 
@@ -339,7 +340,7 @@ def test_a_refund_stripe_cannot_list_now_is_retried_later(client, checkout, monk
     response = send(client, "charge.refunded", _charge(payment, refunds=None), event_id="evt_r")
 
     assert response.status_code == 500
-    assert not StripeEvent.objects.filter(event_id="evt_r").exists()
+    assert not ProcessedEvent.objects.filter(event_id="evt_r").exists()
     assert not Refund.objects.exists()
 
 
@@ -350,7 +351,7 @@ def test_a_refund_larger_than_the_payment_is_refused_but_acknowledged(client, ch
         response = send(client, "charge.refunded", _charge(payment, [_refund("re_big", 99000)]), event_id="evt_r")
 
     assert response.status_code == 200
-    assert StripeEvent.objects.filter(event_id="evt_r").exists()
+    assert ProcessedEvent.objects.filter(event_id="evt_r").exists()
     assert not Refund.objects.exists()
     assert "re_big" in caplog.text
 
@@ -362,7 +363,7 @@ def test_unknown_event_types_are_stored_and_acknowledged(client, fake):
     response = send(client, "customer.created", {"id": "cus_1", "object": "customer"}, event_id="evt_other")
 
     assert response.status_code == 200
-    assert StripeEvent.objects.get().type == "customer.created"
+    assert ProcessedEvent.objects.get().type == "customer.created"
 
 
 @pytest.mark.parametrize(
@@ -383,7 +384,7 @@ def test_an_event_for_an_unknown_payment_is_logged_not_an_error(client, fake, ca
         response = send(client, event_type, data_object)
 
     assert response.status_code == 200
-    assert StripeEvent.objects.filter(event_id="evt_1").exists()
+    assert ProcessedEvent.objects.filter(event_id="evt_1").exists()
     assert "matches no payment" in caplog.text
 
 
@@ -427,7 +428,7 @@ def test_an_unexpected_error_rolls_everything_back_and_asks_for_a_retry(client, 
 
     assert crashed.status_code == 500
     assert crashed.json() == {"error": "processing_failed"}
-    assert not StripeEvent.objects.exists()
+    assert not ProcessedEvent.objects.exists()
     checkout.refresh_from_db()
     assert checkout.status == PaymentStatus.PENDING
     assert appointment_of(checkout).status == AppointmentStatus.PENDING_PAYMENT
@@ -441,12 +442,15 @@ def test_an_unexpected_error_rolls_everything_back_and_asks_for_a_retry(client, 
 
 
 def test_process_event_reports_duplicates(checkout):
-    event = stripe_gateway.WebhookEvent(
-        id="evt_direct", type="checkout.session.completed", object=session_object(checkout)
+    provider = StripeProvider()
+    event = provider.event_from_webhook(
+        stripe_gateway.WebhookEvent(
+            id="evt_direct", type="checkout.session.completed", object=session_object(checkout)
+        )
     )
 
-    assert webhooks.process_event(event) == webhooks.PROCESSED
-    assert webhooks.process_event(event) == webhooks.DUPLICATE
+    assert webhooks.process_event(event, provider=provider) == webhooks.PROCESSED
+    assert webhooks.process_event(event, provider=provider) == webhooks.DUPLICATE
 
 
 def test_the_webhook_url_is_stable():

@@ -135,7 +135,7 @@ def test_pay_sends_the_patient_to_stripe_checkout(patient_client, clinic, gatewa
     response = patient_client.post(pay_url, {"action": "pay"}, **EN)
     payment = Payment.objects.get()
     assert response.status_code == 303
-    assert response["Location"] == payment.stripe_checkout_url
+    assert response["Location"] == payment.checkout_url
     assert payment.status == PaymentStatus.PENDING
     (call,) = gateway.calls_of("create_checkout_session")
     assert call["success_url"] == "http://testserver/billing/checkout/success/?session_id={CHECKOUT_SESSION_ID}"
@@ -150,7 +150,7 @@ def test_pay_under_htmx_answers_with_hx_redirect(patient_client, clinic, gateway
     _, pay_url = hold(patient_client)
     response = patient_client.post(pay_url, {"action": "pay"}, **HTMX)
     assert response.status_code == 200
-    assert response["HX-Redirect"] == Payment.objects.get().stripe_checkout_url
+    assert response["HX-Redirect"] == Payment.objects.get().checkout_url
 
 
 def test_a_second_press_reuses_the_open_checkout(patient_client, clinic, gateway):
@@ -202,7 +202,7 @@ def test_cancel_frees_the_time_and_voids_the_invoice(patient_client, clinic, gat
 def test_cancel_after_starting_a_checkout_closes_it_at_stripe_first(patient_client, clinic, gateway):
     appointment, pay_url = hold(patient_client)
     patient_client.post(pay_url, {"action": "pay"})
-    session_id = Payment.objects.get().stripe_checkout_session_id
+    session_id = Payment.objects.get().provider_reference
     response = patient_client.post(pay_url, {"action": "cancel"}, **EN)
     assert response.status_code == 303
     assert [call["session_id"] for call in gateway.calls_of("expire_checkout_session")] == [session_id]
@@ -215,7 +215,7 @@ def test_cancel_after_starting_a_checkout_closes_it_at_stripe_first(patient_clie
 def test_cancel_of_a_checkout_paid_meanwhile_confirms_instead(patient_client, clinic, gateway):
     appointment, pay_url = hold(patient_client)
     patient_client.post(pay_url, {"action": "pay"})
-    gateway.pay(Payment.objects.get().stripe_checkout_session_id)  # paid in another tab; no webhook yet
+    gateway.pay(Payment.objects.get().provider_reference)  # paid in another tab; no webhook yet
     response = patient_client.post(pay_url, {"action": "cancel"}, **EN)
     assert response.status_code == 302
     assert response["Location"] == f"/booking/done/{appointment.reference}/"
@@ -294,8 +294,8 @@ def test_a_cancelled_hold_is_no_longer_held(patient_client, clinic, gateway):
 def test_a_session_the_webhook_confirmed_goes_to_done(patient_client, clinic, gateway):
     appointment, pay_url = hold(patient_client)
     patient_client.post(pay_url, {"action": "pay"})
-    session_id = Payment.objects.get().stripe_checkout_session_id
-    billing.confirm_checkout_session(gateway.pay(session_id))
+    session_id = Payment.objects.get().provider_reference
+    billing.confirm_checkout(gateway.checkout_state(gateway.pay(session_id)))
     response = patient_client.get(pay_url)
     assert response.status_code == 302
     assert response["Location"] == f"/booking/done/{appointment.reference}/"
@@ -310,14 +310,14 @@ def test_the_confirmation_email_goes_when_the_payment_confirms_not_when_the_time
         appointment, pay_url = hold(patient_client)
         patient_client.post(pay_url, {"action": "pay"})
     assert mail.outbox == []  # a hold is not a booking yet
-    session_id = Payment.objects.get().stripe_checkout_session_id
+    session_id = Payment.objects.get().provider_reference
     with django_capture_on_commit_callbacks(execute=True):
-        billing.confirm_checkout_session(gateway.pay(session_id))
+        billing.confirm_checkout(gateway.checkout_state(gateway.pay(session_id)))
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [clinic.patient.user.email]
     assert appointment.reference in mail.outbox[0].subject
     with django_capture_on_commit_callbacks(execute=True):
-        billing.confirm_checkout_session(gateway.pay(session_id))  # Stripe sends it again
+        billing.confirm_checkout(gateway.checkout_state(gateway.pay(session_id)))  # Stripe sends it again
     assert len(mail.outbox) == 1
 
 
