@@ -7,7 +7,7 @@ import logging
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from booking.scheduling.models import AppointmentStatus
@@ -298,18 +298,44 @@ def _cancel_pending_checkouts(invoice: Invoice, *, now: datetime, exclude_pk: in
     return [payment.stripe_checkout_session_id for payment in pending if payment.stripe_checkout_session_id]
 
 
-def _expire_sessions_quietly(session_ids: list[str]) -> None:
-    """Close superseded Checkout Sessions at Stripe; a failure only means a later payment is refunded."""
+def _expire_sessions_quietly(session_ids: list[str]) -> list[str]:
+    """Close superseded Checkout Sessions at Stripe (outside any transaction); returns those Stripe did not close.
+
+    A failure only means that a later payment through one of them is refunded.
+    """
+    failed = []
     for session_id in session_ids:
         try:
             stripe_gateway.expire_checkout_session(session_id)
         except stripe_gateway.GatewayError:
             logger.warning("Could not expire Stripe Checkout Session %s", session_id, exc_info=True)
+            failed.append(session_id)
+    return failed
 
 
-def _voidable(invoice: Invoice) -> bool:
-    """Draft or open (or paid with nothing, e.g. a free session), and no money kept on it."""
-    if invoice.amount_paid - invoice.amount_refunded != 0:
+def _expire_sessions_after_commit(session_ids: list[str]) -> None:
+    """Close these Checkout Sessions at Stripe once the current transaction commits (a huey task, retried).
+
+    Called inside the transaction that cancelled their payments: a rollback forgets them, and no Stripe call
+    waits while its locks are held. Outside a transaction the task is enqueued at once.
+    """
+    if not session_ids:
+        return
+
+    def enqueue(session_ids: tuple[str, ...] = tuple(session_ids)) -> None:
+        from ..tasks import expire_provider_checkouts  # the tasks module imports the services
+
+        expire_provider_checkouts(list(session_ids))
+
+    transaction.on_commit(enqueue, robust=True)
+
+
+def _voidable(invoice: Invoice, *, being_refunded: Decimal = ZERO) -> bool:
+    """Draft or open (or paid with nothing, e.g. a free session), and no money kept on it.
+
+    ``being_refunded``: pending refunds just decided in the same transaction, counted as given back already.
+    """
+    if invoice.amount_paid - invoice.amount_refunded - being_refunded != 0:
         return False
     return invoice.status in (InvoiceStatus.DRAFT, InvoiceStatus.OPEN) or (
         invoice.status == InvoiceStatus.PAID and invoice.amount_paid == 0
@@ -317,7 +343,8 @@ def _voidable(invoice: Invoice) -> bool:
 
 
 def _void(invoice: Invoice, *, actor, reason: str, now: datetime) -> list[str]:
-    """Void a locked invoice; returns the Checkout Sessions to close at Stripe after the commit.
+    """Void a locked invoice; returns the Checkout Sessions to close at Stripe after the commit
+    (``_expire_sessions_after_commit``).
 
     The coupon redemption stays as history; redemptions on void invoices no longer count against the limits.
     """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 
@@ -12,6 +12,7 @@ from booking.scheduling.services import CancellationOutcome, RefundDecision
 from .. import stripe_gateway
 from ..errors import PaymentError
 from ..models import (
+    ZERO,
     Invoice,
     Payment,
     PaymentMethod,
@@ -26,7 +27,7 @@ from ._common import (
     REASON_LATE_CANCELLATION,
     REASON_STRIPE_DASHBOARD,
     Action,
-    _expire_sessions_quietly,
+    _expire_sessions_after_commit,
     _lock_invoice,
     _lock_payment,
     _log,
@@ -79,46 +80,81 @@ def _fail_refund(refund: Refund, message: str) -> None:
     refund.save(update_fields=["status", "failure_message", "stripe_refund_id"])
 
 
-def _refund(*, payment: Payment, amount, reason: str, actor, now: datetime, raise_on_failure: bool) -> Refund:
-    with transaction.atomic():
-        invoice = _lock_invoice(payment.invoice_id)
-        payment = _lock_payment(payment.pk)
-        if payment.status != PaymentStatus.SUCCEEDED:
-            raise PaymentError("invalid_state")
-        refundable = payment.refundable_amount
-        value = refundable if amount is None else _money(amount, payment.currency)
-        if refundable <= 0:
-            raise PaymentError("nothing_to_refund")
-        if value > refundable:
-            raise PaymentError("amount_too_large")
-        online = payment.method == PaymentMethod.STRIPE
-        if online and not payment.stripe_payment_intent_id:
-            raise PaymentError("invalid_state")
-        if online and not stripe_gateway.is_enabled():
-            raise PaymentError("payments_unavailable")
-        refund = Refund.objects.create(
-            payment=payment, amount=value, reason=reason, actor=_user_or_none(actor), created_at=now
-        )
-        if not online:  # the money is handed back at the desk: done at once
-            _complete_refund(invoice, refund, now)
-            return refund
+def _open_refund(
+    *, invoice: Invoice, payment: Payment, amount, reason: str, actor, now: datetime, staff: bool = False
+) -> Refund:
+    """The refund of ``amount`` (all that is left when None), decided inside the caller's transaction.
+
+    ``invoice`` and ``payment`` are locked by the caller. Money handed back at the desk is refunded at once; a
+    Stripe refund is a pending row, whose primary key is its idempotency key at Stripe (``refund-{pk}``): the
+    caller sends it once the transaction has committed (``_send_refund_after_commit``, or ``_send_refund``).
+    """
+    if payment.status != PaymentStatus.SUCCEEDED:
+        raise PaymentError("invalid_state")
+    refundable = payment.refundable_amount
+    value = refundable if amount is None else _money(amount, payment.currency)
+    if refundable <= 0:
+        raise PaymentError("nothing_to_refund")
+    if value > refundable:
+        raise PaymentError("amount_too_large")
+    online = payment.method == PaymentMethod.STRIPE
+    if online and not payment.stripe_payment_intent_id:
+        raise PaymentError("invalid_state")
+    if online and staff and not stripe_gateway.is_enabled():  # the system's refunds wait for Stripe instead
+        raise PaymentError("payments_unavailable")
+    refund = Refund.objects.create(
+        payment=payment, amount=value, reason=reason, actor=_user_or_none(actor), created_at=now
+    )
+    if not online:  # the money is handed back at the desk: done at once
+        _complete_refund(invoice, refund, now)
+    return refund
+
+
+def _send_refund_after_commit(refund: Refund) -> None:
+    """Once the deciding transaction commits, a huey task sends the pending refund to Stripe (with retries).
+
+    A rollback discards the callback with the row: Stripe is never asked for money no row records.
+    """
+    if refund.status != Refund.Status.PENDING:
+        return
+
+    def enqueue(refund_id: int = refund.pk) -> None:
+        from ..tasks import send_refund  # the tasks module imports the services
+
+        send_refund(refund_id)
+
+    transaction.on_commit(enqueue, robust=True)
+
+
+def _send_refund(refund_id: int, *, now: datetime | None = None, keep_pending_on_error: bool = False) -> Refund:
+    """Send a pending refund to Stripe, outside any transaction, and store the answer in a short second one.
+
+    Never refunds twice: a refund no longer pending, or one Stripe already answered (its Stripe id is stored), is
+    returned as it is; a pending one is sent with the same idempotency key every time, so a retry or a second
+    delivery gets Stripe's first answer back. A Stripe or network error fails the refund (the money stays
+    refundable, staff may retry), or with ``keep_pending_on_error`` leaves it pending for the caller to retry;
+    either way the ``GatewayError`` is raised.
+    """
+    refund = Refund.objects.select_related("payment__invoice").get(pk=refund_id)
+    if refund.status != Refund.Status.PENDING or refund.stripe_refund_id:
+        return refund
+    payment = refund.payment
     try:
         result = stripe_gateway.create_refund(
             payment_intent_id=payment.stripe_payment_intent_id,
-            amount=value,
+            amount=refund.amount,
             currency=payment.currency,
             idempotency_key=f"refund-{refund.pk}",
-            metadata={"invoice": invoice.reference, "payment": str(payment.pk), "refund": str(refund.pk)},
+            metadata={"invoice": payment.invoice.reference, "payment": str(payment.pk), "refund": str(refund.pk)},
         )
     except stripe_gateway.GatewayError as exc:
-        with transaction.atomic():
-            refund = Refund.objects.select_for_update().get(pk=refund.pk)
-            if refund.status == Refund.Status.PENDING:
-                _fail_refund(refund, str(exc))
         logger.warning("Stripe refund %s failed", refund.pk, exc_info=True)
-        if raise_on_failure:
-            raise PaymentError("provider_error") from exc
-        return refund
+        if not keep_pending_on_error:
+            with transaction.atomic():
+                refund = Refund.objects.select_for_update().get(pk=refund.pk)
+                if refund.status == Refund.Status.PENDING:
+                    _fail_refund(refund, str(exc))
+        raise
     with transaction.atomic():
         invoice = _lock_invoice(payment.invoice_id)
         _lock_payment(payment.pk)
@@ -128,26 +164,88 @@ def _refund(*, payment: Payment, amount, reason: str, actor, now: datetime, rais
         if refund.status != Refund.Status.PENDING:  # a webhook got here first
             pass
         elif status == Refund.Status.SUCCEEDED:
-            _complete_refund(invoice, refund, now)
+            _complete_refund(invoice, refund, max(_now(now), refund.created_at))
         elif status == Refund.Status.FAILED:
             _fail_refund(refund, result.status)
         else:
             refund.save(update_fields=["stripe_refund_id"])
-    if refund.status == Refund.Status.FAILED and raise_on_failure:
-        raise PaymentError("refund_failed")
     return refund
+
+
+def send_refund(*, refund_id: int, final_attempt: bool = True) -> Refund:
+    """Carry out a refund decided earlier (the huey task ``send_refund``); safe to run any number of times.
+
+    Until ``final_attempt`` a Stripe or network error leaves the refund pending and raises ``GatewayError`` so
+    that the task is retried; the final attempt records the refund failed, for staff to see and retry.
+    """
+    return _send_refund(refund_id, keep_pending_on_error=not final_attempt)
+
+
+# A pending refund Stripe has not answered this long after it was decided lost its task (the retries of a live
+# task are over by then) and is sent by the sweep; past Stripe's 24-hour memory of idempotency keys it is no longer
+# sent again (it might have reached Stripe once) but recorded failed, for staff to check and retry.
+REFUND_SWEEP_AFTER = timedelta(minutes=20)
+REFUND_IDEMPOTENCY_WINDOW = timedelta(hours=23)
+REFUNDS_PER_SWEEP = 100
+
+
+def send_due_refunds(*, now: datetime | None = None) -> int:
+    """Send the pending Stripe refunds whose task was lost (killed consumer, queue unreachable at the commit).
+
+    Returns how many Stripe accepted. Run every minute by huey; safe alongside a task still retrying (same
+    idempotency key, the answer recorded under the refund's lock).
+    """
+    now = _now(now)
+    unanswered = Refund.objects.filter(
+        status=Refund.Status.PENDING, stripe_refund_id="", payment__method=PaymentMethod.STRIPE
+    )
+    for refund in unanswered.filter(created_at__lte=now - REFUND_IDEMPOTENCY_WINDOW).order_by("pk")[
+        :REFUNDS_PER_SWEEP
+    ]:
+        with transaction.atomic():
+            refund = Refund.objects.select_for_update().get(pk=refund.pk)
+            if refund.status == Refund.Status.PENDING and not refund.stripe_refund_id:
+                _fail_refund(refund, "not confirmed by Stripe within a day: check the Stripe dashboard")
+                logger.error("Stripe refund %s was never confirmed; recorded failed", refund.pk)
+    due = unanswered.filter(
+        created_at__lte=now - REFUND_SWEEP_AFTER, created_at__gt=now - REFUND_IDEMPOTENCY_WINDOW
+    ).order_by("pk")
+    sent = 0
+    for refund_id in list(due.values_list("pk", flat=True)[:REFUNDS_PER_SWEEP]):
+        try:
+            refund = _send_refund(refund_id, keep_pending_on_error=True)
+        except stripe_gateway.GatewayError:
+            continue  # logged; the next run tries again
+        sent += refund.status != Refund.Status.PENDING or bool(refund.stripe_refund_id)
+    return sent
 
 
 def refund_payment(*, payment: Payment, amount=None, reason: str, actor, now: datetime | None = None) -> Refund:
     """Give money back (all that is left when ``amount`` is None); staff with ``billing.add_refund`` or the system.
 
     Cash, transfers and card-terminal payments are refunded at once. A Stripe refund is created pending and
-    sent to Stripe outside the lock; it succeeds when Stripe says so (now or later, through the webhook).
+    sent to Stripe after the commit, while the staff member waits (call this outside any transaction): a
+    failure is raised as ``provider_error`` or ``refund_failed``. It succeeds when Stripe says so (now or later,
+    through the webhook).
     """
     now = _now(now)
     _require_staff(actor, "billing.add_refund", system_allowed=True)
     reason = _required_reason(reason)
-    return _refund(payment=payment, amount=amount, reason=reason, actor=actor, now=now, raise_on_failure=True)
+    with transaction.atomic():
+        invoice = _lock_invoice(payment.invoice_id)
+        payment = _lock_payment(payment.pk)
+        refund = _open_refund(
+            invoice=invoice, payment=payment, amount=amount, reason=reason, actor=actor, now=now, staff=True
+        )
+    if refund.status != Refund.Status.PENDING:
+        return refund
+    try:
+        refund = _send_refund(refund.pk, now=now)
+    except stripe_gateway.GatewayError as exc:
+        raise PaymentError("provider_error") from exc
+    if refund.status == Refund.Status.FAILED:
+        raise PaymentError("refund_failed")
+    return refund
 
 
 def record_stripe_refund(
@@ -208,15 +306,19 @@ def apply_cancellation_outcome(*, outcome: CancellationOutcome, actor, now: date
 
     Nothing paid: the invoice is voided. Full refund: every payment is refunded by the system, and an invoice
     still unpaid is voided. No refund (a late cancellation): nothing changes, the invoice stays owed, and the
-    event says why. Returns the refunds made (a Stripe one may have failed: see its status).
+    event says why. Returns the refunds decided, as they stand when this returns: the Stripe ones are sent by a
+    huey task once the transaction commits (see ``send_refund``), so they may still be pending, or have failed.
+
+    Everything is decided in one transaction, which may be the caller's: no Stripe call happens inside it, the
+    refunds and the closing of open checkouts follow its commit, and a rollback leaves nothing to undo.
     """
     now = _now(now)
     invoice = invoice_for_appointment(outcome.appointment)
     if invoice is None:
         return []
-    if outcome.refund == RefundDecision.NO_REFUND:
-        with transaction.atomic():
-            invoice = _lock_invoice(invoice.pk)
+    with transaction.atomic():
+        invoice = _lock_invoice(invoice.pk)
+        if outcome.refund == RefundDecision.NO_REFUND:
             _log(
                 invoice,
                 LATE_CANCELLATION,
@@ -226,25 +328,24 @@ def apply_cancellation_outcome(*, outcome: CancellationOutcome, actor, now: date
                 reason=REASON_LATE_CANCELLATION,
                 appointment=outcome.appointment.reference,
             )
-        return []
-    refunds = []
-    payments = Payment.objects.filter(invoice=invoice, status=PaymentStatus.SUCCEEDED).prefetch_related("refunds")
-    for payment in payments:
-        if payment.refundable_amount > 0:
-            refunds.append(
-                _refund(
-                    payment=payment,
-                    amount=None,
-                    reason=REASON_CANCELLED_REFUND,
-                    actor=None,
-                    now=now,
-                    raise_on_failure=False,
+            return []
+        refunds = []
+        payments = (
+            Payment.objects.select_for_update()
+            .filter(invoice=invoice, status=PaymentStatus.SUCCEEDED)
+            .order_by("pk")
+            .prefetch_related("refunds")
+        )
+        for payment in payments:
+            if payment.refundable_amount > 0:
+                refund = _open_refund(
+                    invoice=invoice, payment=payment, amount=None, reason=REASON_CANCELLED_REFUND, actor=None, now=now
                 )
-            )
-    stale_sessions = []
-    with transaction.atomic():
-        invoice = _lock_invoice(invoice.pk)
-        if _voidable(invoice):
-            stale_sessions = _void(invoice, actor=actor, reason=REASON_CANCELLED, now=now)
-    _expire_sessions_quietly(stale_sessions)
+                _send_refund_after_commit(refund)
+                refunds.append(refund)
+        promised = sum((refund.amount for refund in refunds if refund.status == Refund.Status.PENDING), ZERO)
+        if _voidable(invoice, being_refunded=promised):
+            _expire_sessions_after_commit(_void(invoice, actor=actor, reason=REASON_CANCELLED, now=now))
+    for refund in refunds:
+        refund.refresh_from_db()
     return refunds
