@@ -9,6 +9,11 @@ The view verifies the signature (``stripe_gateway.construct_event``) and hands t
 - any other error rolls the transaction back, the event's row too, so that Stripe's retry is processed, and
   only then does the view answer 500.
 
+No handler calls Stripe inside that transaction (``network_guard`` would refuse): what Stripe must be told
+because of the event (a refund of money paid for nothing, the closing of superseded checkouts) is written as a
+row and handed to huey by ``transaction.on_commit``, so it happens only once the event is stored, and never for
+an event whose transaction rolled back. What a handler must read from Stripe is fetched before (``PREPARERS``).
+
 Stripe sends events in no guaranteed order and sometimes twice: ``payment_intent.succeeded`` may arrive before
 ``checkout.session.completed``, so both confirm the payment, which the services make idempotent. A payment is
 found by its Stripe ids, or else by the ``payment`` id the Checkout's metadata carries (the session's and its
