@@ -8,6 +8,10 @@ module turns them into Stripe's integer amounts in the currency's minor unit (CL
 The client is configured from the settings at call time (``STRIPE_SECRET_KEY``, ``STRIPE_API_BASE`` — empty for
 Stripe itself, localstripe's address in tests), with short timeouts and two network retries: Stripe calls
 happen while a patient waits for a page.
+
+No function here that reaches Stripe runs inside a database transaction: each asks ``network_guard`` first and
+raises ``ProviderCallInTransaction`` instead (a held lock would wait on Stripe, and a rollback would forget money
+Stripe moved).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from website.money import currency_exponent
+
+from .network_guard import refuse_inside_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -271,6 +277,7 @@ def create_checkout_session(
     }
     if customer_email:
         params["customer_email"] = customer_email
+    refuse_inside_transaction("Stripe checkout creation")
     try:
         session = _client().v1.checkout.sessions.create(params=params, options={"idempotency_key": idempotency_key})
     except stripe.StripeError as error:
@@ -279,6 +286,7 @@ def create_checkout_session(
 
 
 def retrieve_checkout_session(session_id: str) -> CheckoutSession:
+    refuse_inside_transaction("Stripe checkout retrieval")
     try:
         session = _client().v1.checkout.sessions.retrieve(session_id)
     except stripe.StripeError as error:
@@ -293,6 +301,7 @@ def expire_checkout_session(session_id: str) -> CheckoutSession:
     Stripe answers with an error, and this returns the session's actual state instead, so the caller can tell
     "closed unpaid" (release the hold) from "paid after all" (confirm it).
     """
+    refuse_inside_transaction("Stripe checkout expiry")
     client = _client()
     try:
         session = client.v1.checkout.sessions.expire(session_id)
@@ -313,6 +322,7 @@ def create_refund(
         "amount": to_stripe_amount(amount, currency),
         "metadata": {str(key): str(value) for key, value in (metadata or {}).items()},
     }
+    refuse_inside_transaction("Stripe refund")
     try:
         refund = _client().v1.refunds.create(params=params, options={"idempotency_key": idempotency_key})
     except stripe.StripeError as error:
@@ -322,6 +332,7 @@ def create_refund(
 
 def list_refunds(*, charge_id: str, currency: str) -> list[RefundResult]:
     """Every refund of a charge (``charge.refunded`` events of recent API versions no longer carry them)."""
+    refuse_inside_transaction("Stripe refund listing")
     try:
         page = _client().v1.refunds.list(params={"charge": charge_id, "limit": 100})
         refunds = [refund_from_dict(_as_dict(refund), currency) for refund in page.auto_paging_iter()]

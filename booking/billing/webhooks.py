@@ -10,6 +10,12 @@ the resulting ``ProviderEvent`` to ``process_event``, which, in one transaction,
 - any other error rolls the transaction back, the event's row too, so that the provider's retry is processed,
   and only then does the view answer 500.
 
+No handler calls a provider inside that transaction (``network_guard`` would refuse): what the provider must be
+told because of the event (a refund of money paid for nothing, the closing of superseded checkouts) is written
+as a row and handed to huey by ``transaction.on_commit``, so it happens only once the event is stored, and never
+for an event whose transaction rolled back. What a handler must read from the provider is fetched before
+(``provider.complete_event``).
+
 Providers send events in no guaranteed order and sometimes twice (Stripe's ``payment_intent.succeeded`` may
 arrive before ``checkout.session.completed``), so both "checkout paid" and "payment succeeded" confirm the
 payment, which the services make idempotent. A payment is found by the provider's references, or else by the

@@ -89,6 +89,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "booking.widget.embed.EmbedMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+    # Last, so that its process_exception sees the view's error first, with the request's language active.
+    "website.middleware.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "website.urls"
@@ -141,6 +143,10 @@ HUEY["consumer"] |= {"graceful_signal": "TERM", "shutdown_timeout": int(ENV.get(
 # less than the grace ago.
 OUTBOX_CLAIM_LEASE_SECONDS = 600
 OUTBOX_SWEEP_GRACE_SECONDS = 120
+# Stripe calls decided in a transaction (refunds, closing checkouts) run in a huey task after the commit, retried
+# this many times when Stripe cannot be reached, first after this many seconds and then twice as long each time.
+BILLING_PROVIDER_RETRIES = int(ENV.get("BILLING_PROVIDER_RETRIES", "5"))
+BILLING_PROVIDER_RETRY_DELAY = int(ENV.get("BILLING_PROVIDER_RETRY_DELAY", "30"))
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [

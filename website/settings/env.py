@@ -37,11 +37,23 @@ def database_config(env: Mapping[str, str], base_dir: Path) -> dict:
 
     SQLite runs every transaction as ``BEGIN IMMEDIATE`` so that writers serialise: the
     booking transaction then checks for overlaps under the write lock.
+
+    PostgreSQL gives up waiting on a row lock after ``DB_LOCK_TIMEOUT_MS`` (5000; 0 waits for ever), so a
+    request queued behind another one's lock answers "busy, try again" (``website.middleware``) instead of
+    hanging until the proxy's timeout.
     """
     url = env.get("DATABASE_URL", "").strip()
     if url:
         config = dj_database_url.parse(url, conn_max_age=int(env.get("CONN_MAX_AGE", "60")))
         config["CONN_HEALTH_CHECKS"] = True
+        if config["ENGINE"].endswith(("postgresql", "postgis")):
+            lock_timeout = env.get("DB_LOCK_TIMEOUT_MS", "").strip() or "5000"
+            if not lock_timeout.isdigit():
+                raise ImproperlyConfigured(
+                    f"DB_LOCK_TIMEOUT_MS must be a whole number of milliseconds, not {lock_timeout!r}"
+                )
+            options = config.setdefault("OPTIONS", {})
+            options["options"] = f"{options.get('options', '')} -c lock_timeout={int(lock_timeout)}".strip()
         return config
     return {
         "ENGINE": "django.db.backends.sqlite3",

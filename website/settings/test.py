@@ -13,6 +13,8 @@ STORAGES = {
 }
 MEDIA_ROOT = BASE_DIR / ".test-media"
 HUEY = envconf.huey_config(ENV, BASE_DIR, immediate=envconf.env_bool(ENV, "HUEY_IMMEDIATE", True))
+# Immediate huey keeps a delayed retry in a schedule nothing reads: without a delay, a retry runs at once.
+BILLING_PROVIDER_RETRY_DELAY = 0
 ACCOUNT_RATE_LIMITS = False
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STRIPE_ENABLED = False

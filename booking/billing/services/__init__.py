@@ -11,7 +11,14 @@ and ``_settle`` derives the status from the amounts.
 Locks are always taken in the same order, invoice → payment → refund (and coupon after invoice), so two
 services working on one invoice queue instead of deadlocking. No database lock is ever held across an HTTP
 call to a payment provider: a call that must happen is prepared in one transaction (a pending Payment or Refund
-row, whose primary key is the idempotency key), made outside it, and its answer stored in a second transaction.
+row, whose primary key is the idempotency key), made outside it, and its answer stored in a second transaction. What a
+transaction decides as a side effect (a refund of money paid for nothing, closing superseded checkouts) is sent
+after its commit: ``transaction.on_commit`` enqueues a huey task (``tasks.send_refund``,
+``tasks.expire_provider_checkouts``), retried, which may run twice without refunding twice. So a service may run
+inside a caller's transaction (the webhook's, a cancellation's) and the provider still hears of nothing that
+rolls back. ``network_guard`` enforces it: every provider call made inside a transaction raises
+``ProviderCallInTransaction``. Only staff refunds (``refund_payment``) call the provider while the request waits,
+after their own commit, so that staff see a refusal at once.
 
 Money that arrives for nothing is given back: a payment for a void invoice, for a session whose held time was
 taken (or released) before the payment came, or beyond what the invoice asked for is refunded by the system.
@@ -44,7 +51,7 @@ from .coupons import apply_coupon, check_coupon, remove_coupon
 from .holds import void_lapsed_hold_invoices
 from .invoices import book_with_invoice, create_invoice_for_appointment, record_tax_document, void_invoice
 from .offline import record_offline_payment
-from .refunds import apply_cancellation_outcome, record_provider_refund, refund_payment
+from .refunds import apply_cancellation_outcome, record_provider_refund, refund_payment, send_due_refunds, send_refund
 
 __all__ = [
     "LATE_CANCELLATION",
@@ -76,6 +83,8 @@ __all__ = [
     "record_tax_document",
     "refund_payment",
     "remove_coupon",
+    "send_due_refunds",
+    "send_refund",
     "start_checkout",
     "void_invoice",
     "void_lapsed_hold_invoices",

@@ -7,7 +7,7 @@ import logging
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from booking.scheduling.models import AppointmentStatus
@@ -292,8 +292,13 @@ def _cancel_pending_checkouts(
     return [(payment.provider, payment.provider_reference) for payment in pending if payment.provider_reference]
 
 
-def _expire_sessions_quietly(checkouts: list[tuple[str, str]]) -> None:
-    """Close superseded checkouts at their provider; a failure only means a later payment is refunded."""
+def _expire_sessions_quietly(checkouts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Close superseded checkouts at their provider (outside any transaction); returns those it did not close.
+
+    Each checkout is ``(provider identifier, provider reference)``. A failure only means that a later payment
+    through one of them is refunded.
+    """
+    failed = []
     for identifier, reference in checkouts:
         provider = providers.get_provider(identifier)
         if provider is None:
@@ -303,11 +308,33 @@ def _expire_sessions_quietly(checkouts: list[tuple[str, str]]) -> None:
             provider.expire_checkout(reference)
         except providers.ProviderError:
             logger.warning("Could not expire %s checkout %s", provider, reference, exc_info=True)
+            failed.append((identifier, reference))
+    return failed
 
 
-def _voidable(invoice: Invoice) -> bool:
-    """Draft or open (or paid with nothing, e.g. a free session), and no money kept on it."""
-    if invoice.amount_paid - invoice.amount_refunded != 0:
+def _expire_sessions_after_commit(checkouts: list[tuple[str, str]]) -> None:
+    """Close these checkouts at their provider once the current transaction commits (a huey task, retried).
+
+    Called inside the transaction that cancelled their payments: a rollback forgets them, and no provider call
+    waits while its locks are held. Outside a transaction the task is enqueued at once.
+    """
+    if not checkouts:
+        return
+
+    def enqueue(checkouts: tuple[tuple[str, str], ...] = tuple(checkouts)) -> None:
+        from ..tasks import expire_provider_checkouts  # the tasks module imports the services
+
+        expire_provider_checkouts([list(checkout) for checkout in checkouts])
+
+    transaction.on_commit(enqueue, robust=True)
+
+
+def _voidable(invoice: Invoice, *, being_refunded: Decimal = ZERO) -> bool:
+    """Draft or open (or paid with nothing, e.g. a free session), and no money kept on it.
+
+    ``being_refunded``: pending refunds just decided in the same transaction, counted as given back already.
+    """
+    if invoice.amount_paid - invoice.amount_refunded - being_refunded != 0:
         return False
     return invoice.status in (InvoiceStatus.DRAFT, InvoiceStatus.OPEN) or (
         invoice.status == InvoiceStatus.PAID and invoice.amount_paid == 0
@@ -315,7 +342,8 @@ def _voidable(invoice: Invoice) -> bool:
 
 
 def _void(invoice: Invoice, *, actor, reason: str, now: datetime) -> list[tuple[str, str]]:
-    """Void a locked invoice; returns the checkouts to close at their provider after the commit.
+    """Void a locked invoice; returns the checkouts to close at their provider after the commit
+    (``_expire_sessions_after_commit``).
 
     The coupon redemption stays as history; redemptions on void invoices no longer count against the limits.
     """

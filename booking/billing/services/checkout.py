@@ -34,7 +34,7 @@ from ._common import (
     Action,
     _cancel_pending_checkouts,
     _check_payable,
-    _expire_sessions_quietly,
+    _expire_sessions_after_commit,
     _lock_invoice,
     _lock_payment,
     _log,
@@ -46,7 +46,7 @@ from ._common import (
     _void,
 )
 from .holds import _lapsed_hold_invoice, _place_held_appointments, _release_held_appointments
-from .refunds import _refund
+from .refunds import _open_refund, _send_refund_after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def start_checkout(
         reusable = next((payment for payment in open_ones if payment.checkout_url), None)
         if reusable is not None:
             return reusable
-        stale_sessions = _cancel_pending_checkouts(invoice, now=now)
+        _expire_sessions_after_commit(_cancel_pending_checkouts(invoice, now=now))
         hold_deadlines = Appointment.objects.filter(
             invoice_lines__invoice=invoice, status=AppointmentStatus.PENDING_PAYMENT, hold_expires_at__isnull=False
         ).values_list("hold_expires_at", flat=True)
@@ -111,7 +111,6 @@ def start_checkout(
             recorded_by=_user_or_none(actor),
         )
         description = _checkout_description(invoice)
-    _expire_sessions_quietly(stale_sessions)
     try:
         checkout = provider.start_checkout(
             payment_id=payment.pk,
@@ -199,7 +198,9 @@ def confirm_payment(
     ``payment_reference`` is the provider's reference of the money movement, ``data`` details to
     keep in ``provider_data`` (the charge). Idempotent: a payment already succeeded is returned unchanged. A
     payment cancelled or failed on our side is still recorded (the money was taken); whatever was paid for nothing
-    is then refunded by the system.
+    is then refunded by the system: the pending refund is written in the payment's transaction (which may be the
+    caller's, e.g. the webhook's) and sent to the provider by a huey task once it commits, as are the superseded
+    checkouts closed.
     """
     now = _now(now)
     data = {key: value for key, value in (data or {}).items() if value}
@@ -233,16 +234,21 @@ def confirm_payment(
                 amount=payment.amount,
             )
             refund_due, reason = _refund_due_after_payment(invoice, payment, from_status=from_status, now=now)
-            superseded = (
-                _cancel_pending_checkouts(invoice, now=now, exclude_pk=payment.pk)
-                if invoice.status == InvoiceStatus.PAID
-                else []
-            )
+            if invoice.status == InvoiceStatus.PAID:
+                _expire_sessions_after_commit(_cancel_pending_checkouts(invoice, now=now, exclude_pk=payment.pk))
+            if refund_due > 0:
+                try:
+                    refund = _open_refund(
+                        invoice=invoice, payment=payment, amount=refund_due, reason=reason, actor=None, now=now
+                    )
+                except PaymentError as error:  # refused before writing anything: the payment stays recorded
+                    logger.error(
+                        "Payment %s has %s to give back but cannot be refunded: %s", payment.pk, refund_due, error
+                    )
+                else:
+                    _send_refund_after_commit(refund)
     except IntegrityError as exc:  # the provider's payment is already recorded on another payment
         raise PaymentError("invalid_request") from exc
-    _expire_sessions_quietly(superseded)
-    if refund_due > 0:
-        _refund(payment=payment, amount=refund_due, reason=reason, actor=None, now=now, raise_on_failure=False)
     payment.refresh_from_db()
     return payment
 

@@ -26,7 +26,7 @@ from ._common import (
     _billing_settings,
     _compute_totals,
     _event,
-    _expire_sessions_quietly,
+    _expire_sessions_after_commit,
     _has_perm,
     _issue,
     _lock_invoice,
@@ -207,8 +207,7 @@ def void_invoice(*, invoice: Invoice, actor, reason: str, now: datetime | None =
         invoice = _lock_invoice(invoice.pk)
         if not _voidable(invoice):
             raise PaymentError("invalid_state")
-        stale_sessions = _void(invoice, actor=actor, reason=reason, now=now)
-    _expire_sessions_quietly(stale_sessions)
+        _expire_sessions_after_commit(_void(invoice, actor=actor, reason=reason, now=now))
     return invoice
 
 

@@ -20,7 +20,7 @@ from ._common import (
     Action,
     _cancel_pending_checkouts,
     _check_payable,
-    _expire_sessions_quietly,
+    _expire_sessions_after_commit,
     _lock_invoice,
     _log,
     _money,
@@ -88,10 +88,8 @@ def record_offline_payment(
             amount=amount,
             external_reference=external_reference,
         )
-        superseded = []
         if invoice.status == InvoiceStatus.PAID:
             if _place_held_appointments(invoice, now):
                 raise PaymentError("slot_unavailable")  # rolls the payment back with everything else
-            superseded = _cancel_pending_checkouts(invoice, now=now)
-    _expire_sessions_quietly(superseded)
+            _expire_sessions_after_commit(_cancel_pending_checkouts(invoice, now=now))
     return payment

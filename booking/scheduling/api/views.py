@@ -36,6 +36,7 @@ from booking.scheduling.models import (
 )
 from booking.scheduling.selectors import find_slots
 from portal.accounts.services import ensure_patient
+from website.middleware import BUSY_MESSAGE, BUSY_RETRY_AFTER_SECONDS, busy_json, is_database_busy
 
 from .permissions import HasVerifiedEmail, appointments_visible_to, may_change
 from .schema import APIAutoSchema
@@ -88,6 +89,12 @@ def api_exception_handler(exc, context):
         return Response(
             {"error": exc.code, "detail": str(exc.message)},
             status=BOOKING_ERROR_STATUS.get(exc.code, status.HTTP_400_BAD_REQUEST),
+        )
+    if is_database_busy(exc):
+        return Response(
+            busy_json(str(BUSY_MESSAGE)),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(_("No appointment with that reference is visible to you."))

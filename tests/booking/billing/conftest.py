@@ -31,6 +31,7 @@ from tests.factories.scheduling import (
     ServiceFactory,
     WeeklyAvailabilityFactory,
 )
+from tests.on_commit import run_commit_hooks_like_a_commit
 
 from .stripe_server import start_stripe_server
 
@@ -115,3 +116,9 @@ def make_held_invoice(db, pinned_clock):
         return billing.create_invoice_for_appointment(appointment=appointment, actor=patient.user)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _commit_hooks(request, monkeypatch):
+    """The services send refunds and close checkouts after their commit: here that commit runs its hooks."""
+    run_commit_hooks_like_a_commit(request, monkeypatch)

@@ -4,6 +4,9 @@
 ``FakeGateway``'s. It behaves like Stripe where the services care: idempotency keys return the first answer,
 expiring a session that is no longer open answers with its state, and any call can be made to fail with
 ``fail_on(name)`` (raising the gateway's own ``GatewayError``, as a network or Stripe error would).
+
+Like the real gateway, every call refuses to run inside a database transaction (``network_guard``): a service
+that calls the provider with a transaction open fails its unit tests with ``ProviderCallInTransaction``.
 """
 
 from __future__ import annotations
@@ -33,18 +36,25 @@ class FakeGateway:
         self.sessions: dict = {}
         self.refunds: dict = {}
         self.failures: dict[str, str] = {}
+        self.failures_left: dict[str, int] = {}
         self.refund_status = "succeeded"
         self._by_idempotency_key: dict[str, object] = {}
         self._ids = itertools.count(1)
 
     # --- test controls ------------------------------------------------------------------------------------------
 
-    def fail_on(self, name: str, message: str = "Stripe is unreachable") -> None:
-        """Make every later call of ``name`` raise ``GatewayError(message)`` until ``recover(name)``."""
+    def fail_on(self, name: str, message: str = "Stripe is unreachable", *, times: int | None = None) -> None:
+        """Make later calls of ``name`` raise ``GatewayError(message)``: the next ``times`` ones, or every one
+        until ``recover(name)``."""
         self.failures[name] = message
+        if times is None:
+            self.failures_left.pop(name, None)
+        else:
+            self.failures_left[name] = times
 
     def recover(self, name: str) -> None:
         self.failures.pop(name, None)
+        self.failures_left.pop(name, None)
 
     def calls_of(self, name: str) -> list[dict]:
         return [arguments for called, arguments in self.calls if called == name]
@@ -70,9 +80,17 @@ class FakeGateway:
     # --- the gateway's functions --------------------------------------------------------------------------------
 
     def _record(self, name: str, arguments: dict) -> None:
+        from booking.billing.network_guard import refuse_inside_transaction
+
+        refuse_inside_transaction(f"fake Stripe {name}")
         self.calls.append((name, arguments))
         if name in self.failures:
-            raise _gateway().GatewayError(self.failures[name])
+            message = self.failures[name]
+            if name in self.failures_left:
+                self.failures_left[name] -= 1
+                if self.failures_left[name] <= 0:
+                    self.recover(name)
+            raise _gateway().GatewayError(message)
 
     def create_checkout_session(
         self,

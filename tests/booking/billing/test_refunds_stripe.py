@@ -10,11 +10,14 @@ from decimal import Decimal
 
 import pytest
 import requests
+from django.db import transaction
 
-from booking.billing import services
+from booking.billing import services, stripe_gateway
 from booking.billing.errors import PaymentError
 from booking.billing.models import InvoiceStatus, Payment, PaymentStatus, ProcessedEvent, Refund
 from booking.billing.providers.stripe import StripeProvider
+from booking.scheduling import services as scheduling
+from booking.scheduling.errors import BookingError
 from tests.factories.scheduling import SuperuserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -160,3 +163,53 @@ def test_a_dashboard_refund_is_recorded_once_from_charge_refunded(stripe_live, p
     assert sorted(Refund.objects.values_list("amount", flat=True)) == [Decimal("4000"), Decimal("11000")]
     invoice.refresh_from_db()
     assert (invoice.status, invoice.amount_refunded) == (InvoiceStatus.REFUNDED, Decimal("15000"))
+
+
+def test_the_webhooks_automatic_refund_reaches_stripe_once_after_its_commit(
+    stripe_live, stripe_clock, make_held_invoice, monkeypatch
+):
+    """The patient pays after the held time was given to someone else: the ``checkout.session.completed``
+    webhook records the payment and decides the refund; the refund reaches Stripe after that commit, once,
+    and Stripe's ``charge.refunded`` about it changes nothing more."""
+
+    def time_already_taken(**kwargs):
+        raise BookingError("slot_unavailable")
+
+    asked_in_a_transaction = []
+    create_refund = stripe_gateway.create_refund
+
+    def watched_create_refund(**arguments):  # runs in the live server's thread, on its own connection
+        asked_in_a_transaction.append(transaction.get_connection().in_atomic_block)
+        return create_refund(**arguments)
+
+    monkeypatch.setattr(scheduling, "confirm_appointment", time_already_taken)
+    monkeypatch.setattr(stripe_gateway, "create_refund", watched_create_refund)
+    invoice = make_held_invoice()
+    payment = services.start_checkout(
+        invoice=invoice,
+        success_url="http://testserver/billing/checkout/success/?session_id={CHECKOUT_SESSION_ID}",
+        cancel_url="http://testserver/cancel/",
+        actor=invoice.patient.user,
+    )
+    since = stripe_live.delivery_count()
+
+    stripe_live.complete_checkout(payment.provider_reference)
+    stripe_live.wait_for_deliveries("charge.refunded", since=since)
+    stripe_live.wait_idle()
+
+    assert asked_in_a_transaction == [False]  # once, after the webhook's transaction committed
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.SUCCEEDED
+    refund = Refund.objects.get()
+    assert (refund.reason, refund.status, refund.amount) == (
+        services.REASON_TIME_TAKEN,
+        Refund.Status.SUCCEEDED,
+        Decimal("15000"),
+    )
+    (at_stripe_refund,) = stripe_live.list_refunds(payment.provider_payment_reference)
+    assert (at_stripe_refund["id"], at_stripe_refund["amount"]) == (refund.provider_reference, 15000)
+    assert at_stripe_refund["metadata"]["refund"] == str(refund.pk)
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.amount_refunded) == (InvoiceStatus.REFUNDED, Decimal("15000"))
+    deliveries = stripe_live.wait_for_deliveries("checkout.session.completed", since=since)
+    assert {delivery["status"] for delivery in deliveries} == {200}
