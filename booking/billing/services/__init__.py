@@ -58,8 +58,6 @@ from .offline import record_offline_payment
 from .refunds import apply_cancellation_outcome, record_stripe_refund, refund_payment
 
 __all__ = [
-    "CancelledBooking",
-    "CancelledHold",
     "CHECKOUT_MIN_LIFETIME",
     "LATE_CANCELLATION",
     "PLACEABLE_STATUSES",
@@ -75,6 +73,8 @@ __all__ = [
     "REASON_STRIPE_DASHBOARD",
     "REASON_TIME_TAKEN",
     "REASON_VOID_INVOICE",
+    "CancelledBooking",
+    "CancelledHold",
     "apply_cancellation_outcome",
     "apply_coupon",
     "book_with_invoice",

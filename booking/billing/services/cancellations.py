@@ -108,9 +108,9 @@ def cancel_unpaid_hold(
     hold is released and the invoice voided. Money that arrived meanwhile (a checkout found paid, or a payment
     recorded before the lock) changes nothing and comes back as ``paid=True``; the payment confirmed the session.
 
-    Only the patient whose invoice it is (or staff with ``billing.change_invoice``) may do this, and only for
-    the invoice of that held session: anything else is a ``PaymentError``, as is the provider being unreachable
-    (then nothing is changed and the patient may try again).
+    Only the patient whose invoice it is (staff with ``billing.change_invoice``, or the system with
+    ``actor=None``) may do this, and only with the invoice of that held session: anything else is a
+    ``PaymentError``, as is the provider being unreachable (then nothing is changed and the patient may try again).
     """
     now = _now(now)
     _check_hold_and_invoice(appointment, invoice, actor)
@@ -118,23 +118,12 @@ def cancel_unpaid_hold(
         paid = close_open_checkouts(invoice, now=now)
     except stripe_gateway.GatewayError as exc:
         raise PaymentError("provider_error") from exc
-    stale_sessions: list[str] = []
     if not paid:
         with transaction.atomic():
             invoice = _lock_invoice(invoice.pk)
             appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
             paid = invoice.status in _MONEY_ARRIVED
-            if not paid:
-                if appointment.status == AppointmentStatus.CONFIRMED:  # booked meanwhile to be paid at the clinic
-                    raise PaymentError("invalid_state")
-                if appointment.status == AppointmentStatus.PENDING_PAYMENT:
-                    appointment = scheduling.release_hold(
-                        appointment=appointment, reason=REASON_HOLD_GIVEN_BACK, now=now
-                    )
-                if invoice.status == InvoiceStatus.OPEN:  # closing a checkout may already have voided it
-                    if not _voidable(invoice):
-                        raise PaymentError("invalid_state")
-                    stale_sessions = _void(invoice=invoice, actor=actor, reason=REASON_HOLD_CANCELLED, now=now)
+            stale_sessions = [] if paid else _release_and_void(appointment, invoice, actor=actor, now=now)
         _expire_sessions_quietly(stale_sessions)
     appointment.refresh_from_db()
     invoice.refresh_from_db()
@@ -142,11 +131,28 @@ def cancel_unpaid_hold(
 
 
 def _check_hold_and_invoice(appointment: Appointment, invoice: Invoice, actor) -> None:
-    """The invoice must be this held session's and the actor its patient (or billing staff)."""
+    """The actor is the invoice's patient (or billing staff, or the system), and the invoice this held session's."""
     if not isinstance(appointment, Appointment) or not isinstance(invoice, Invoice):
         raise PaymentError("invalid_request")
+    _require_owner_or_staff(actor, invoice, "billing.change_invoice")
     if not invoice.lines.filter(appointment_id=appointment.pk).exists():
         raise PaymentError("invalid_request")
-    _require_owner_or_staff(actor, invoice, "billing.change_invoice")
     if appointment.status != AppointmentStatus.PENDING_PAYMENT and appointment.hold_expires_at is None:
         raise PaymentError("invalid_state")  # not a hold (any more): a booked session is cancelled with cancel_booking
+
+
+def _release_and_void(appointment: Appointment, invoice: Invoice, *, actor, now: datetime) -> list[str]:
+    """Under the caller's locks: free the held time, void the invoice; returns the sessions to close after commit.
+
+    Raises (and so rolls back both) when the session was booked meanwhile to be paid at the clinic, or when the
+    invoice keeps part of a payment: then it is not this use case's to cancel.
+    """
+    if appointment.status == AppointmentStatus.CONFIRMED:
+        raise PaymentError("invalid_state")
+    if appointment.status == AppointmentStatus.PENDING_PAYMENT:
+        scheduling.release_hold(appointment=appointment, reason=REASON_HOLD_GIVEN_BACK, now=now)
+    if invoice.status != InvoiceStatus.OPEN:  # closing a checkout may already have voided it
+        return []
+    if not _voidable(invoice):
+        raise PaymentError("invalid_state")
+    return _void(invoice=invoice, actor=actor, reason=REASON_HOLD_CANCELLED, now=now)

@@ -95,18 +95,17 @@ def world(db, gateway):
     return world
 
 
-def book(world, *, hold=False, start=TUESDAY_9, patient=None) -> tuple[Appointment, Invoice]:
-    """A session with its open invoice: confirmed (paid later), or held for 15 minutes until paid online."""
-    patient = patient or world.patient
+def book(world, *, hold=False, start=TUESDAY_9) -> tuple[Appointment, Invoice]:
+    """A session of the patient's with its open invoice: confirmed (paid later), or held 15 minutes until paid."""
     return billing.book_with_invoice(
-        patient=patient,
+        patient=world.patient,
         professional=world.professional,
         service=world.service,
         start=start,
         location=world.location,
         modality="in_person",
         source="booking_box" if hold else "api",
-        actor=patient.user,
+        actor=world.patient.user,
         hold=hold,
         now=NOW,
     )
@@ -428,7 +427,7 @@ def test_staff_with_the_invoice_permission_may_give_a_hold_back(world):
 )
 def test_a_refused_hold_cancellation_says_why_and_changes_nothing(world, case, code):
     appointment, invoice = book(world, hold=True)
-    booked, booked_invoice = book(world, start=TUESDAY_11, patient=PatientFactory())
+    booked, booked_invoice = book(world, start=TUESDAY_11)  # the same patient's other session, booked
     actor, asked_appointment, asked_invoice = world.patient.user, appointment, invoice
     if case == "another patient":
         actor = PatientFactory().user
@@ -439,7 +438,7 @@ def test_a_refused_hold_cancellation_says_why_and_changes_nothing(world, case, c
     elif case == "not an invoice":
         asked_invoice = invoice.pk
     elif case == "a booked session":
-        actor, asked_appointment, asked_invoice = booked.patient.user, booked, booked_invoice
+        asked_appointment, asked_invoice = booked, booked_invoice
     before = (state(appointment, invoice), state(booked, booked_invoice))
 
     with pytest.raises(PaymentError) as error:
