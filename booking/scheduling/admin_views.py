@@ -2,7 +2,8 @@
 
 These are thin views over ``booking.scheduling.services``: every change goes through a service with
 ``actor=request.user``, so it is checked by the same rules as the public booking box and written to the
-appointment's history. A refused change (``BookingError``) is shown as a message, never a 500.
+appointment's history. Cancelling goes through billing's ``cancel_booking`` (as the API does), which settles the
+invoice as the policy says. A refused change (``BookingError``) is shown as a message, never a 500.
 
 Permissions are Django's model permissions: ``scheduling.view_appointment`` to see, ``change_appointment`` to
 act, ``add_appointment`` to book.
@@ -29,7 +30,6 @@ from wagtail.admin.viewsets.base import ViewSet
 
 from booking.billing import services as billing
 from booking.billing.errors import PaymentError
-from booking.billing.models import Refund
 
 from . import services
 from .admin_forms import (
@@ -231,18 +231,18 @@ class AppointmentActionView(PermissionRequiredMixin, View):
             form = CancelAppointmentForm(request.POST, prefix="cancel")
             if not self._valid(form, request):
                 return False
-            outcome = services.cancel_appointment(
+            cancelled = billing.cancel_booking(
                 appointment=appointment,
                 actor=actor,
                 reason=form.cleaned_data["reason"],
                 staff_override_reason=form.cleaned_data["staff_override_reason"] or None,
             )
-            refunds = billing.apply_cancellation_outcome(outcome=outcome, actor=actor)
-            if any(refund.status == Refund.Status.FAILED for refund in refunds):
+            if cancelled.refund_failed:
                 messages.error(
                     request,
                     gettext("The refund could not be made at the payment provider. Retry it from the invoice."),
                 )
+            outcome = cancelled.outcome
             if outcome.late and outcome.refund == services.RefundDecision.NO_REFUND:
                 messages.warning(request, gettext("This was a late cancellation: by the policy, nothing is refunded."))
         elif action == "reschedule":

@@ -66,8 +66,9 @@ from .timefmt import format_local_time
 Action = AppointmentEvent.Action
 UNKNOWN = object()  # "not read yet", where None is a meaningful value
 
-# Sent on commit with ``appointment`` and ``action`` (an AppointmentEvent.Action): notifications, calendar
-# invitations and payments connect to it in their AppConfig.ready().
+# Sent on commit with ``appointment`` and ``action`` (an AppointmentEvent.Action): notifications and calendar
+# invitations connect to it in their AppConfig.ready(). Payments do not: billing calls these services itself
+# (``billing.cancel_booking``, ``cancel_unpaid_hold``, the checkout and its webhook); these never call billing.
 appointment_changed = django.dispatch.Signal()
 
 
@@ -643,7 +644,8 @@ def release_expired_holds(*, now: datetime | None = None) -> int:
 
 
 def release_hold(*, appointment: Appointment, reason: str = "", now: datetime | None = None) -> Appointment:
-    """Give a held slot back at once (checkout abandoned or expired at the provider), before its deadline.
+    """Give a held slot back at once (checkout abandoned or expired at the provider, or the patient cancelled it
+    before paying: ``billing.cancel_unpaid_hold``), before its deadline.
 
     Does nothing to an appointment that is no longer held: a late "expired" message after the payment
     confirmed it must not cancel a paid session.
@@ -761,6 +763,9 @@ def cancel_appointment(
 
     Inside the service's cancellation window: full refund. Later (until the start): allowed, but no refund,
     unless staff override with a reason. After the start only staff may cancel.
+
+    The decision is only returned: ``billing.cancel_booking`` calls this and then carries it out on the invoice,
+    so views cancel through that, never through this alone (a session cancelled with its money left as it was).
     """
     now = _now(now)
     override = _check_staff_override(actor, staff_override_reason)

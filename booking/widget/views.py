@@ -690,30 +690,21 @@ def _start_checkout(request, appointment: Appointment, invoice: Invoice, *, now)
 
 
 def _cancel_hold(request, appointment: Appointment, invoice: Invoice, *, now):
-    """Free the held time and void its invoice in ONE transaction: never a freed time with a bill still open.
+    """Give the held time back and void its invoice (``billing.cancel_unpaid_hold``: both or neither).
 
-    Open checkouts are closed at their provider first, outside the transaction (no network call under a row
-    lock); one paid meanwhile in another tab confirms the session instead, and the patient goes to done. Then
-    the invoice is locked first, in the order the payment webhook locks (invoice, then appointment), so the two
-    cannot deadlock; if the money arrived meanwhile, ``void_invoice`` refuses and nothing is changed.
+    Money that arrived meanwhile (paid in another tab) cancels nothing: the patient goes to done. A refusal or an
+    unreachable provider keeps the hold and says so on the pay step; a session no longer held goes to done, which
+    says where it stands.
     """
     try:
-        if billing.close_open_checkouts(invoice, now=now):
-            return redirect("widget:done", reference=appointment.reference)
-        with transaction.atomic():
-            invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-            appointment.refresh_from_db()
-            if appointment.status == AppointmentStatus.PENDING_PAYMENT:
-                reason = "cancelled by the patient before paying"
-                scheduling.release_hold(appointment=appointment, reason=reason, now=now)
-            if invoice.status == InvoiceStatus.OPEN:  # closing a checkout may already have voided it
-                billing.void_invoice(invoice=invoice, actor=None, reason="hold cancelled by the patient", now=now)
-    except (PaymentError, providers.ProviderError) as error:
-        message = error.message if isinstance(error, PaymentError) else PaymentError("provider_error").message
+        cancelled = billing.cancel_unpaid_hold(appointment=appointment, invoice=invoice, actor=request.user, now=now)
+    except PaymentError as error:
         appointment.refresh_from_db()
         if appointment.status != AppointmentStatus.PENDING_PAYMENT:
             return redirect("widget:done", reference=appointment.reference)
-        return _pay_page(request, appointment, _open_invoice(appointment) or invoice, now=now, error=message)
+        return _pay_page(request, appointment, _open_invoice(appointment) or invoice, now=now, error=error.message)
+    if cancelled.paid:
+        return redirect("widget:done", reference=appointment.reference)
     messages.success(request, _("Your booking was cancelled and the time is free again. You can choose another one."))
     return HttpResponseSeeOther(_choose_again_url(request, appointment))
 

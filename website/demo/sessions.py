@@ -237,13 +237,12 @@ class DemoMonth:
         )
         cancelled_at = max(min(self.now - datetime.timedelta(minutes=40), appointment.start), paid_at)
         patient_user = appointment.patient.user
-        outcome = scheduling.cancel_appointment(
+        billing.cancel_booking(
             appointment=appointment,
             actor=patient_user,
             reason="Me salió un viaje de trabajo esa semana.",
             now=cancelled_at,
         )
-        billing.apply_cancellation_outcome(outcome=outcome, actor=patient_user, now=cancelled_at)
 
     def reschedule(self, visit: Visit, appointment: Appointment):
         """The patient moves the session to a later day of the same week or the next."""

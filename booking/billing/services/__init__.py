@@ -1,7 +1,8 @@
-"""Billing use cases: invoice a session, discount codes, online checkout, offline payments, refunds, voiding.
+"""Billing use cases: invoicing, discount codes, online checkout, offline payments, refunds, cancelling, voiding.
 
-One module per group of use cases (``invoices``, ``coupons``, ``checkout``, ``offline``, ``refunds``, ``holds``),
-what they share in ``_common``; this package re-exports the public names, so callers import ``services``.
+One module per group of use cases (``invoices``, ``coupons``, ``checkout``, ``offline``, ``refunds``, ``holds``,
+``cancellations``), what they share in ``_common``; this package re-exports the public names, so callers import
+``services``.
 
 Every function follows the skeleton of CONVENTIONS.md: check the rule and raise ``PaymentError``;
 ``transaction.atomic()``, re-read the invoice and payment rows with ``select_for_update()``, change, save,
@@ -38,6 +39,14 @@ from ._common import (
     REASON_TIME_TAKEN,
     REASON_VOID_INVOICE,
 )
+from .cancellations import (
+    REASON_HOLD_CANCELLED,
+    REASON_HOLD_GIVEN_BACK,
+    CancelledBooking,
+    CancelledHold,
+    cancel_booking,
+    cancel_unpaid_hold,
+)
 from .checkout import (
     close_open_checkouts,
     confirm_checkout,
@@ -60,14 +69,20 @@ __all__ = [
     "REASON_CANCELLED",
     "REASON_CANCELLED_REFUND",
     "REASON_CHECKOUT_NOT_COMPLETED",
+    "REASON_HOLD_CANCELLED",
+    "REASON_HOLD_GIVEN_BACK",
     "REASON_HOLD_LAPSED",
     "REASON_LATE_CANCELLATION",
     "REASON_OVERPAID",
     "REASON_TIME_TAKEN",
     "REASON_VOID_INVOICE",
+    "CancelledBooking",
+    "CancelledHold",
     "apply_cancellation_outcome",
     "apply_coupon",
     "book_with_invoice",
+    "cancel_booking",
+    "cancel_unpaid_hold",
     "check_coupon",
     "close_open_checkouts",
     "confirm_checkout",

@@ -368,10 +368,10 @@ class AppointmentCancelView(AppointmentObjectView):
         appointment = self.get_changeable_appointment(reference)
         body = CancelSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        outcome = services.cancel_appointment(
+        cancelled = billing.cancel_booking(
             appointment=appointment, reason=body.validated_data["reason"], actor=request.user
         )
-        billing.apply_cancellation_outcome(outcome=outcome, actor=request.user)
+        outcome = cancelled.outcome
         data = AppointmentSerializer(outcome.appointment).data
         data.update(refund=outcome.refund.value, late=outcome.late)
         return Response(data)

@@ -14,6 +14,7 @@ from django.core import mail
 from booking.billing import services as billing
 from booking.billing.errors import PaymentError
 from booking.billing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
+from booking.billing.services import cancellations
 from booking.scheduling.models import Appointment, AppointmentStatus
 from tests.booking.billing.fakes import install_fake_gateway
 from tests.factories.accounts import PatientFactory
@@ -253,7 +254,7 @@ def test_cancel_is_one_transaction(patient_client, clinic, gateway, monkeypatch)
     def refuse(**kwargs):
         raise PaymentError("invalid_state")
 
-    monkeypatch.setattr(billing, "void_invoice", refuse)
+    monkeypatch.setattr(cancellations, "_void", refuse)
     response = patient_client.post(pay_url, {"action": "cancel"}, **EN)
     assert response.status_code == 200
     assert "This invoice can no longer be changed this way." in response.content.decode()
