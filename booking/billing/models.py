@@ -469,7 +469,7 @@ class Payment(models.Model):
     def refunded_amount(self) -> Decimal:
         """Sum of succeeded and pending refunds (pending ones are already promised)."""
         return sum(
-            (r.amount for r in self.refunds.all() if r.status != Refund.Status.FAILED),
+            (r.amount for r in self.refunds.all() if r.status != RefundStatus.FAILED),
             ZERO,
         )
 
@@ -480,16 +480,17 @@ class Payment(models.Model):
         return self.amount - self.refunded_amount
 
 
-class Refund(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        SUCCEEDED = "succeeded", _("Succeeded")
-        FAILED = "failed", _("Failed")
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
 
+
+class Refund(models.Model):
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment"))
     amount = _money_field(_("amount"))
     reason = models.TextField(_("reason"), blank=True)
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(_("status"), max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING)
     stripe_refund_id = models.CharField(_("Stripe refund"), max_length=255, blank=True)
     failure_message = models.CharField(_("failure"), max_length=300, blank=True)
     actor = models.ForeignKey(

@@ -29,7 +29,7 @@ from wagtail.admin.viewsets.base import ViewSet
 
 from booking.billing import services as billing
 from booking.billing.errors import PaymentError
-from booking.billing.models import Refund
+from booking.billing.models import RefundStatus
 
 from . import services
 from .admin_forms import (
@@ -238,7 +238,7 @@ class AppointmentActionView(PermissionRequiredMixin, View):
                 staff_override_reason=form.cleaned_data["staff_override_reason"] or None,
             )
             refunds = billing.apply_cancellation_outcome(outcome=outcome, actor=actor)
-            if any(refund.status == Refund.Status.FAILED for refund in refunds):
+            if any(refund.status == RefundStatus.FAILED for refund in refunds):
                 messages.error(
                     request,
                     gettext("The refund could not be made at the payment provider. Retry it from the invoice."),

@@ -17,6 +17,7 @@ from ..models import (
     PaymentMethod,
     PaymentStatus,
     Refund,
+    RefundStatus,
 )
 from ..selectors import invoice_for_appointment
 from ._common import (
@@ -45,15 +46,15 @@ logger = logging.getLogger(__name__)
 
 def _refund_status(stripe_status: str) -> str:
     if stripe_status == "succeeded":
-        return Refund.Status.SUCCEEDED
+        return RefundStatus.SUCCEEDED
     if stripe_status in ("failed", "canceled", "cancelled"):
-        return Refund.Status.FAILED
-    return Refund.Status.PENDING
+        return RefundStatus.FAILED
+    return RefundStatus.PENDING
 
 
 def _complete_refund(invoice: Invoice, refund: Refund, now: datetime) -> None:
     """Mark a locked pending refund succeeded and count it on the locked invoice."""
-    refund.status = Refund.Status.SUCCEEDED
+    refund.status = RefundStatus.SUCCEEDED
     refund.completed_at = now
     refund.save(update_fields=["status", "completed_at", "stripe_refund_id"])
     from_status = invoice.status
@@ -74,7 +75,7 @@ def _complete_refund(invoice: Invoice, refund: Refund, now: datetime) -> None:
 
 
 def _fail_refund(refund: Refund, message: str) -> None:
-    refund.status = Refund.Status.FAILED
+    refund.status = RefundStatus.FAILED
     refund.failure_message = (message or "")[:300]
     refund.save(update_fields=["status", "failure_message", "stripe_refund_id"])
 
@@ -113,7 +114,7 @@ def _refund(*, payment: Payment, amount, reason: str, actor, now: datetime, rais
     except stripe_gateway.GatewayError as exc:
         with transaction.atomic():
             refund = Refund.objects.select_for_update().get(pk=refund.pk)
-            if refund.status == Refund.Status.PENDING:
+            if refund.status == RefundStatus.PENDING:
                 _fail_refund(refund, str(exc))
         logger.warning("Stripe refund %s failed", refund.pk, exc_info=True)
         if raise_on_failure:
@@ -125,15 +126,15 @@ def _refund(*, payment: Payment, amount, reason: str, actor, now: datetime, rais
         refund = Refund.objects.select_for_update().get(pk=refund.pk)
         refund.stripe_refund_id = refund.stripe_refund_id or result.id or ""
         status = _refund_status(result.status)
-        if refund.status != Refund.Status.PENDING:  # a webhook got here first
+        if refund.status != RefundStatus.PENDING:  # a webhook got here first
             pass
-        elif status == Refund.Status.SUCCEEDED:
+        elif status == RefundStatus.SUCCEEDED:
             _complete_refund(invoice, refund, now)
-        elif status == Refund.Status.FAILED:
+        elif status == RefundStatus.FAILED:
             _fail_refund(refund, result.status)
         else:
             refund.save(update_fields=["stripe_refund_id"])
-    if refund.status == Refund.Status.FAILED and raise_on_failure:
+    if refund.status == RefundStatus.FAILED and raise_on_failure:
         raise PaymentError("refund_failed")
     return refund
 
@@ -170,7 +171,7 @@ def record_stripe_refund(
         if refund is None:
             refund = (
                 Refund.objects.select_for_update()
-                .filter(payment=payment, status=Refund.Status.PENDING, stripe_refund_id="", amount=value)
+                .filter(payment=payment, status=RefundStatus.PENDING, stripe_refund_id="", amount=value)
                 .order_by("pk")
                 .first()
             )
@@ -180,14 +181,14 @@ def record_stripe_refund(
         if refund is not None:
             if refund.payment_id != payment.pk:
                 raise PaymentError("invalid_request")
-            if refund.status != Refund.Status.PENDING or new_status == Refund.Status.PENDING:
+            if refund.status != RefundStatus.PENDING or new_status == RefundStatus.PENDING:
                 return None
-            if new_status == Refund.Status.SUCCEEDED:
+            if new_status == RefundStatus.SUCCEEDED:
                 _complete_refund(invoice, refund, now)
             else:
                 _fail_refund(refund, status)
             return refund
-        if new_status == Refund.Status.FAILED:
+        if new_status == RefundStatus.FAILED:
             return None
         if payment.status != PaymentStatus.SUCCEEDED or value > payment.refundable_amount:
             raise PaymentError("amount_too_large")
@@ -198,7 +199,7 @@ def record_stripe_refund(
             stripe_refund_id=stripe_refund_id,
             created_at=now,
         )
-        if new_status == Refund.Status.SUCCEEDED:
+        if new_status == RefundStatus.SUCCEEDED:
             _complete_refund(invoice, refund, now)
     return refund
 

@@ -13,7 +13,7 @@ import requests
 
 from booking.billing import services
 from booking.billing.errors import PaymentError
-from booking.billing.models import InvoiceStatus, Payment, PaymentStatus, Refund, StripeEvent
+from booking.billing.models import InvoiceStatus, Payment, PaymentStatus, Refund, RefundStatus, StripeEvent
 from tests.factories.scheduling import SuperuserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -63,7 +63,7 @@ def test_a_full_refund_reaches_stripe_and_refunds_the_invoice(stripe_live, pay, 
 
     refund = services.refund_payment(payment=payment, reason="Session cancelled by the clinic", actor=staff)
 
-    assert refund.status == Refund.Status.SUCCEEDED
+    assert refund.status == RefundStatus.SUCCEEDED
     assert refund.stripe_refund_id.startswith("re_")
     assert refund.amount == Decimal("15000")
     assert at_stripe(stripe_live, payment) == [15000]
@@ -143,7 +143,7 @@ def test_a_dashboard_refund_is_recorded_once_from_charge_refunded(stripe_live, p
     assert delivered["status"] == 200
     assert [r.json()["duplicate"] for r in replays] == [True, True]
     refund = Refund.objects.get()
-    assert (refund.amount, refund.status) == (Decimal("4000"), Refund.Status.SUCCEEDED)
+    assert (refund.amount, refund.status) == (Decimal("4000"), RefundStatus.SUCCEEDED)
     assert refund.stripe_refund_id == stripe_live.list_refunds(payment.stripe_payment_intent_id)[0]["id"]
     assert refund.reason == services.REASON_STRIPE_DASHBOARD
     invoice = payment.invoice

@@ -25,6 +25,7 @@ from booking.billing.models import (
     Payment,
     PaymentStatus,
     Refund,
+    RefundStatus,
 )
 from booking.billing.services import invoices as invoices_module
 from booking.billing.tasks import expire_stale_checkouts_task
@@ -710,7 +711,7 @@ def test_a_refund_that_fails_while_confirming_keeps_the_payment_and_leaves_a_fai
 
     invoice.refresh_from_db()
     assert payment.status == PaymentStatus.SUCCEEDED
-    assert payment.refunds.get().status == Refund.Status.FAILED
+    assert payment.refunds.get().status == RefundStatus.FAILED
     assert (invoice.status, invoice.amount_refunded) == ("paid", Decimal("0"))
     assert payment.refundable_amount == Decimal("35000")  # staff can retry from the admin
 
@@ -1090,7 +1091,7 @@ def test_a_stripe_refund_is_sent_with_an_idempotency_key(fake_gateway, cashier):
         "idempotency_key": f"refund-{refund.pk}",
         "metadata": {"invoice": invoice.reference, "payment": str(payment.pk), "refund": str(refund.pk)},
     }
-    assert refund.status == Refund.Status.SUCCEEDED
+    assert refund.status == RefundStatus.SUCCEEDED
     assert fake_gateway.refunds[refund.stripe_refund_id].amount == Decimal("10000")
     assert (invoice.status, invoice.amount_refunded) == ("partially_refunded", Decimal("10000"))
 
@@ -1104,7 +1105,7 @@ def test_a_pending_stripe_refund_counts_once_stripe_reports_it(fake_gateway, cas
 
     invoice.refresh_from_db()
     payment.refresh_from_db()
-    assert refund.status == Refund.Status.PENDING
+    assert refund.status == RefundStatus.PENDING
     assert invoice.amount_refunded == Decimal("0")
     assert payment.refundable_amount == Decimal("0")  # promised: no second refund meanwhile
 
@@ -1145,7 +1146,7 @@ def test_a_refund_stripe_declines_is_reported(fake_gateway, cashier):
         services.refund_payment(payment=payment, reason="goodwill", actor=cashier, now=NOW)
 
     assert error.value.code == "refund_failed"
-    assert payment.refunds.get().status == Refund.Status.FAILED
+    assert payment.refunds.get().status == RefundStatus.FAILED
 
 
 @pytest.mark.parametrize(
@@ -1364,7 +1365,7 @@ def test_a_cancellation_refund_that_stripe_refuses_is_returned_failed_and_the_in
     )
 
     invoice.refresh_from_db()
-    assert refund.status == Refund.Status.FAILED
+    assert refund.status == RefundStatus.FAILED
     assert (invoice.status, invoice.amount_refunded) == ("paid", Decimal("0"))  # staff retry from the admin
 
 
