@@ -649,7 +649,7 @@ def _pay_at_clinic_instead(request, appointment: Appointment, invoice: Invoice, 
             invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
             if invoice.status != InvoiceStatus.OPEN or invoice.payments.filter(status=PaymentStatus.PENDING).exists():
                 raise PaymentError("invalid_state")
-            scheduling.confirm_appointment(appointment=appointment, actor=request.user, now=now)
+            billing.confirm_held_appointment(appointment=appointment, actor=request.user, now=now)
     except BookingError:
         return _hold_lapsed(request, appointment, now=now, status=409)
     except PaymentError as error:

@@ -43,7 +43,7 @@ from .checkout import (
     start_checkout,
 )
 from .coupons import apply_coupon, check_coupon, remove_coupon
-from .holds import void_lapsed_hold_invoices
+from .holds import confirm_held_appointment, void_lapsed_hold_invoices
 from .invoices import book_with_invoice, create_invoice_for_appointment, record_tax_document, void_invoice
 from .offline import record_offline_payment
 from .refunds import apply_cancellation_outcome, record_stripe_refund, refund_payment
@@ -68,6 +68,7 @@ __all__ = [
     "check_coupon",
     "close_open_checkouts",
     "confirm_checkout_session",
+    "confirm_held_appointment",
     "confirm_payment",
     "create_invoice_for_appointment",
     "expire_checkout",
