@@ -186,7 +186,7 @@ class Invoice(models.Model):
 
     @property
     def display_number(self) -> str:
-        """The human number (``B-000123``) once issued; the reference while it is a draft."""
+        """The human number (``B-000123``) once issued; the reference before (a draft, a hold's invoice until paid)."""
         if self.number is None:
             return self.reference
         return f"{self.series.prefix}{self.number:06d}"
