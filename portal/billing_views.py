@@ -15,7 +15,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from booking.billing import providers
-from booking.billing.models import BillingSettings, Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentStatus, Refund
+from booking.billing.models import (
+    BillingSettings,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+)
 from booking.billing.receipts import clinic_zone, receipt_response
 from booking.billing.selectors import invoices_for_user
 
@@ -44,7 +53,7 @@ def invoice_detail(request, reference):
     """One of the patient's invoices: its sessions, totals, payments and refunds, and how to pay what is owed."""
     lines = InvoiceLine.objects.select_related("appointment__professional", "appointment__service")
     visible_payments = Payment.objects.filter(status__in=[PaymentStatus.SUCCEEDED, PaymentStatus.PENDING])
-    refunds = Refund.objects.exclude(status=Refund.Status.FAILED)
+    refunds = Refund.objects.exclude(status=RefundStatus.FAILED)
     queryset = invoices_for_user(request.user).prefetch_related(
         Prefetch("lines", queryset=lines),
         Prefetch("payments", queryset=visible_payments.prefetch_related(Prefetch("refunds", queryset=refunds))),

@@ -63,6 +63,7 @@ from .models import (
     PaymentMethod,
     PaymentStatus,
     Refund,
+    RefundStatus,
     TaxDocumentType,
 )
 
@@ -477,7 +478,7 @@ def todays_sales(now: datetime.datetime | None = None) -> dict:
         .annotate(total=Sum("amount"), sign=Value(1))
     )
     refunded = (
-        Refund.objects.filter(status=Refund.Status.SUCCEEDED, completed_at__gte=start, completed_at__lt=end)
+        Refund.objects.filter(status=RefundStatus.SUCCEEDED, completed_at__gte=start, completed_at__lt=end)
         .order_by()
         .values(currency=F("payment__currency"))
         .annotate(total=Sum("amount"), sign=Value(-1))

@@ -2,6 +2,8 @@
 
 from django.utils.translation import gettext_lazy as _
 
+from booking.errors import DomainError
+
 DEFAULT_MESSAGES = {
     "coupon_unknown": _("That discount code does not exist."),
     "coupon_inactive": _("That discount code is no longer active."),
@@ -32,10 +34,7 @@ DEFAULT_MESSAGES = {
 }
 
 
-class PaymentError(Exception):
+class PaymentError(DomainError):
     """A billing rule said no. Views show ``message``; the API and webhooks use ``code``."""
 
-    def __init__(self, code: str, message=None):
-        self.code = code
-        self.message = message if message is not None else DEFAULT_MESSAGES.get(code, DEFAULT_MESSAGES["not_allowed"])
-        super().__init__(f"{code}: {self.message}")
+    messages = DEFAULT_MESSAGES

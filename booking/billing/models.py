@@ -188,7 +188,7 @@ class Invoice(models.Model):
 
     @property
     def display_number(self) -> str:
-        """The human number (``B-000123``) once issued; the reference while it is a draft."""
+        """The human number (``B-000123``) once issued; the reference before (a draft, a hold's invoice until paid)."""
         if self.number is None:
             return self.reference
         return f"{self.series.prefix}{self.number:06d}"
@@ -510,7 +510,7 @@ class Payment(models.Model):
     def refunded_amount(self) -> Decimal:
         """Sum of succeeded and pending refunds (pending ones are already promised)."""
         return sum(
-            (r.amount for r in self.refunds.all() if r.status != Refund.Status.FAILED),
+            (r.amount for r in self.refunds.all() if r.status != RefundStatus.FAILED),
             ZERO,
         )
 
@@ -521,16 +521,17 @@ class Payment(models.Model):
         return self.amount - self.refunded_amount
 
 
-class Refund(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        SUCCEEDED = "succeeded", _("Succeeded")
-        FAILED = "failed", _("Failed")
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
 
+
+class Refund(models.Model):
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment"))
     amount = _money_field(_("amount"))
     reason = models.TextField(_("reason"), blank=True)
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(_("status"), max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING)
     provider = models.CharField(_("payment provider"), max_length=32, blank=True)
     provider_reference = models.CharField(_("provider's refund reference"), max_length=255, blank=True)
     failure_message = models.CharField(_("failure"), max_length=300, blank=True)

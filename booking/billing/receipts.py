@@ -35,6 +35,7 @@ from .models import (
     Payment,
     PaymentStatus,
     Refund,
+    RefundStatus,
 )
 
 PDF_CONTENT_TYPE = "application/pdf"
@@ -91,7 +92,7 @@ def receipt_invoice(invoice: Invoice) -> Invoice:
     lines = InvoiceLine.objects.select_related(
         "service", "appointment__professional", "appointment__location", "appointment__service"
     )
-    refunds = Refund.objects.exclude(status=Refund.Status.FAILED)
+    refunds = Refund.objects.exclude(status=RefundStatus.FAILED)
     payments = Payment.objects.filter(status=PaymentStatus.SUCCEEDED).prefetch_related(
         Prefetch("refunds", queryset=refunds, to_attr="receipt_refunds")
     )

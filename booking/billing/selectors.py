@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from booking.scheduling.models import Appointment
 
@@ -43,12 +43,13 @@ def invoice_for_appointment(appointment: Appointment) -> Invoice | None:
 
 
 def invoices_for_user(user) -> QuerySet[Invoice]:
-    """A patient's issued invoices, newest first (drafts are the clinic's work in progress, never shown)."""
+    """A patient's invoices, newest first: the open ones of held sessions (not numbered yet) come first; drafts are
+    the clinic's work in progress, never shown."""
     if user is None or not getattr(user, "is_authenticated", False):
         return Invoice.objects.none()
     return (
         Invoice.objects.for_patient(user)
         .exclude(status=InvoiceStatus.DRAFT)
         .select_related("series", "patient__user")
-        .order_by("-issued_at", "-pk")
+        .order_by(F("issued_at").desc(nulls_first=True), "-pk")
     )

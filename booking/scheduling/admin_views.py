@@ -226,7 +226,7 @@ class AppointmentActionView(PermissionRequiredMixin, View):
         """Runs ``action``; False when the form was invalid (its errors are already in the messages)."""
         actor = request.user
         if action == "confirm":
-            services.confirm_appointment(appointment=appointment, actor=actor)
+            billing.confirm_held_appointment(appointment=appointment, actor=actor)
         elif action == "cancel":
             form = CancelAppointmentForm(request.POST, prefix="cancel")
             if not self._valid(form, request):

@@ -2,6 +2,8 @@
 
 from django.utils.translation import gettext_lazy as _
 
+from booking.errors import DomainError
+
 DEFAULT_MESSAGES = {
     "slot_unavailable": _("Sorry, that time has just been taken. Please choose another one."),
     "outside_availability": _("That time is not offered for this service."),
@@ -17,10 +19,7 @@ DEFAULT_MESSAGES = {
 }
 
 
-class BookingError(Exception):
+class BookingError(DomainError):
     """A booking rule said no. Views show ``message``; the API returns ``code`` with a 4xx status."""
 
-    def __init__(self, code: str, message=None):
-        self.code = code
-        self.message = message if message is not None else DEFAULT_MESSAGES.get(code, DEFAULT_MESSAGES["not_allowed"])
-        super().__init__(f"{code}: {self.message}")
+    messages = DEFAULT_MESSAGES

@@ -59,7 +59,7 @@ from .models import (
     Room,
     Service,
 )
-from .models.appointments import OPEN_STATUSES
+from .models.appointments import OPEN_STATUSES, expired_hold_q
 from .selectors import DEFAULT_STEP, load_availability
 from .timefmt import format_local_time
 
@@ -260,7 +260,7 @@ def _read_patient_clash_and_expired_holds(
     holds overlapping the blocked interval (anyone's: the caller keeps those of the professional or the room), all
     locked. Runs under the professional's and the patient's locks, like the two reads it replaces.
     """
-    expired_hold = Q(status=AppointmentStatus.PENDING_PAYMENT, hold_expires_at__lte=now)
+    expired_hold = expired_hold_q(now)
     patient_session = Q(patient_id=patient_id, status__in=OPEN_STATUSES, start__lt=end, end__gt=start) & ~expired_hold
     in_the_way = expired_hold & Q(blocked_start__lt=blocked_end, blocked_end__gt=blocked_start)
     rows = (
@@ -289,11 +289,8 @@ def _expire_holds_in_the_way(holds: list[Appointment], *, professional_id: int, 
 
 def _release_expired_holds_overlapping(*, professional_id: int, room_id: int | None, start, end, now) -> None:
     """Cancel expired holds in the way, so the new row does not trip the PostgreSQL exclusion constraint."""
-    expired = Appointment.objects.select_for_update().filter(
-        status=AppointmentStatus.PENDING_PAYMENT,
-        hold_expires_at__lte=now,
-        blocked_start__lt=end,
-        blocked_end__gt=start,
+    expired = (
+        Appointment.objects.select_for_update().expired_holds(now).filter(blocked_start__lt=end, blocked_end__gt=start)
     )
     for hold in expired:
         if hold.professional_id == professional_id or (room_id is not None and hold.room_id == room_id):
@@ -633,11 +630,7 @@ def release_expired_holds(*, now: datetime | None = None) -> int:
     """Cancel every hold whose time ran out (event ``hold_expired``); returns how many were released."""
     now = _now(now)
     with transaction.atomic():
-        expired = list(
-            Appointment.objects.select_for_update().filter(
-                status=AppointmentStatus.PENDING_PAYMENT, hold_expires_at__lte=now
-            )
-        )
+        expired = list(Appointment.objects.select_for_update().expired_holds(now))
         for hold in expired:
             _expire_hold(hold, now)
     return len(expired)

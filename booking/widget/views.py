@@ -31,7 +31,6 @@ from booking.billing import providers
 from booking.billing import services as billing
 from booking.billing.errors import PaymentError
 from booking.billing.models import Invoice, InvoiceStatus
-from booking.scheduling import services as scheduling
 from booking.scheduling.errors import BookingError
 from booking.scheduling.models import (
     Appointment,
@@ -649,7 +648,7 @@ def _pay_at_clinic_instead(request, appointment: Appointment, invoice: Invoice, 
             invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
             if invoice.status != InvoiceStatus.OPEN or invoice.payments.open_checkouts().exists():
                 raise PaymentError("invalid_state")
-            scheduling.confirm_appointment(appointment=appointment, actor=request.user, now=now)
+            billing.confirm_held_appointment(appointment=appointment, actor=request.user, now=now)
     except BookingError:
         return _hold_lapsed(request, appointment, now=now, status=409)
     except PaymentError as error:

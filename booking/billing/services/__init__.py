@@ -57,7 +57,7 @@ from .checkout import (
     start_checkout,
 )
 from .coupons import apply_coupon, check_coupon, remove_coupon
-from .holds import void_lapsed_hold_invoices
+from .holds import confirm_held_appointment, void_lapsed_hold_invoices
 from .invoices import book_with_invoice, create_invoice_for_appointment, record_tax_document, void_invoice
 from .offline import record_offline_payment
 from .refunds import apply_cancellation_outcome, record_provider_refund, refund_payment, send_due_refunds, send_refund
@@ -86,6 +86,7 @@ __all__ = [
     "check_coupon",
     "close_open_checkouts",
     "confirm_checkout",
+    "confirm_held_appointment",
     "confirm_payment",
     "create_invoice_for_appointment",
     "expire_checkout",

@@ -230,44 +230,73 @@ def _settle(invoice: Invoice, now: datetime) -> None:
 def _take_default_series_number() -> tuple[InvoiceSeries, int]:
     """The default series (created first if missing) and the number taken from it, in one UPDATE ... RETURNING.
 
-    The UPDATE locks the series row until the transaction ends, as ``_issue``'s SELECT ... FOR UPDATE does, so
-    numbers are handed out in order and a rollback gives the number back (no gaps); it saves that SELECT.
+    The UPDATE locks the series row until the transaction ends, as a SELECT ... FOR UPDATE would, so numbers are
+    handed out in order and a rollback gives the number back (no gaps); it saves that SELECT.
     """
+    for _attempt in range(2):
+        taken = _take_number("code", DEFAULT_SERIES_CODE)
+        if taken is not None:
+            return taken
+        _default_series()  # first invoice ever: create the series, then take its first number
+    raise InvoiceSeries.DoesNotExist(DEFAULT_SERIES_CODE)
+
+
+def _take_number(field: str, value) -> tuple[InvoiceSeries, int] | None:
+    """The series whose ``field`` is ``value`` and the number taken from it (locked, as above); None if none."""
     table = connection.ops.quote_name(InvoiceSeries._meta.db_table)
     column = {name: connection.ops.quote_name(InvoiceSeries._meta.get_field(name).column) for name in _SERIES_FIELDS}
     sql = (
-        f"UPDATE {table} SET {column['next_number']} = {column['next_number']} + 1 WHERE {column['code']} = %s "
+        f"UPDATE {table} SET {column['next_number']} = {column['next_number']} + 1 WHERE {column[field]} = %s "
         f"RETURNING {', '.join(column[name] for name in _SERIES_FIELDS)}"
     )
-    for _attempt in range(2):
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [DEFAULT_SERIES_CODE])
-            row = cursor.fetchone()
-        if row is not None:
-            series = InvoiceSeries(**dict(zip(_SERIES_FIELDS, row, strict=True)))
-            return series, series.next_number - 1
-        _default_series()  # first invoice ever: create the series, then take its first number
-    raise InvoiceSeries.DoesNotExist(DEFAULT_SERIES_CODE)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    series = InvoiceSeries(**dict(zip(_SERIES_FIELDS, row, strict=True)))
+    return series, series.next_number - 1
 
 
 _SERIES_FIELDS = ("id", "code", "prefix", "name", "next_number")
 
 
-def _issue(invoice: Invoice, now: datetime, taken: tuple[InvoiceSeries, int] | None = None) -> None:
-    """Give the invoice the series' next number under a row lock: a rollback gives the number back, so no gaps.
+def _issue(invoice: Invoice, now: datetime, taken: tuple[InvoiceSeries, int]) -> None:
+    """Open the invoice with the number the caller took from its series (``_take_default_series_number``).
 
-    ``taken`` is a series and the number the caller already took from it (``_take_default_series_number``).
+    Taken in the caller's transaction under the series' row lock: a rollback gives the number back, so no gaps.
     """
-    if taken is None:
-        series = InvoiceSeries.objects.select_for_update().get(pk=invoice.series_id)
-        invoice.number = series.next_number
-        series.next_number += 1
-        series.save(update_fields=["next_number"])
-    else:
-        series, invoice.number = taken
-    invoice.series = series
+    invoice.series, invoice.number = taken
     invoice.status = InvoiceStatus.OPEN
     invoice.issued_at = now
+
+
+def _give_number(invoice: Invoice, *, actor, now: datetime) -> None:
+    """Number an invoice left unnumbered while it was a hold's, now that it is paid or its booking confirmed.
+
+    A hold's invoice is payable but takes no number, so abandoned checkouts leave no void numbers in the gapless
+    series (pretix's "invoice when paid"). Call it last in the caller's transaction: the series row stays locked
+    until the commit (a rollback gives the number back), and every writer takes that lock after the others
+    (professional, patient, coupon, invoice, appointment), so no two wait for each other in opposite orders.
+    Does nothing to an invoice already numbered, a draft or a void one.
+    """
+    if invoice.number is not None or invoice.status in (InvoiceStatus.DRAFT, InvoiceStatus.VOID):
+        return
+    taken = _take_number("id", invoice.series_id)
+    if taken is None:
+        raise InvoiceSeries.DoesNotExist(invoice.series_id)
+    invoice.series, invoice.number = taken
+    invoice.issued_at = now
+    invoice.save(update_fields=["number", "issued_at", "updated_at"])
+    _log(
+        invoice,
+        Action.ISSUED,
+        actor=actor,
+        at=now,
+        from_status=invoice.status,
+        number=invoice.display_number,
+        total=invoice.total,
+    )
 
 
 def _check_payable(invoice: Invoice) -> None:

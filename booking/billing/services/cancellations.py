@@ -24,7 +24,7 @@ from booking.scheduling.services import CancellationOutcome
 
 from .. import providers
 from ..errors import PaymentError
-from ..models import Invoice, InvoiceStatus, Refund
+from ..models import Invoice, InvoiceStatus, Refund, RefundStatus
 from ._common import _expire_sessions_after_commit, _lock_invoice, _now, _require_owner_or_staff, _void, _voidable
 from .checkout import close_open_checkouts
 from .refunds import apply_cancellation_outcome
@@ -52,7 +52,7 @@ class CancelledBooking:
     @property
     def refund_failed(self) -> bool:
         """A refund the provider refused: staff retry it from the invoice (the cancellation stands)."""
-        return any(refund.status == Refund.Status.FAILED for refund in self.refunds)
+        return any(refund.status == RefundStatus.FAILED for refund in self.refunds)
 
 
 @dataclass(frozen=True)

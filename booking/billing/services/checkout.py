@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from booking.scheduling.models import Appointment, AppointmentStatus
+from booking.scheduling.models import Appointment
 
 from .. import providers
 from ..errors import PaymentError
@@ -80,11 +80,7 @@ def start_checkout(
     with transaction.atomic():
         invoice = _lock_invoice(invoice.pk)
         _check_payable(invoice)
-        lapsed = Appointment.objects.filter(invoice_lines__invoice=invoice).filter(
-            Q(status=AppointmentStatus.PENDING_PAYMENT, hold_expires_at__lte=now)
-            | Q(status=AppointmentStatus.CANCELLED, hold_expires_at__isnull=False)
-        )
-        if lapsed.exists():
+        if Appointment.objects.filter(invoice_lines__invoice=invoice).lapsed_or_expired_holds(now).exists():
             raise PaymentError("hold_expired")  # the checkout would be closed within the minute
         amount = invoice.balance_due
         open_ones = (
@@ -96,9 +92,11 @@ def start_checkout(
         if reusable is not None:
             return reusable
         _expire_sessions_after_commit(_cancel_pending_checkouts(invoice, now=now))
-        hold_deadlines = Appointment.objects.filter(
-            invoice_lines__invoice=invoice, status=AppointmentStatus.PENDING_PAYMENT, hold_expires_at__isnull=False
-        ).values_list("hold_expires_at", flat=True)
+        hold_deadlines = (
+            Appointment.objects.held()
+            .filter(invoice_lines__invoice=invoice, hold_expires_at__isnull=False)
+            .values_list("hold_expires_at", flat=True)
+        )
         expires_at = max([now + provider.checkout_min_lifetime, *hold_deadlines])
         payment = Payment.objects.create(
             invoice=invoice,

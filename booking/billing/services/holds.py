@@ -1,4 +1,4 @@
-"""Sessions held until paid: confirming them once paid, giving their time back, and the invoices they leave."""
+"""Sessions held until paid: confirming them (once paid, or by staff), giving their time back, and their invoices."""
 
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ from ..models import (
     InvoiceStatus,
     PaymentStatus,
 )
+from ..selectors import invoice_for_appointment
 from ._common import (
-    PLACEABLE_STATUSES,
     REASON_CHECKOUT_NOT_COMPLETED,
     REASON_HOLD_LAPSED,
     REASON_TIME_TAKEN,
     STALE_CHECKOUTS_PER_RUN,
+    _give_number,
     _lock_invoice,
     _now,
     _void,
@@ -35,8 +36,9 @@ def _place_held_appointments(invoice: Invoice, now: datetime) -> list[InvoiceLin
     """Confirm the held sessions of a paid invoice; return the lines whose session could not be given.
 
     A hold whose time someone else took after it expired is released (left cancelled), never confirmed twice.
-    A session that was a hold and was cancelled before the money came (it still has ``hold_expires_at``;
-    confirming clears it) cannot be given either. Both are paid for nothing, so the caller refunds them.
+    A session that was a hold and was cancelled before the money came (a lapsed hold) cannot be given either.
+    Both are paid for nothing, so the caller refunds them. The invoice, paid now, is numbered if it was a hold's
+    (last, as ``_give_number`` asks).
     """
     lines = list(invoice.lines.filter(appointment__isnull=False).select_related("appointment"))
     unplaced = []
@@ -48,15 +50,14 @@ def _place_held_appointments(invoice: Invoice, now: datetime) -> list[InvoiceLin
             except BookingError:
                 scheduling.release_hold(appointment=appointment, reason=REASON_TIME_TAKEN, now=now)
                 unplaced.append(line)
-        elif appointment.status == AppointmentStatus.CANCELLED and appointment.hold_expires_at is not None:
+        elif appointment.is_lapsed_hold:
             unplaced.append(line)
+    _give_number(invoice, actor=None, now=now)
     return unplaced
 
 
 def _release_held_appointments(invoice: Invoice, now: datetime) -> None:
-    appointments = Appointment.objects.filter(
-        invoice_lines__invoice=invoice, status=AppointmentStatus.PENDING_PAYMENT
-    ).distinct()
+    appointments = Appointment.objects.held().filter(invoice_lines__invoice=invoice).distinct()
     for appointment in appointments:
         scheduling.release_hold(appointment=appointment, reason=REASON_CHECKOUT_NOT_COMPLETED, now=now)
 
@@ -67,12 +68,8 @@ def _lapsed_hold_invoice(invoice: Invoice) -> bool:
         return False
     if invoice.payments.filter(status=PaymentStatus.PENDING).exists():
         return False
-    sessions = list(
-        Appointment.objects.filter(invoice_lines__invoice=invoice).values_list("status", "hold_expires_at")
-    )
-    return bool(sessions) and all(
-        status == AppointmentStatus.CANCELLED and hold_expires_at is not None for status, hold_expires_at in sessions
-    )
+    sessions = list(Appointment.objects.filter(invoice_lines__invoice=invoice).only("status", "hold_expires_at"))
+    return bool(sessions) and all(session.is_lapsed_hold for session in sessions)
 
 
 def void_lapsed_hold_invoices(*, now: datetime | None = None) -> int:
@@ -86,11 +83,9 @@ def void_lapsed_hold_invoices(*, now: datetime | None = None) -> int:
         Invoice.objects.filter(
             status=InvoiceStatus.OPEN,
             amount_paid=0,
-            lines__appointment__status=AppointmentStatus.CANCELLED,
-            lines__appointment__hold_expires_at__isnull=False,
+            lines__appointment__in=Appointment.objects.lapsed_holds(),
         )
-        .exclude(lines__appointment__hold_expires_at__isnull=True)
-        .exclude(lines__appointment__status__in=PLACEABLE_STATUSES)
+        .exclude(lines__appointment__in=Appointment.objects.other_than_lapsed_holds())
         .exclude(payments__status=PaymentStatus.PENDING)
         .distinct()
         .order_by("pk")
@@ -104,3 +99,21 @@ def void_lapsed_hold_invoices(*, now: datetime | None = None) -> int:
                 _void(invoice, actor=None, reason=REASON_HOLD_LAPSED, now=now)
                 voided += 1
     return voided
+
+
+def confirm_held_appointment(*, appointment: Appointment, actor, now: datetime | None = None) -> Appointment:
+    """Confirm a held session before it is paid (staff, or the patient who chose to pay at the clinic).
+
+    The session becomes a booking that is owed, so its invoice takes its number in the same transaction. The
+    invoice is locked first, as a payment locks it, so a payment arriving meanwhile waits and then finds the
+    session confirmed and the invoice numbered. Raises ``BookingError`` when the session cannot be confirmed.
+    """
+    now = _now(now)
+    with transaction.atomic():
+        invoice = invoice_for_appointment(appointment)
+        if invoice is not None:
+            invoice = _lock_invoice(invoice.pk)
+        appointment = scheduling.confirm_appointment(appointment=appointment, actor=actor, now=now)
+        if invoice is not None:
+            _give_number(invoice, actor=actor, now=now)
+    return appointment

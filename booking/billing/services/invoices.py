@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 
 from booking.scheduling import services as scheduling
-from booking.scheduling.models import Appointment, PaymentMode
+from booking.scheduling.models import Appointment, AppointmentStatus, PaymentMode
 
 from ..errors import PaymentError
 from ..models import (
@@ -25,8 +25,10 @@ from ._common import (
     Action,
     _billing_settings,
     _compute_totals,
+    _default_series,
     _event,
     _expire_sessions_after_commit,
+    _give_number,
     _has_perm,
     _issue,
     _lock_invoice,
@@ -47,22 +49,30 @@ logger = logging.getLogger(__name__)
 
 
 def create_invoice_for_appointment(
-    *, appointment: Appointment, actor, now: datetime | None = None, booked_in_this_transaction: bool = False
+    *,
+    appointment: Appointment,
+    actor,
+    now: datetime | None = None,
+    booked_in_this_transaction: bool = False,
+    number_later: bool = False,
 ) -> Invoice:
-    """Invoice one session and issue it at once; the appointment's existing (non-void) invoice if it has one.
+    """Invoice one session; the appointment's existing (non-void) invoice if it has one.
 
-    A session that costs nothing gets an invoice paid at once (its hold, if any, is confirmed).
+    A confirmed session's invoice is issued (numbered) at once. A held session's is open and payable but takes
+    its number only when paid or confirmed (see ``_issue_appointment_invoice``). A session that costs nothing gets
+    an invoice paid at once (its hold, if any, is confirmed).
 
     ``booked_in_this_transaction`` is for ``book_with_invoice``, which created ``appointment`` (with its patient,
     user, location, service and professional loaded) in its still-open transaction: nobody else sees the session
     yet and it has no invoice, so the lock, the look-up and the SAVEPOINT are skipped (a refusal rolls back the
-    caller's block as a whole).
+    caller's block as a whole). So is ``number_later``: a discount code is applied first, and the caller numbers
+    the invoice after the coupon's lock (``_give_number`` explains why the series' lock comes last).
     """
     now = _now(now)
     if booked_in_this_transaction:
         with transaction.atomic(savepoint=False):
             _check_may_invoice(appointment, actor)
-            return _issue_appointment_invoice(appointment, actor=actor, now=now)
+            return _issue_appointment_invoice(appointment, actor=actor, now=now, numbered=not number_later)
     with transaction.atomic():
         # One invoice per session: the lock serialises two requests for the same session. The rows the invoice
         # copies come in the same query.
@@ -86,12 +96,16 @@ def _check_may_invoice(appointment: Appointment, actor) -> None:
         raise PaymentError("not_allowed")
 
 
-def _issue_appointment_invoice(appointment: Appointment, *, actor, now: datetime) -> Invoice:
-    """Write the issued invoice of ``appointment`` (loaded with its patient, user, location, service, professional).
+def _issue_appointment_invoice(appointment: Appointment, *, actor, now: datetime, numbered: bool = True) -> Invoice:
+    """Write the open invoice of ``appointment`` (loaded with its patient, user, location, service, professional).
 
     Runs inside the caller's transaction. The invoice and its line are inserted already numbered and totalled
     (the number taken first), and both events ("created" as a draft, then "issued") in one statement: five
     queries, with the same rows and history as creating a draft and issuing it.
+
+    A hold's invoice (or one the caller numbers itself later, ``numbered=False``) is inserted open but without a
+    number, with only its "created" event: a hold given back unpaid must not use up a number of the gapless
+    series. ``_give_number`` numbers it once paid (``_place_held_appointments``) or confirmed.
     """
     if appointment.status not in PLACEABLE_STATUSES:
         raise PaymentError("invalid_state")
@@ -101,9 +115,10 @@ def _issue_appointment_invoice(appointment: Appointment, *, actor, now: datetime
     location = appointment.location
     zone = location.tzinfo if location is not None else ZoneInfo(settings.TIME_ZONE)
     local_start = appointment.start.astimezone(zone)
-    taken = _take_default_series_number()
+    numbered = numbered and appointment.status != AppointmentStatus.PENDING_PAYMENT
+    taken = _take_default_series_number() if numbered else None
     invoice = Invoice(
-        series=taken[0],
+        series=taken[0] if taken else _default_series(),
         patient=patient,
         billing_name=(user.get_full_name() or user.email)[:200],
         billing_email=user.email,
@@ -126,23 +141,31 @@ def _issue_appointment_invoice(appointment: Appointment, *, actor, now: datetime
         service=appointment.service,
     )
     _compute_totals(invoice, [line])
-    created = _event(invoice, Action.CREATED, actor=actor, at=now, appointment=appointment.reference)
-    _issue(invoice, now, taken)
-    _settle(invoice, now)
+    if taken is None:
+        invoice.status = InvoiceStatus.OPEN  # payable at once; numbered when paid or confirmed
+        _settle(invoice, now)
+        created = _event(invoice, Action.CREATED, actor=actor, at=now, appointment=appointment.reference)
+    else:
+        created = _event(invoice, Action.CREATED, actor=actor, at=now, appointment=appointment.reference)
+        _issue(invoice, now, taken)
+        _settle(invoice, now)
     invoice.save(force_insert=True)
     line.invoice = invoice
     line.save(force_insert=True)
     created.invoice = invoice
-    _log(
-        invoice,
-        Action.ISSUED,
-        actor=actor,
-        at=now,
-        from_status=InvoiceStatus.DRAFT,
-        preceded_by=(created,),
-        number=invoice.display_number,
-        total=invoice.total,
-    )
+    if taken is None:
+        created.save(force_insert=True)
+    else:
+        _log(
+            invoice,
+            Action.ISSUED,
+            actor=actor,
+            at=now,
+            from_status=InvoiceStatus.DRAFT,
+            preceded_by=(created,),
+            number=invoice.display_number,
+            total=invoice.total,
+        )
     if invoice.status == InvoiceStatus.PAID:
         _place_held_appointments(invoice, now)
     return invoice
@@ -164,9 +187,10 @@ def book_with_invoice(
     staff_override_reason: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Appointment, Invoice]:
-    """Book a session and issue its invoice (with a discount code, if given) in ONE transaction.
+    """Book a session and invoice it (with a discount code, if given) in ONE transaction.
 
-    Services paid online at booking are held (``pending_payment``) until paid; the others are confirmed at once.
+    Services paid online at booking are held (``pending_payment``) until paid, their invoice unnumbered until
+    then; the others are confirmed at once and their invoice numbered.
     ``hold=False`` confirms whatever the payment mode (staff bookings). ``staff_override_reason`` is passed to
     scheduling, which accepts it only from staff allowed to override its rules. A refused code or a taken time
     raises and writes nothing: no session without its invoice, no invoice without its session.
@@ -191,10 +215,16 @@ def book_with_invoice(
             savepoint=False,  # a refusal leaves this block too, which rolls back as a whole
         )
         invoice = create_invoice_for_appointment(
-            appointment=appointment, actor=actor, now=now, booked_in_this_transaction=True
+            appointment=appointment,
+            actor=actor,
+            now=now,
+            booked_in_this_transaction=True,
+            number_later=bool(coupon_code),
         )
         if coupon_code:
             invoice = apply_coupon(invoice=invoice, code=coupon_code, actor=actor, now=now)
+            if not hold:
+                _give_number(invoice, actor=actor, now=now)
     return appointment, invoice
 
 

@@ -18,6 +18,7 @@ from ..models import (
     PaymentMethod,
     PaymentStatus,
     Refund,
+    RefundStatus,
 )
 from ..providers import ProviderError
 from ..providers.base import REFUND_FAILED, REFUND_SUCCEEDED
@@ -48,15 +49,15 @@ logger = logging.getLogger(__name__)
 def _refund_status(provider_status: str) -> str:
     """A provider's ``RefundState.status`` as the refund's status."""
     if provider_status == REFUND_SUCCEEDED:
-        return Refund.Status.SUCCEEDED
+        return RefundStatus.SUCCEEDED
     if provider_status == REFUND_FAILED:
-        return Refund.Status.FAILED
-    return Refund.Status.PENDING
+        return RefundStatus.FAILED
+    return RefundStatus.PENDING
 
 
 def _complete_refund(invoice: Invoice, refund: Refund, now: datetime) -> None:
     """Mark a locked pending refund succeeded and count it on the locked invoice."""
-    refund.status = Refund.Status.SUCCEEDED
+    refund.status = RefundStatus.SUCCEEDED
     refund.completed_at = now
     refund.save(update_fields=["status", "completed_at", "provider_reference"])
     from_status = invoice.status
@@ -77,7 +78,7 @@ def _complete_refund(invoice: Invoice, refund: Refund, now: datetime) -> None:
 
 
 def _fail_refund(refund: Refund, message: str) -> None:
-    refund.status = Refund.Status.FAILED
+    refund.status = RefundStatus.FAILED
     refund.failure_message = (message or "")[:300]
     refund.save(update_fields=["status", "failure_message", "provider_reference"])
 
@@ -123,7 +124,7 @@ def _send_refund_after_commit(refund: Refund) -> None:
 
     A rollback discards the callback with the row: the provider is never asked for money no row records.
     """
-    if refund.status != Refund.Status.PENDING:
+    if refund.status != RefundStatus.PENDING:
         return
 
     def enqueue(refund_id: int = refund.pk) -> None:
@@ -144,7 +145,7 @@ def _send_refund(refund_id: int, *, now: datetime | None = None, keep_pending_on
     either way the ``ProviderError`` is raised.
     """
     refund = Refund.objects.select_related("payment__invoice").get(pk=refund_id)
-    if refund.status != Refund.Status.PENDING or refund.provider_reference:
+    if refund.status != RefundStatus.PENDING or refund.provider_reference:
         return refund
     payment = refund.payment
     try:
@@ -164,7 +165,7 @@ def _send_refund(refund_id: int, *, now: datetime | None = None, keep_pending_on
         if not keep_pending_on_error:
             with transaction.atomic():
                 refund = Refund.objects.select_for_update().get(pk=refund.pk)
-                if refund.status == Refund.Status.PENDING:
+                if refund.status == RefundStatus.PENDING:
                     _fail_refund(refund, str(exc))
         raise
     with transaction.atomic():
@@ -173,11 +174,11 @@ def _send_refund(refund_id: int, *, now: datetime | None = None, keep_pending_on
         refund = Refund.objects.select_for_update().get(pk=refund.pk)
         refund.provider_reference = refund.provider_reference or result.reference or ""
         status = _refund_status(result.status)
-        if refund.status != Refund.Status.PENDING:  # a webhook got here first
+        if refund.status != RefundStatus.PENDING:  # a webhook got here first
             pass
-        elif status == Refund.Status.SUCCEEDED:
+        elif status == RefundStatus.SUCCEEDED:
             _complete_refund(invoice, refund, max(_now(now), refund.created_at))
-        elif status == Refund.Status.FAILED:
+        elif status == RefundStatus.FAILED:
             _fail_refund(refund, result.provider_status or result.status)
         else:
             refund.save(update_fields=["provider_reference"])
@@ -210,14 +211,14 @@ def send_due_refunds(*, now: datetime | None = None) -> int:
     """
     now = _now(now)
     unanswered = Refund.objects.filter(
-        status=Refund.Status.PENDING, provider_reference="", payment__method=PaymentMethod.ONLINE
+        status=RefundStatus.PENDING, provider_reference="", payment__method=PaymentMethod.ONLINE
     )
     for refund in unanswered.filter(created_at__lte=now - REFUND_IDEMPOTENCY_WINDOW).order_by("pk")[
         :REFUNDS_PER_SWEEP
     ]:
         with transaction.atomic():
             refund = Refund.objects.select_for_update().get(pk=refund.pk)
-            if refund.status == Refund.Status.PENDING and not refund.provider_reference:
+            if refund.status == RefundStatus.PENDING and not refund.provider_reference:
                 _fail_refund(refund, "not confirmed by the payment provider within a day: check its dashboard")
                 logger.error("Refund %s was never confirmed by its provider; recorded failed", refund.pk)
     due = unanswered.filter(
@@ -229,7 +230,7 @@ def send_due_refunds(*, now: datetime | None = None) -> int:
             refund = _send_refund(refund_id, keep_pending_on_error=True)
         except ProviderError:
             continue  # logged; the next run tries again
-        sent += refund.status != Refund.Status.PENDING or bool(refund.provider_reference)
+        sent += refund.status != RefundStatus.PENDING or bool(refund.provider_reference)
     return sent
 
 
@@ -250,13 +251,13 @@ def refund_payment(*, payment: Payment, amount=None, reason: str, actor, now: da
         refund = _open_refund(
             invoice=invoice, payment=payment, amount=amount, reason=reason, actor=actor, now=now, staff=True
         )
-    if refund.status != Refund.Status.PENDING:
+    if refund.status != RefundStatus.PENDING:
         return refund
     try:
         refund = _send_refund(refund.pk, now=now)
     except ProviderError as exc:
         raise PaymentError("provider_error") from exc
-    if refund.status == Refund.Status.FAILED:
+    if refund.status == RefundStatus.FAILED:
         raise PaymentError("refund_failed")
     return refund
 
@@ -285,7 +286,7 @@ def record_provider_refund(
         if refund is None:
             refund = (
                 Refund.objects.select_for_update()
-                .filter(payment=payment, status=Refund.Status.PENDING, provider_reference="", amount=value)
+                .filter(payment=payment, status=RefundStatus.PENDING, provider_reference="", amount=value)
                 .order_by("pk")
                 .first()
             )
@@ -295,14 +296,14 @@ def record_provider_refund(
         if refund is not None:
             if refund.payment_id != payment.pk:
                 raise PaymentError("invalid_request")
-            if refund.status != Refund.Status.PENDING or new_status == Refund.Status.PENDING:
+            if refund.status != RefundStatus.PENDING or new_status == RefundStatus.PENDING:
                 return None
-            if new_status == Refund.Status.SUCCEEDED:
+            if new_status == RefundStatus.SUCCEEDED:
                 _complete_refund(invoice, refund, now)
             else:
                 _fail_refund(refund, failure_message)
             return refund
-        if new_status == Refund.Status.FAILED:
+        if new_status == RefundStatus.FAILED:
             return None
         if payment.status != PaymentStatus.SUCCEEDED or value > payment.refundable_amount:
             raise PaymentError("amount_too_large")
@@ -315,7 +316,7 @@ def record_provider_refund(
             provider_reference=reference,
             created_at=now,
         )
-        if new_status == Refund.Status.SUCCEEDED:
+        if new_status == RefundStatus.SUCCEEDED:
             _complete_refund(invoice, refund, now)
     return refund
 
@@ -362,7 +363,7 @@ def apply_cancellation_outcome(*, outcome: CancellationOutcome, actor, now: date
                 )
                 _send_refund_after_commit(refund)
                 refunds.append(refund)
-        promised = sum((refund.amount for refund in refunds if refund.status == Refund.Status.PENDING), ZERO)
+        promised = sum((refund.amount for refund in refunds if refund.status == RefundStatus.PENDING), ZERO)
         if _voidable(invoice, being_refunded=promised):
             _expire_sessions_after_commit(_void(invoice, actor=actor, reason=REASON_CANCELLED, now=now))
     for refund in refunds:

@@ -60,11 +60,40 @@ class AppointmentSource(models.TextChoices):
     API = "api", _("API")
 
 
+def expired_hold_q(now: datetime) -> Q:
+    """Still held at ``now`` though its time ran out: nobody released it yet, but it no longer blocks anyone."""
+    return Q(status=AppointmentStatus.PENDING_PAYMENT, hold_expires_at__lte=now)
+
+
+# A hold given back unpaid (ran out, abandoned or cancelled before the money came): it is cancelled, and keeps the
+# deadline it had, which confirming a hold clears. Sessions booked without a hold never have one.
+LAPSED_HOLD_Q = Q(status=AppointmentStatus.CANCELLED, hold_expires_at__isnull=False)
+
+
 class AppointmentQuerySet(models.QuerySet):
     def active(self, now: datetime):
         """Appointments that keep their time taken at ``now``: every blocking status except expired holds."""
-        expired_hold = Q(status=AppointmentStatus.PENDING_PAYMENT, hold_expires_at__lte=now)
-        return self.filter(status__in=BLOCKING_STATUSES).exclude(expired_hold)
+        return self.filter(status__in=BLOCKING_STATUSES).exclude(expired_hold_q(now))
+
+    def held(self):
+        """Sessions held until paid (``pending_payment``), whether or not their time has run out yet."""
+        return self.filter(status=AppointmentStatus.PENDING_PAYMENT)
+
+    def expired_holds(self, now: datetime):
+        """Holds whose time ran out by ``now`` and that nobody has released yet."""
+        return self.filter(expired_hold_q(now))
+
+    def lapsed_holds(self):
+        """Holds given back unpaid: cancelled (expired, abandoned at checkout or cancelled) before any payment."""
+        return self.filter(LAPSED_HOLD_Q)
+
+    def lapsed_or_expired_holds(self, now: datetime):
+        """Holds that can no longer be paid for at ``now``: given back already, or past their deadline."""
+        return self.filter(LAPSED_HOLD_Q | expired_hold_q(now))
+
+    def other_than_lapsed_holds(self):
+        """Every appointment except the holds given back unpaid (to find invoices with nothing else on them)."""
+        return self.exclude(LAPSED_HOLD_Q)
 
     def upcoming(self, now: datetime):
         """Sessions still to come that the patient will attend (confirmed, or held and not expired)."""
@@ -164,6 +193,11 @@ class Appointment(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def is_lapsed_hold(self) -> bool:
+        """A hold given back unpaid (``LAPSED_HOLD_Q`` for one row already loaded)."""
+        return self.status == AppointmentStatus.CANCELLED and self.hold_expires_at is not None
 
     def hold_expired(self, now: datetime) -> bool:
         return (

@@ -14,7 +14,7 @@ import pytest
 from django.db import transaction
 
 from booking.billing import network_guard, services, stripe_gateway, tasks
-from booking.billing.models import InvoiceStatus, PaymentStatus, ProcessedEvent, Refund
+from booking.billing.models import InvoiceStatus, PaymentStatus, ProcessedEvent, Refund, RefundStatus
 from booking.billing.network_guard import ProviderCallInTransaction
 from booking.billing.providers import ProviderError
 from booking.scheduling import services as scheduling
@@ -111,7 +111,7 @@ def fake(db, monkeypatch, settings):
             {
                 "in_transaction": network_guard.in_transaction(),
                 "events": ProcessedEvent.objects.count(),
-                "pending_refunds": Refund.objects.filter(status=Refund.Status.PENDING).count(),
+                "pending_refunds": Refund.objects.filter(status=RefundStatus.PENDING).count(),
             }
         )
         return original(**arguments)
@@ -164,7 +164,7 @@ def test_a_webhook_that_must_refund_commits_first_then_refunds_once(
 
     assert response.status_code == 200
     refund = Refund.objects.get()
-    assert (refund.amount, refund.reason, refund.status) == (Decimal("15000"), reason, Refund.Status.SUCCEEDED)
+    assert (refund.amount, refund.reason, refund.status) == (Decimal("15000"), reason, RefundStatus.SUCCEEDED)
     assert refund_calls(fake) == [f"refund-{refund.pk}"]
     # Stripe was asked after the webhook's transaction committed: the event and the pending refund were stored
     assert fake.seen_at_refund == [{"in_transaction": False, "events": 1, "pending_refunds": 1}]
@@ -174,7 +174,7 @@ def test_a_webhook_that_must_refund_commits_first_then_refunds_once(
     assert checkout.invoice.amount_refunded == Decimal("15000")
 
     # the task run again (a huey retry) and the same event delivered again change nothing
-    assert tasks.send_refund.call_local(refund.pk) == Refund.Status.SUCCEEDED
+    assert tasks.send_refund.call_local(refund.pk) == RefundStatus.SUCCEEDED
     assert send(client, "checkout.session.completed", session_object(checkout)).json()["duplicate"] is True
     assert refund_calls(fake) == [f"refund-{refund.pk}"]
     assert len(fake.refunds) == 1
@@ -188,7 +188,7 @@ def test_a_refund_stripe_fails_once_is_retried_with_the_same_key_and_made_once(c
     send(client, "checkout.session.completed", session_object(checkout))
 
     refund = Refund.objects.get()
-    assert refund.status == Refund.Status.SUCCEEDED
+    assert refund.status == RefundStatus.SUCCEEDED
     assert refund_calls(fake) == [f"refund-{refund.pk}", f"refund-{refund.pk}"]  # the retry
     assert len(fake.refunds) == 1
     checkout.invoice.refresh_from_db()
@@ -205,12 +205,12 @@ def test_while_stripe_keeps_failing_the_refund_stays_pending_and_the_last_attemp
     with pytest.raises(ProviderError):
         services.send_refund(refund_id=refund.pk, final_attempt=False)
     refund.refresh_from_db()
-    assert refund.status == Refund.Status.PENDING  # a retry is still to come
+    assert refund.status == RefundStatus.PENDING  # a retry is still to come
 
     with pytest.raises(ProviderError):
         services.send_refund(refund_id=refund.pk, final_attempt=True)
     refund.refresh_from_db()
-    assert (refund.status, refund.failure_message) == (Refund.Status.FAILED, "Stripe is unreachable")
+    assert (refund.status, refund.failure_message) == (RefundStatus.FAILED, "Stripe is unreachable")
 
     fake.recover("create_refund")
     services.send_refund(refund_id=refund.pk)  # a failed refund is never sent again: staff make a new one
@@ -223,7 +223,7 @@ def test_the_task_retries_until_stripe_answers_and_fails_the_refund_after_the_la
     services.confirm_payment(payment=checkout, payment_reference="pi_1")
 
     refund = Refund.objects.get()
-    assert refund.status == Refund.Status.FAILED
+    assert refund.status == RefundStatus.FAILED
     assert refund_calls(fake) == [f"refund-{refund.pk}"] * (tasks.RETRIES + 1)
     assert fake.refunds == {}
 
@@ -257,10 +257,10 @@ def test_a_refund_decided_in_a_callers_transaction_waits_for_its_commit(fake, ch
     with transaction.atomic():
         payment = services.confirm_payment(payment=checkout, payment_reference="pi_1")
         assert refund_calls(fake) == []
-        assert payment.refunds.get().status == Refund.Status.PENDING
+        assert payment.refunds.get().status == RefundStatus.PENDING
 
     refund = Refund.objects.get()
-    assert refund.status == Refund.Status.SUCCEEDED
+    assert refund.status == RefundStatus.SUCCEEDED
     assert refund_calls(fake) == [f"refund-{refund.pk}"]
 
 
@@ -299,11 +299,11 @@ def test_a_cancellation_inside_a_transaction_refunds_and_closes_checkouts_after_
             ),
             actor=None,
         )
-        assert refund.status == Refund.Status.PENDING
+        assert refund.status == RefundStatus.PENDING
         assert refund_calls(fake) == [] and fake.calls_of("expire_checkout_session") == []
 
     refund.refresh_from_db()
-    assert refund.status == Refund.Status.SUCCEEDED
+    assert refund.status == RefundStatus.SUCCEEDED
     assert refund_calls(fake) == [f"refund-{refund.pk}"]
     assert fake.sessions[unpaid.provider_reference].status == "expired"
 
@@ -329,8 +329,8 @@ def test_the_sweep_sends_a_refund_whose_task_was_lost_and_gives_up_after_a_day(f
 
     for refund in (lost, stale, also_lost):
         refund.refresh_from_db()
-    assert (lost.status, also_lost.status) == (Refund.Status.SUCCEEDED, Refund.Status.SUCCEEDED)
-    assert stale.status == Refund.Status.FAILED  # beyond Stripe's idempotency window: staff check and retry
+    assert (lost.status, also_lost.status) == (RefundStatus.SUCCEEDED, RefundStatus.SUCCEEDED)
+    assert stale.status == RefundStatus.FAILED  # beyond Stripe's idempotency window: staff check and retry
     assert refund_calls(fake) == [f"refund-{lost.pk}", f"refund-{also_lost.pk}"]
     assert services.send_due_refunds(now=NOW + timedelta(minutes=31)) == 0
     assert len(refund_calls(fake)) == 2

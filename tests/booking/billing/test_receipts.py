@@ -17,6 +17,7 @@ from booking.billing.models import (
     InvoiceEvent,
     InvoiceLine,
     Refund,
+    RefundStatus,
     TaxDocumentType,
 )
 from tests.factories.accounts import PatientFactory
@@ -79,7 +80,7 @@ def paid_invoice(clinic):
     )
     payment = PaymentFactory(invoice=invoice, amount=Decimal("31500"), external_reference="VOUCHER-77")
     Refund.objects.create(
-        payment=payment, amount=Decimal("10000"), status=Refund.Status.SUCCEEDED, created_at=NOW, completed_at=NOW
+        payment=payment, amount=Decimal("10000"), status=RefundStatus.SUCCEEDED, created_at=NOW, completed_at=NOW
     )
     return invoice
 

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from booking.billing import services, stripe_gateway
 from booking.billing.errors import PaymentError
-from booking.billing.models import InvoiceStatus, Payment, PaymentStatus, ProcessedEvent, Refund
+from booking.billing.models import InvoiceStatus, Payment, PaymentStatus, ProcessedEvent, Refund, RefundStatus
 from booking.billing.providers.stripe import StripeProvider
 from booking.scheduling import services as scheduling
 from booking.scheduling.errors import BookingError
@@ -67,7 +67,7 @@ def test_a_full_refund_reaches_stripe_and_refunds_the_invoice(stripe_live, pay, 
 
     refund = services.refund_payment(payment=payment, reason="Session cancelled by the clinic", actor=staff)
 
-    assert refund.status == Refund.Status.SUCCEEDED
+    assert refund.status == RefundStatus.SUCCEEDED
     assert refund.provider_reference.startswith("re_")
     assert refund.amount == Decimal("15000")
     assert at_stripe(stripe_live, payment) == [15000]
@@ -147,7 +147,7 @@ def test_a_dashboard_refund_is_recorded_once_from_charge_refunded(stripe_live, p
     assert delivered["status"] == 200
     assert [r.json()["duplicate"] for r in replays] == [True, True]
     refund = Refund.objects.get()
-    assert (refund.amount, refund.status) == (Decimal("4000"), Refund.Status.SUCCEEDED)
+    assert (refund.amount, refund.status) == (Decimal("4000"), RefundStatus.SUCCEEDED)
     assert refund.provider_reference == stripe_live.list_refunds(payment.provider_payment_reference)[0]["id"]
     assert refund.reason == StripeProvider.external_refund_reason
     invoice = payment.invoice
@@ -203,7 +203,7 @@ def test_the_webhooks_automatic_refund_reaches_stripe_once_after_its_commit(
     refund = Refund.objects.get()
     assert (refund.reason, refund.status, refund.amount) == (
         services.REASON_TIME_TAKEN,
-        Refund.Status.SUCCEEDED,
+        RefundStatus.SUCCEEDED,
         Decimal("15000"),
     )
     (at_stripe_refund,) = stripe_live.list_refunds(payment.provider_payment_reference)

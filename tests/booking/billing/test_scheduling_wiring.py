@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from booking.billing import services as billing
 from booking.billing.errors import PaymentError
-from booking.billing.models import Invoice, InvoiceEvent, InvoiceStatus, Refund
+from booking.billing.models import Invoice, InvoiceEvent, InvoiceStatus, Refund, RefundStatus
 from booking.scheduling import services
 from booking.scheduling.models import Appointment
 from tests.factories.accounts import PatientFactory, VerifiedUserFactory
@@ -122,7 +122,7 @@ def test_cancelling_in_time_refunds_what_was_paid(world):
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.REFUNDED
     assert invoice.amount_refunded == Decimal("35000")
-    assert Refund.objects.get().status == Refund.Status.SUCCEEDED
+    assert Refund.objects.get().status == RefundStatus.SUCCEEDED
 
 
 def test_cancelling_an_unpaid_session_in_time_voids_its_invoice(world):
