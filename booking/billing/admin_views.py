@@ -40,7 +40,7 @@ from wagtail.admin.ui.components import Component
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.viewsets.base import ViewSet
 
-from website.money import format_money
+from booking.scheduling.money import format_money
 
 from . import receipts, services
 from .admin_forms import (

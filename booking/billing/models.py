@@ -21,8 +21,8 @@ from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
 from booking.scheduling.models import Appointment, Service
 from booking.scheduling.models.appointments import new_reference
 from booking.scheduling.models.catalog import CURRENCY_CHOICES
+from booking.scheduling.money import format_money
 from portal.accounts.models import Patient
-from website.money import format_money
 
 ZERO = Decimal("0")
 

@@ -22,7 +22,7 @@ import stripe
 from django.conf import settings
 from django.utils import timezone
 
-from website.money import currency_exponent
+from booking.scheduling.money import currency_exponent
 
 logger = logging.getLogger(__name__)
 

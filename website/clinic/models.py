@@ -31,10 +31,10 @@ from wagtail.models import Page
 from wagtail.search import index
 
 from booking.scheduling.models import ServiceCategory
+from booking.scheduling.money import quantize
 from booking.scheduling.timefmt import format_local_time
 from website.blocks import BaseStreamBlock
 from website.models import SiteSettings
-from website.money import quantize
 from website.renditions import rendition_url_or_none
 from website.routing import PathRoutingMixin
 
