@@ -19,7 +19,6 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import strip_tags
 from django.utils.http import urlencode
-from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext, pgettext_lazy
 from wagtail.admin.panels import FieldPanel
@@ -35,13 +34,13 @@ from booking.scheduling.money import quantize
 from booking.scheduling.timefmt import format_local_time
 from website.blocks import BaseStreamBlock
 from website.models import SiteSettings
+from website.models.pages import SeoMixin, meta_description_text
 from website.renditions import rendition_url_or_none
 from website.routing import PathRoutingMixin
 
 logger = logging.getLogger(__name__)
 
 INTRO_FEATURES = ["bold", "italic", "link"]
-META_DESCRIPTION_LENGTH = 160
 PORTRAIT_SPEC = "fill-600x600"
 EMBED_RETRY_SECONDS = 15 * 60
 # schema.org's MedicalSpecialty is a fixed list; only categories that map onto it are announced.
@@ -59,10 +58,6 @@ def clinic_name(request) -> str:
         return SiteSettings.for_request(request).display_name
     except SiteSettings.DoesNotExist:  # no Wagtail site answers the request's host
         return settings.WAGTAIL_SITE_NAME
-
-
-def _plain_text(value, length=META_DESCRIPTION_LENGTH) -> str:
-    return Truncator(" ".join(strip_tags(str(value or "")).split())).chars(length)
 
 
 def _words(value) -> str:
@@ -108,17 +103,10 @@ def next_free_time_context(next_free_time, *, now) -> dict:
     return context
 
 
-class CatalogPageMixin:
-    """Meta description fallbacks so that a page without a search description still has a snippet."""
-
-    def get_meta_description(self):
-        return self.search_description or _plain_text(getattr(self, "intro", ""))
-
-
 # --- Services -----------------------------------------------------------------------------
 
 
-class ServiceIndexPage(CatalogPageMixin, PathRoutingMixin, Page):
+class ServiceIndexPage(SeoMixin, PathRoutingMixin, Page):
     """The list of the clinic's services, grouped by category (e.g. /servicios/)."""
 
     intro = RichTextField(
@@ -162,7 +150,7 @@ class ServiceIndexPage(CatalogPageMixin, PathRoutingMixin, Page):
         return context
 
 
-class ServicePage(CatalogPageMixin, PathRoutingMixin, Page):
+class ServicePage(SeoMixin, PathRoutingMixin, Page):
     """One service's public page: what it is, price, duration, policy, and who offers it.
 
     Prices, durations and policies are read from the linked Service, so they never go
@@ -207,7 +195,7 @@ class ServicePage(CatalogPageMixin, PathRoutingMixin, Page):
         verbose_name_plural = _("service pages")
 
     def get_meta_description(self):
-        return super().get_meta_description() or _plain_text(self.service.description)
+        return super().get_meta_description() or meta_description_text(self.service.description)
 
     def get_providers(self) -> list["ProfessionalPage"]:
         """Live profiles of active professionals offering this service, each with its ``offer``.
@@ -277,7 +265,7 @@ class ServicePage(CatalogPageMixin, PathRoutingMixin, Page):
 # --- Professionals ------------------------------------------------------------------------
 
 
-class ProfessionalIndexPage(CatalogPageMixin, PathRoutingMixin, Page):
+class ProfessionalIndexPage(SeoMixin, PathRoutingMixin, Page):
     """The team page: cards of the clinic's professionals, filterable by service or area."""
 
     intro = RichTextField(
@@ -321,7 +309,7 @@ class ProfessionalIndexPage(CatalogPageMixin, PathRoutingMixin, Page):
         return context
 
 
-class ProfessionalPage(CatalogPageMixin, PathRoutingMixin, Page):
+class ProfessionalPage(SeoMixin, PathRoutingMixin, Page):
     """One professional's public profile, built from their record in the clinic catalog.
 
     The photo, biography, degrees, services and locations are edited once, in the Clinic
@@ -366,7 +354,7 @@ class ProfessionalPage(CatalogPageMixin, PathRoutingMixin, Page):
         if self.search_description:
             return self.search_description
         professional = self.professional
-        return _plain_text(" — ".join(part for part in (professional.title, professional.bio) if part))
+        return meta_description_text(" — ".join(part for part in (professional.title, professional.bio) if part))
 
     def get_og_image(self):
         return self.profile.photo

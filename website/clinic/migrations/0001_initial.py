@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import wagtail.fields
-import website.clinic.models
+import website.models.pages
 from django.conf import settings
 from django.db import migrations, models
 
@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
                 "verbose_name": "professional index page",
                 "verbose_name_plural": "professional index pages",
             },
-            bases=(website.clinic.models.CatalogPageMixin, "wagtailcore.page"),
+            bases=(website.models.pages.SeoMixin, "wagtailcore.page"),
         ),
         migrations.CreateModel(
             name="ServiceIndexPage",
@@ -235,7 +235,7 @@ class Migration(migrations.Migration):
                 "verbose_name": "service index page",
                 "verbose_name_plural": "service index pages",
             },
-            bases=(website.clinic.models.CatalogPageMixin, "wagtailcore.page"),
+            bases=(website.models.pages.SeoMixin, "wagtailcore.page"),
         ),
         migrations.CreateModel(
             name="ProfessionalPage",
@@ -429,7 +429,7 @@ class Migration(migrations.Migration):
                 "verbose_name": "professional page",
                 "verbose_name_plural": "professional pages",
             },
-            bases=(website.clinic.models.CatalogPageMixin, "wagtailcore.page"),
+            bases=(website.models.pages.SeoMixin, "wagtailcore.page"),
         ),
         migrations.CreateModel(
             name="ServicePage",
@@ -631,6 +631,6 @@ class Migration(migrations.Migration):
                 "verbose_name": "service page",
                 "verbose_name_plural": "service pages",
             },
-            bases=(website.clinic.models.CatalogPageMixin, "wagtailcore.page"),
+            bases=(website.models.pages.SeoMixin, "wagtailcore.page"),
         ),
     ]
