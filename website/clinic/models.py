@@ -10,7 +10,6 @@ import html
 import logging
 from functools import cached_property
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import models
 from django.http import Http404
@@ -33,7 +32,7 @@ from booking.scheduling.models import ServiceCategory
 from booking.scheduling.money import quantize
 from booking.scheduling.timefmt import format_local_time
 from website.blocks import BaseStreamBlock
-from website.models import SiteSettings
+from website.models import clinic_name
 from website.models.pages import SeoMixin, meta_description_text
 from website.renditions import rendition_url_or_none
 from website.routing import PathRoutingMixin
@@ -50,14 +49,6 @@ MEDICAL_SPECIALTY_BY_CATEGORY_SLUG = {
     "psiquiatria": "Psychiatric",
     "psychiatry": "Psychiatric",
 }
-
-
-def clinic_name(request) -> str:
-    """The clinic's public name from the site settings of the request's site, else the configured site name."""
-    try:
-        return SiteSettings.for_request(request).display_name
-    except SiteSettings.DoesNotExist:  # no Wagtail site answers the request's host
-        return settings.WAGTAIL_SITE_NAME
 
 
 def _words(value) -> str:
