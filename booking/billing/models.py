@@ -248,7 +248,6 @@ class InvoiceLine(models.Model):
         verbose_name=_("service"),
         help_text=_("What the line sells, for coupon scopes and sales reports."),
     )
-    # The packs issue adds ``pack_purchase``.
     sort_order = models.PositiveSmallIntegerField(default=0)
 
     class Meta:

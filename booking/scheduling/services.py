@@ -66,8 +66,8 @@ from .timefmt import format_local_time
 Action = AppointmentEvent.Action
 UNKNOWN = object()  # "not read yet", where None is a meaningful value
 
-# Sent on commit with ``appointment`` and ``action`` (an AppointmentEvent.Action): notifications, calendar
-# invitations and payments connect to it in their AppConfig.ready().
+# Sent on commit with ``appointment`` and ``action`` (an AppointmentEvent.Action). Today one receiver listens: the
+# booking box's confirmation email (``booking.widget.signals``, connected in WidgetConfig.ready()).
 appointment_changed = django.dispatch.Signal()
 
 
@@ -80,7 +80,10 @@ class RefundDecision(enum.Enum):
 
 
 class PackCredit(enum.Enum):
-    """What happens to a pack session (packs do not exist yet: ``CancellationOutcome.pack_credit`` is None)."""
+    """Reserved for packs: whether cancelling a pack session returns its credit or forfeits it.
+
+    Nothing sets it before packs exist, so ``CancellationOutcome.pack_credit`` is None for every cancellation today.
+    """
 
     RETURNED = "returned"
     FORFEITED = "forfeited"
@@ -91,7 +94,7 @@ class CancellationOutcome:
     appointment: Appointment
     refund: RefundDecision
     late: bool
-    pack_credit: PackCredit | None = None
+    pack_credit: PackCredit | None = None  # reserved for packs (see PackCredit)
 
 
 def _now(now: datetime | None) -> datetime:
