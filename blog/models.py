@@ -196,7 +196,7 @@ class BlogPage(PathRoutingMixin, Page):
         verbose_name=_("featured image"),
         help_text=_("Shown on the post's card, at the top of the post and when it is shared."),
     )
-    body = StreamField(BaseStreamBlock(), blank=True, use_json_field=True, verbose_name=_("body"))
+    body = StreamField(BaseStreamBlock(), blank=True, verbose_name=_("body"))
     categories = ParentalManyToManyField(BlogCategory, blank=True, related_name="posts", verbose_name=_("categories"))
     tags = ClusterTaggableManager(through=BlogPageTag, blank=True, verbose_name=_("tags"))
 

@@ -109,7 +109,6 @@ class ServiceIndexPage(SeoMixin, PathRoutingMixin, Page):
     body = StreamField(
         BaseStreamBlock(),
         blank=True,
-        use_json_field=True,
         verbose_name=_("body"),
         help_text=_("Optional content shown after the list of services."),
     )
@@ -164,7 +163,6 @@ class ServicePage(SeoMixin, PathRoutingMixin, Page):
     body = StreamField(
         BaseStreamBlock(),
         blank=True,
-        use_json_field=True,
         verbose_name=_("body"),
         help_text=_("What a patient should know: who it is for, what a session is like, how to prepare."),
     )
@@ -318,7 +316,6 @@ class ProfessionalPage(SeoMixin, PathRoutingMixin, Page):
     body = StreamField(
         BaseStreamBlock(),
         blank=True,
-        use_json_field=True,
         verbose_name=_("extra content"),
         help_text=_("Optional content shown after the profile, e.g. an article or frequently asked questions."),
     )

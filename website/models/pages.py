@@ -89,7 +89,7 @@ class HomePage(SeoMixin, PathRoutingMixin, Page):
         features=["bold", "italic", "link"],
         help_text=_("A short welcome shown under the hero."),
     )
-    body = StreamField(BaseStreamBlock(), blank=True, use_json_field=True, verbose_name=_("body"))
+    body = StreamField(BaseStreamBlock(), blank=True, verbose_name=_("body"))
 
     content_panels = [
         *Page.content_panels,
@@ -176,7 +176,7 @@ class StandardPage(SeoMixin, PathRoutingMixin, Page):
         blank=True,
         help_text=_("A short lead paragraph shown under the title, and in search results."),
     )
-    body = StreamField(BaseStreamBlock(), blank=True, use_json_field=True, verbose_name=_("body"))
+    body = StreamField(BaseStreamBlock(), blank=True, verbose_name=_("body"))
 
     content_panels = [*Page.content_panels, FieldPanel("intro"), FieldPanel("body")]
 
