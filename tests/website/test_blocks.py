@@ -155,13 +155,39 @@ def test_a_missing_selector_module_fails_the_render_instead_of_listing_nothing(m
 
 
 @pytest.mark.django_db
-def test_model_choice_block_stores_the_chosen_rows_primary_key():
+def test_catalog_chooser_block_stores_the_chosen_rows_primary_key():
+    """The chooser blocks replaced a select block that stored the primary key: pages saved with it read the same."""
+    from booking.scheduling.choosers import ServiceCategoryChooserBlock
     from tests.factories.scheduling import ServiceCategoryFactory
 
     category = ServiceCategoryFactory()
-    block = blocks.ModelChoiceBlock("scheduling.ServiceCategory", required=False)
+    block = ServiceCategoryChooserBlock(required=False)
 
     assert block.get_prep_value(category) == category.pk
     assert block.to_python(category.pk) == category
     assert block.to_python(None) is None
-    assert block.get_form_state(category) == [str(category.pk)]
+    assert block.get_form_state(category)["id"] == category.pk
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("chooser", "factory"),
+    [
+        ("clinic_category_chooser", "ServiceCategoryFactory"),
+        ("clinic_service_chooser", "ServiceFactory"),
+        ("clinic_professional_chooser", "ProfessionalFactory"),
+        ("clinic_location_chooser", "LocationFactory"),
+    ],
+    ids=["category", "service", "professional", "location"],
+)
+def test_the_blocks_chooser_modal_lists_the_catalog_rows(superuser_client, chooser, factory):
+    from django.urls import reverse
+
+    from tests.factories import scheduling as factories
+
+    row = getattr(factories, factory)()
+
+    response = superuser_client.get(reverse(f"{chooser}:choose"))
+
+    assert response.status_code == 200
+    assert str(row) in response.json()["html"]

@@ -170,8 +170,8 @@ class Migration(migrations.Migration):
                             ),
                             24: ("wagtail.blocks.StructBlock", [[("embed", 23), ("caption", 5)]], {}),
                             25: (
-                                "website.blocks.ModelChoiceBlock",
-                                ("scheduling.ServiceCategory",),
+                                "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                                (),
                                 {
                                     "help_text": "Leave empty to list every service.",
                                     "label": "Category",
@@ -195,8 +195,8 @@ class Migration(migrations.Migration):
                                 {},
                             ),
                             28: (
-                                "website.blocks.ModelChoiceBlock",
-                                ("scheduling.Service",),
+                                "booking.scheduling.choosers.ServiceChooserBlock",
+                                (),
                                 {
                                     "help_text": "Leave empty to show every professional.",
                                     "label": "Service",
@@ -354,8 +354,8 @@ class Migration(migrations.Migration):
                             ),
                             24: ("wagtail.blocks.StructBlock", [[("embed", 23), ("caption", 5)]], {}),
                             25: (
-                                "website.blocks.ModelChoiceBlock",
-                                ("scheduling.ServiceCategory",),
+                                "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                                (),
                                 {
                                     "help_text": "Leave empty to list every service.",
                                     "label": "Category",
@@ -379,8 +379,8 @@ class Migration(migrations.Migration):
                                 {},
                             ),
                             28: (
-                                "website.blocks.ModelChoiceBlock",
-                                ("scheduling.Service",),
+                                "booking.scheduling.choosers.ServiceChooserBlock",
+                                (),
                                 {
                                     "help_text": "Leave empty to show every professional.",
                                     "label": "Service",
@@ -556,8 +556,8 @@ class Migration(migrations.Migration):
                             ),
                             24: ("wagtail.blocks.StructBlock", [[("embed", 23), ("caption", 5)]], {}),
                             25: (
-                                "website.blocks.ModelChoiceBlock",
-                                ("scheduling.ServiceCategory",),
+                                "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                                (),
                                 {
                                     "help_text": "Leave empty to list every service.",
                                     "label": "Category",
@@ -581,8 +581,8 @@ class Migration(migrations.Migration):
                                 {},
                             ),
                             28: (
-                                "website.blocks.ModelChoiceBlock",
-                                ("scheduling.Service",),
+                                "booking.scheduling.choosers.ServiceChooserBlock",
+                                (),
                                 {
                                     "help_text": "Leave empty to show every professional.",
                                     "label": "Service",
