@@ -191,3 +191,51 @@ def test_the_blocks_chooser_modal_lists_the_catalog_rows(superuser_client, choos
 
     assert response.status_code == 200
     assert str(row) in response.json()["html"]
+
+
+@pytest.mark.django_db
+def test_an_editor_picks_catalog_rows_for_a_booking_box_with_the_choosers(superuser_client, standard_page):
+    """The edit form shows what a box names, and saving it stores each chosen row's primary key, as before."""
+    from django.urls import reverse
+    from wagtail.test.utils.form_data import nested_form_data, streamfield
+
+    from tests.factories import scheduling as factories
+
+    category = factories.ServiceCategoryFactory(name="Terapias")
+    service = factories.ServiceFactory(name="Psicoterapia individual", category=category)
+    professional = factories.ProfessionalFactory(display_name="Ana Rojas")
+    location = factories.LocationFactory(name="Sede Providencia")
+    edit_url = reverse("wagtailadmin_pages:edit", args=[standard_page.pk])
+    box = {
+        "heading": "",
+        "intro": "",
+        "category": category.pk,
+        "service": service.pk,
+        "professionals": {"count": 1, "0": {"value": professional.pk, "deleted": "", "order": 0}},
+        "location": location.pk,
+        "modality": "",
+        "allow_changes": "on",
+        "show_prices": "on",
+        "layout": "full",
+    }
+    data = nested_form_data(
+        {
+            "title": standard_page.title,
+            "slug": standard_page.slug,
+            "intro": "",
+            "body": streamfield([("booking_box", box)]),
+        }
+    )
+
+    saved = superuser_client.post(edit_url, data)
+    form = superuser_client.get(edit_url)
+
+    assert saved.status_code == 302
+    draft = type(standard_page).objects.get(pk=standard_page.pk).get_latest_revision().as_object()
+    stored = draft.body.raw_data[0]["value"]
+    assert (stored["category"], stored["service"], stored["location"]) == (category.pk, service.pk, location.pk)
+    assert [item["value"] for item in stored["professionals"]] == [professional.pk]
+    assert form.status_code == 200
+    page = form.content.decode()
+    for name in ("Terapias", "Psicoterapia individual", "Ana Rojas", "Sede Providencia"):
+        assert name in page
