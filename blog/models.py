@@ -26,7 +26,7 @@ from wagtail.search import index
 
 from website.blocks import BaseStreamBlock
 from website.clinic.models import ProfessionalPage
-from website.models import SiteSettings
+from website.models import clinic_name
 from website.renditions import prefetch_renditions, rendition_url_or_none
 from website.routing import PathRoutingMixin
 from website.visibility import public
@@ -160,14 +160,6 @@ class BlogIndexPage(RoutablePageMixin, PathRoutingMixin, Page):
         return response
 
 
-def _clinic_name(request) -> str:
-    """The clinic's name from the site settings of the request's site, or the configured site name."""
-    try:
-        return SiteSettings.for_request(request).display_name
-    except SiteSettings.DoesNotExist:  # no Wagtail site answers the request's host: there are no settings to read
-        return settings.WAGTAIL_SITE_NAME
-
-
 class BlogPage(PathRoutingMixin, Page):
     """One blog post. Its cards, feed entries and meta description all use the excerpt."""
 
@@ -204,7 +196,7 @@ class BlogPage(PathRoutingMixin, Page):
         verbose_name=_("featured image"),
         help_text=_("Shown on the post's card, at the top of the post and when it is shared."),
     )
-    body = StreamField(BaseStreamBlock(), blank=True, use_json_field=True, verbose_name=_("body"))
+    body = StreamField(BaseStreamBlock(), blank=True, verbose_name=_("body"))
     categories = ParentalManyToManyField(BlogCategory, blank=True, related_name="posts", verbose_name=_("categories"))
     tags = ClusterTaggableManager(through=BlogPageTag, blank=True, verbose_name=_("tags"))
 
@@ -291,7 +283,7 @@ class BlogPage(PathRoutingMixin, Page):
         """
         page_url = self.get_full_url(request) or (request.build_absolute_uri(self.url) if request else self.url)
         modified = self.last_published_at or self.latest_revision_created_at
-        author = {"@type": "Person", "name": self.author_display_name or _clinic_name(request)}
+        author = {"@type": "Person", "name": self.author_display_name or clinic_name(request)}
         profile_url = self.get_author_profile_url(request)
         if profile_url:
             author["url"] = urljoin(page_url, profile_url)
@@ -305,7 +297,7 @@ class BlogPage(PathRoutingMixin, Page):
             "description": str(self.get_meta_description()),
             "mainEntityOfPage": {"@type": "WebPage", "@id": page_url},
             "url": page_url,
-            "publisher": {"@type": "Organization", "name": str(_clinic_name(request))},
+            "publisher": {"@type": "Organization", "name": str(clinic_name(request))},
         }
         image_url = rendition_url_or_none(self.featured_image, "fill-1200x630")
         if image_url:

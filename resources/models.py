@@ -122,7 +122,7 @@ class ResourcePage(PathRoutingMixin, Page):
     summary = models.TextField(
         _("summary"), max_length=300, blank=True, help_text=_("One or two sentences shown in the list of resources.")
     )
-    body = StreamField(BaseStreamBlock(), blank=True, use_json_field=True, verbose_name=_("body"))
+    body = StreamField(BaseStreamBlock(), blank=True, verbose_name=_("body"))
     category = models.ForeignKey(
         ResourceCategory,
         on_delete=models.SET_NULL,

@@ -15,8 +15,8 @@ from wagtail.embeds.blocks import EmbedBlock
 from wagtail.images.blocks import ImageBlock
 from wagtail.rich_text import RichText
 
+from booking.scheduling.choosers import ServiceCategoryChooserBlock, ServiceChooserBlock
 from booking.widget.blocks import BookingBoxBlock
-from website.model_choice_block import ModelChoiceBlock
 from website.request_cache import shared_reads
 
 RICH_TEXT_FEATURES = ["h2", "h3", "h4", "bold", "italic", "ol", "ul", "link", "document-link", "hr"]
@@ -182,8 +182,7 @@ class ServicesListBlock(blocks.StructBlock):
     """Cards of the published services, optionally of one category."""
 
     heading = blocks.CharBlock(label=_("Heading"), required=False, max_length=150)
-    category = ModelChoiceBlock(
-        "scheduling.ServiceCategory",
+    category = ServiceCategoryChooserBlock(
         label=_("Category"),
         required=False,
         help_text=_("Leave empty to list every service."),
@@ -216,8 +215,7 @@ class ProfessionalsGridBlock(blocks.StructBlock):
     """Cards of the published professionals, optionally only those offering one service."""
 
     heading = blocks.CharBlock(label=_("Heading"), required=False, max_length=150)
-    service = ModelChoiceBlock(
-        "scheduling.Service",
+    service = ServiceChooserBlock(
         label=_("Service"),
         required=False,
         help_text=_("Leave empty to show every professional."),

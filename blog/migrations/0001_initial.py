@@ -217,8 +217,8 @@ class Migration(migrations.Migration):
                             ),
                             24: ("wagtail.blocks.StructBlock", [[("embed", 23), ("caption", 5)]], {}),
                             25: (
-                                "website.blocks.ModelChoiceBlock",
-                                ("scheduling.ServiceCategory",),
+                                "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                                (),
                                 {
                                     "help_text": "Leave empty to list every service.",
                                     "label": "Category",
@@ -242,8 +242,8 @@ class Migration(migrations.Migration):
                                 {},
                             ),
                             28: (
-                                "website.blocks.ModelChoiceBlock",
-                                ("scheduling.Service",),
+                                "booking.scheduling.choosers.ServiceChooserBlock",
+                                (),
                                 {
                                     "help_text": "Leave empty to show every professional.",
                                     "label": "Service",

@@ -96,8 +96,8 @@ class Migration(migrations.Migration):
                     ),
                     24: ("wagtail.blocks.StructBlock", [[("embed", 23), ("caption", 5)]], {}),
                     25: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.ServiceCategory",),
+                        "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                        (),
                         {"help_text": "Leave empty to list every service.", "label": "Category", "required": False},
                     ),
                     26: (
@@ -113,8 +113,8 @@ class Migration(migrations.Migration):
                     ),
                     27: ("wagtail.blocks.StructBlock", [[("heading", 17), ("category", 25), ("limit", 26)]], {}),
                     28: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.Service",),
+                        "booking.scheduling.choosers.ServiceChooserBlock",
+                        (),
                         {
                             "help_text": "Leave empty to show every professional.",
                             "label": "Service",
@@ -159,8 +159,8 @@ class Migration(migrations.Migration):
                         },
                     ),
                     35: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.ServiceCategory",),
+                        "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                        (),
                         {
                             "help_text": "List only the services of this category. Leave empty for every category.",
                             "label": "Category",
@@ -168,8 +168,8 @@ class Migration(migrations.Migration):
                         },
                     ),
                     36: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.Service",),
+                        "booking.scheduling.choosers.ServiceChooserBlock",
+                        (),
                         {
                             "help_text": "Start the booking at this service. Leave empty to let the visitor choose.",
                             "label": "Service",
@@ -177,8 +177,8 @@ class Migration(migrations.Migration):
                         },
                     ),
                     37: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.Professional",),
+                        "booking.scheduling.choosers.ProfessionalChooserBlock",
+                        (),
                         {"label": "Professional"},
                     ),
                     38: (
@@ -192,8 +192,8 @@ class Migration(migrations.Migration):
                         },
                     ),
                     39: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.Location",),
+                        "booking.scheduling.choosers.LocationChooserBlock",
+                        (),
                         {
                             "help_text": "Book only sessions at this place (in person).",
                             "label": "Location",

@@ -18,8 +18,8 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 
 from booking.scheduling.date_range import DatesInRangeMixin, validate_in_range
+from booking.scheduling.money import currency_exponent, format_money, quantize
 from portal.accounts.rut import normalize_rut
-from website.money import currency_exponent, format_money, quantize
 
 from .models import OFFLINE_METHODS, Coupon, InvoiceStatus, Payment, PaymentMethod, PaymentStatus, TaxDocumentType
 

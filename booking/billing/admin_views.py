@@ -24,7 +24,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.paginator import Paginator
 from django.db.models import F, Prefetch, Sum, Value
 from django.http import Http404, HttpResponseRedirect
@@ -40,7 +40,7 @@ from wagtail.admin.ui.components import Component
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.viewsets.base import ViewSet
 
-from website.money import format_money
+from booking.scheduling.money import format_money
 
 from . import receipts, services
 from .admin_forms import (
@@ -83,16 +83,11 @@ STATUS_BADGES = {
 UNISSUED = (InvoiceStatus.DRAFT, InvoiceStatus.VOID)
 
 
-class PermissionRequiredMixin:
-    permission_required = VIEW_PERMISSION
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.has_perm(self.permission_required):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
-
-
 class InvoiceAdminView(PermissionRequiredMixin, WagtailAdminTemplateMixin, View):
+    # A 403 for a signed-in user without the permission, as Wagtail's own views answer; Wagtail's admin URLs have
+    # already sent anonymous visitors to the admin login, so Django's redirect to LOGIN_URL is never wanted here.
+    raise_exception = True
+    permission_required = VIEW_PERMISSION
     header_icon = "doc-full-inverse"
 
     def get_breadcrumbs_items(self):
@@ -424,6 +419,8 @@ class InvoiceActionView(InvoiceDetailView):
 
 
 class InvoiceReceiptView(PermissionRequiredMixin, View):
+    raise_exception = True  # as InvoiceAdminView
+    permission_required = VIEW_PERMISSION
     http_method_names = ["get"]
 
     def get(self, request, reference):

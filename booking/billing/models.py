@@ -21,8 +21,8 @@ from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
 from booking.scheduling.models import Appointment, Service
 from booking.scheduling.models.appointments import new_reference
 from booking.scheduling.models.catalog import CURRENCY_CHOICES
+from booking.scheduling.money import format_money
 from portal.accounts.models import Patient
-from website.money import format_money
 
 from .providers import get_provider
 
@@ -250,7 +250,6 @@ class InvoiceLine(models.Model):
         verbose_name=_("service"),
         help_text=_("What the line sells, for coupon scopes and sales reports."),
     )
-    # The packs issue adds ``pack_purchase``.
     sort_order = models.PositiveSmallIntegerField(default=0)
 
     class Meta:

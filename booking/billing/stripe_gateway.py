@@ -26,7 +26,7 @@ import stripe
 from django.conf import settings
 from django.utils import timezone
 
-from website.money import currency_exponent
+from booking.scheduling.money import currency_exponent
 
 from .network_guard import refuse_inside_transaction
 

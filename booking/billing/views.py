@@ -13,7 +13,7 @@ import zoneinfo
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,6 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from booking.http import HttpResponseSeeOther
 from booking.scheduling.models import AppointmentStatus
 
 from . import providers, services, webhooks
@@ -29,12 +30,6 @@ from .errors import PaymentError
 from .models import Invoice, Payment, PaymentMethod, PaymentStatus
 
 logger = logging.getLogger(__name__)
-
-
-class HttpResponseSeeOther(HttpResponseRedirect):
-    """303: the browser follows with a GET, whatever the method of the request that led here."""
-
-    status_code = 303
 
 
 # --------------------------------------------------------------------------------------------- webhook

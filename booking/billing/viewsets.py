@@ -18,8 +18,8 @@ from wagtail.admin.views import generic
 from wagtail.admin.viewsets.base import ViewSetGroup
 
 from booking.scheduling.models import Service
+from booking.scheduling.money import format_money
 from booking.scheduling.viewsets import CatalogEditView, CatalogViewSet
-from website.money import format_money
 
 from .admin_forms import CouponForm
 from .admin_views import InvoiceViewSet

@@ -13,7 +13,7 @@ import datetime
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
 from django.http import HttpResponseRedirect
@@ -75,16 +75,11 @@ def list_queryset():
     return Appointment.objects.select_related("professional", "patient__user", "service", "location", "room")
 
 
-class PermissionRequiredMixin:
-    permission_required = VIEW_PERMISSION
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.has_perm(self.permission_required):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
-
-
 class AppointmentAdminView(PermissionRequiredMixin, WagtailAdminTemplateMixin, View):
+    # A 403 for a signed-in user without the permission, as Wagtail's own views answer; Wagtail's admin URLs have
+    # already sent anonymous visitors to the admin login, so Django's redirect to LOGIN_URL is never wanted here.
+    raise_exception = True
+    permission_required = VIEW_PERMISSION
     header_icon = "date"
 
     def get_breadcrumbs_items(self):
@@ -199,6 +194,7 @@ class AppointmentDetailView(AppointmentAdminView):
 class AppointmentActionView(PermissionRequiredMixin, View):
     """POST-only actions on one appointment; each calls one service and comes back to the detail page."""
 
+    raise_exception = True  # as AppointmentAdminView
     permission_required = CHANGE_PERMISSION
     http_method_names = ["post"]
     success_messages = {

@@ -19,7 +19,6 @@ from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import Patient
-from website.money import format_money
 
 from .models import (
     Appointment,
@@ -31,6 +30,7 @@ from .models import (
     Room,
     Service,
 )
+from .money import format_money
 from .timefmt import format_local_time
 
 # Snapshot keys holding a row's id, the model they point to, and how staff name such a row. Rooms are named

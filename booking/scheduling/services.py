@@ -66,9 +66,10 @@ from .timefmt import format_local_time
 Action = AppointmentEvent.Action
 UNKNOWN = object()  # "not read yet", where None is a meaningful value
 
-# Sent on commit with ``appointment`` and ``action`` (an AppointmentEvent.Action): notifications and calendar
-# invitations connect to it in their AppConfig.ready(). Payments do not: billing calls these services itself
-# (``billing.cancel_booking``, ``cancel_unpaid_hold``, the checkout and its webhook); these never call billing.
+# Sent on commit with ``appointment`` and ``action`` (an AppointmentEvent.Action). Today one receiver listens: the
+# booking box's confirmation email (``booking.widget.signals``, connected in WidgetConfig.ready()). Payments do not:
+# billing calls these services itself (``billing.cancel_booking``, ``cancel_unpaid_hold``, the checkout and its
+# webhook); these never call billing.
 appointment_changed = django.dispatch.Signal()
 
 
@@ -81,7 +82,10 @@ class RefundDecision(enum.Enum):
 
 
 class PackCredit(enum.Enum):
-    """What happens to a pack session (packs do not exist yet: ``CancellationOutcome.pack_credit`` is None)."""
+    """Reserved for packs: whether cancelling a pack session returns its credit or forfeits it.
+
+    Nothing sets it before packs exist, so ``CancellationOutcome.pack_credit`` is None for every cancellation today.
+    """
 
     RETURNED = "returned"
     FORFEITED = "forfeited"
@@ -92,7 +96,7 @@ class CancellationOutcome:
     appointment: Appointment
     refund: RefundDecision
     late: bool
-    pack_credit: PackCredit | None = None
+    pack_credit: PackCredit | None = None  # reserved for packs (see PackCredit)
 
 
 def _now(now: datetime | None) -> datetime:

@@ -2,9 +2,10 @@
 
 from wagtail import hooks
 
+from .choosers import catalog_chooser_viewsets
 from .viewsets import ClinicViewSetGroup, user_account_chooser_viewset
 
 
 @hooks.register("register_admin_viewset")
 def register_clinic_viewsets():
-    return [ClinicViewSetGroup(), user_account_chooser_viewset]
+    return [ClinicViewSetGroup(), user_account_chooser_viewset, *catalog_chooser_viewsets]

@@ -15,8 +15,13 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 
+from booking.scheduling.choosers import (
+    LocationChooserBlock,
+    ProfessionalChooserBlock,
+    ServiceCategoryChooserBlock,
+    ServiceChooserBlock,
+)
 from booking.scheduling.models import AppointmentModality, Location, Professional, Service, ServiceCategory
-from website.model_choice_block import ModelChoiceBlock
 from website.request_cache import memoise
 
 from .forms import MAX_TEAM
@@ -69,27 +74,24 @@ class BookingBoxBlock(blocks.StructBlock):
     intro = blocks.TextBlock(
         label=_("Introduction"), required=False, help_text=_("Leave empty to use the site's booking introduction.")
     )
-    category = ModelChoiceBlock(
-        "scheduling.ServiceCategory",
+    category = ServiceCategoryChooserBlock(
         label=_("Category"),
         required=False,
         help_text=_("List only the services of this category. Leave empty for every category."),
     )
-    service = ModelChoiceBlock(
-        "scheduling.Service",
+    service = ServiceChooserBlock(
         label=_("Service"),
         required=False,
         help_text=_("Start the booking at this service. Leave empty to let the visitor choose."),
     )
     professionals = blocks.ListBlock(
-        ModelChoiceBlock("scheduling.Professional", label=_("Professional")),
+        ProfessionalChooserBlock(label=_("Professional")),
         label=_("Professionals"),
         default=[],
         max_num=MAX_TEAM,
         help_text=_("Book only with these professionals; leave empty for all."),
     )
-    location = ModelChoiceBlock(
-        "scheduling.Location",
+    location = LocationChooserBlock(
         label=_("Location"),
         required=False,
         help_text=_("Book only sessions at this place (in person)."),

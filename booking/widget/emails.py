@@ -24,8 +24,8 @@ from booking.billing import providers
 from booking.billing.models import Invoice
 from booking.billing.selectors import invoice_for_appointment
 from booking.scheduling.models import Appointment, AppointmentEvent, AppointmentSource, AppointmentStatus, PaymentMode
+from booking.scheduling.money import format_money
 from portal.accounts.adapters import clinic_from_email, clinic_settings, supported_language
-from website.money import format_money
 
 from .selectors import clinic_zone
 

@@ -25,10 +25,10 @@ from booking.scheduling.models import (
     Service,
     ServiceCategory,
 )
+from booking.scheduling.money import quantize
 from booking.scheduling.selectors import find_slots
 from portal.accounts.models import ConsentRecord
 from portal.accounts.services import UNVERSIONED
-from website.money import quantize
 
 
 def box_services(

@@ -17,7 +17,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.messages.storage.base import Message
 from django.db import transaction
-from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -31,6 +30,7 @@ from booking.billing import providers
 from booking.billing import services as billing
 from booking.billing.errors import PaymentError
 from booking.billing.models import Invoice, InvoiceStatus
+from booking.http import HttpResponseSeeOther
 from booking.scheduling.errors import BookingError
 from booking.scheduling.models import (
     Appointment,
@@ -60,12 +60,6 @@ from .selectors import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-class HttpResponseSeeOther(HttpResponseRedirect):
-    """303: the browser follows with a GET (to Stripe's Checkout page after the confirmation POST)."""
-
-    status_code = 303
 
 
 #: Steps that leave an embedded box for the clinic's own site (log in, review, pay need first-party cookies).

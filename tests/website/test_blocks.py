@@ -155,13 +155,87 @@ def test_a_missing_selector_module_fails_the_render_instead_of_listing_nothing(m
 
 
 @pytest.mark.django_db
-def test_model_choice_block_stores_the_chosen_rows_primary_key():
+def test_catalog_chooser_block_stores_the_chosen_rows_primary_key():
+    """The chooser blocks replaced a select block that stored the primary key: pages saved with it read the same."""
+    from booking.scheduling.choosers import ServiceCategoryChooserBlock
     from tests.factories.scheduling import ServiceCategoryFactory
 
     category = ServiceCategoryFactory()
-    block = blocks.ModelChoiceBlock("scheduling.ServiceCategory", required=False)
+    block = ServiceCategoryChooserBlock(required=False)
 
     assert block.get_prep_value(category) == category.pk
     assert block.to_python(category.pk) == category
     assert block.to_python(None) is None
-    assert block.get_form_state(category) == [str(category.pk)]
+    assert block.get_form_state(category)["id"] == category.pk
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("chooser", "factory"),
+    [
+        ("clinic_category_chooser", "ServiceCategoryFactory"),
+        ("clinic_service_chooser", "ServiceFactory"),
+        ("clinic_professional_chooser", "ProfessionalFactory"),
+        ("clinic_location_chooser", "LocationFactory"),
+    ],
+    ids=["category", "service", "professional", "location"],
+)
+def test_the_blocks_chooser_modal_lists_the_catalog_rows(superuser_client, chooser, factory):
+    from django.urls import reverse
+
+    from tests.factories import scheduling as factories
+
+    row = getattr(factories, factory)()
+
+    response = superuser_client.get(reverse(f"{chooser}:choose"))
+
+    assert response.status_code == 200
+    assert str(row) in response.json()["html"]
+
+
+@pytest.mark.django_db
+def test_an_editor_picks_catalog_rows_for_a_booking_box_with_the_choosers(superuser_client, standard_page):
+    """The edit form shows what a box names, and saving it stores each chosen row's primary key, as before."""
+    from django.urls import reverse
+    from wagtail.test.utils.form_data import nested_form_data, streamfield
+
+    from tests.factories import scheduling as factories
+
+    category = factories.ServiceCategoryFactory(name="Terapias")
+    service = factories.ServiceFactory(name="Psicoterapia individual", category=category)
+    professional = factories.ProfessionalFactory(display_name="Ana Rojas")
+    location = factories.LocationFactory(name="Sede Providencia")
+    edit_url = reverse("wagtailadmin_pages:edit", args=[standard_page.pk])
+    box = {
+        "heading": "",
+        "intro": "",
+        "category": category.pk,
+        "service": service.pk,
+        "professionals": {"count": 1, "0": {"value": professional.pk, "deleted": "", "order": 0}},
+        "location": location.pk,
+        "modality": "",
+        "allow_changes": "on",
+        "show_prices": "on",
+        "layout": "full",
+    }
+    data = nested_form_data(
+        {
+            "title": standard_page.title,
+            "slug": standard_page.slug,
+            "intro": "",
+            "body": streamfield([("booking_box", box)]),
+        }
+    )
+
+    saved = superuser_client.post(edit_url, data)
+    form = superuser_client.get(edit_url)
+
+    assert saved.status_code == 302
+    draft = type(standard_page).objects.get(pk=standard_page.pk).get_latest_revision().as_object()
+    stored = draft.body.raw_data[0]["value"]
+    assert (stored["category"], stored["service"], stored["location"]) == (category.pk, service.pk, location.pk)
+    assert [item["value"] for item in stored["professionals"]] == [professional.pk]
+    assert form.status_code == 200
+    page = form.content.decode()
+    for name in ("Terapias", "Psicoterapia individual", "Ana Rojas", "Sede Providencia"):
+        assert name in page

@@ -32,7 +32,7 @@ def test_clinic_money_and_dates_follow_chilean_conventions():
 
     from django.utils import formats
 
-    from website.money import format_money
+    from booking.scheduling.money import format_money
 
     with translation.override("es-cl"):
         assert format_money(15000, "CLP") == "$15.000"

@@ -10,7 +10,6 @@ import html
 import logging
 from functools import cached_property
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import models
 from django.http import Http404
@@ -19,7 +18,6 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import strip_tags
 from django.utils.http import urlencode
-from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext, pgettext_lazy
 from wagtail.admin.panels import FieldPanel
@@ -31,17 +29,17 @@ from wagtail.models import Page
 from wagtail.search import index
 
 from booking.scheduling.models import ServiceCategory
+from booking.scheduling.money import quantize
 from booking.scheduling.timefmt import format_local_time
 from website.blocks import BaseStreamBlock
-from website.models import SiteSettings
-from website.money import quantize
+from website.models import clinic_name
+from website.models.pages import SeoMixin, meta_description_text
 from website.renditions import rendition_url_or_none
 from website.routing import PathRoutingMixin
 
 logger = logging.getLogger(__name__)
 
 INTRO_FEATURES = ["bold", "italic", "link"]
-META_DESCRIPTION_LENGTH = 160
 PORTRAIT_SPEC = "fill-600x600"
 EMBED_RETRY_SECONDS = 15 * 60
 # schema.org's MedicalSpecialty is a fixed list; only categories that map onto it are announced.
@@ -51,18 +49,6 @@ MEDICAL_SPECIALTY_BY_CATEGORY_SLUG = {
     "psiquiatria": "Psychiatric",
     "psychiatry": "Psychiatric",
 }
-
-
-def clinic_name(request) -> str:
-    """The clinic's public name from the site settings of the request's site, else the configured site name."""
-    try:
-        return SiteSettings.for_request(request).display_name
-    except SiteSettings.DoesNotExist:  # no Wagtail site answers the request's host
-        return settings.WAGTAIL_SITE_NAME
-
-
-def _plain_text(value, length=META_DESCRIPTION_LENGTH) -> str:
-    return Truncator(" ".join(strip_tags(str(value or "")).split())).chars(length)
 
 
 def _words(value) -> str:
@@ -108,17 +94,10 @@ def next_free_time_context(next_free_time, *, now) -> dict:
     return context
 
 
-class CatalogPageMixin:
-    """Meta description fallbacks so that a page without a search description still has a snippet."""
-
-    def get_meta_description(self):
-        return self.search_description or _plain_text(getattr(self, "intro", ""))
-
-
 # --- Services -----------------------------------------------------------------------------
 
 
-class ServiceIndexPage(CatalogPageMixin, PathRoutingMixin, Page):
+class ServiceIndexPage(SeoMixin, PathRoutingMixin, Page):
     """The list of the clinic's services, grouped by category (e.g. /servicios/)."""
 
     intro = RichTextField(
@@ -130,7 +109,6 @@ class ServiceIndexPage(CatalogPageMixin, PathRoutingMixin, Page):
     body = StreamField(
         BaseStreamBlock(),
         blank=True,
-        use_json_field=True,
         verbose_name=_("body"),
         help_text=_("Optional content shown after the list of services."),
     )
@@ -162,7 +140,7 @@ class ServiceIndexPage(CatalogPageMixin, PathRoutingMixin, Page):
         return context
 
 
-class ServicePage(CatalogPageMixin, PathRoutingMixin, Page):
+class ServicePage(SeoMixin, PathRoutingMixin, Page):
     """One service's public page: what it is, price, duration, policy, and who offers it.
 
     Prices, durations and policies are read from the linked Service, so they never go
@@ -185,7 +163,6 @@ class ServicePage(CatalogPageMixin, PathRoutingMixin, Page):
     body = StreamField(
         BaseStreamBlock(),
         blank=True,
-        use_json_field=True,
         verbose_name=_("body"),
         help_text=_("What a patient should know: who it is for, what a session is like, how to prepare."),
     )
@@ -207,7 +184,7 @@ class ServicePage(CatalogPageMixin, PathRoutingMixin, Page):
         verbose_name_plural = _("service pages")
 
     def get_meta_description(self):
-        return super().get_meta_description() or _plain_text(self.service.description)
+        return super().get_meta_description() or meta_description_text(self.service.description)
 
     def get_providers(self) -> list["ProfessionalPage"]:
         """Live profiles of active professionals offering this service, each with its ``offer``.
@@ -277,7 +254,7 @@ class ServicePage(CatalogPageMixin, PathRoutingMixin, Page):
 # --- Professionals ------------------------------------------------------------------------
 
 
-class ProfessionalIndexPage(CatalogPageMixin, PathRoutingMixin, Page):
+class ProfessionalIndexPage(SeoMixin, PathRoutingMixin, Page):
     """The team page: cards of the clinic's professionals, filterable by service or area."""
 
     intro = RichTextField(
@@ -321,7 +298,7 @@ class ProfessionalIndexPage(CatalogPageMixin, PathRoutingMixin, Page):
         return context
 
 
-class ProfessionalPage(CatalogPageMixin, PathRoutingMixin, Page):
+class ProfessionalPage(SeoMixin, PathRoutingMixin, Page):
     """One professional's public profile, built from their record in the clinic catalog.
 
     The photo, biography, degrees, services and locations are edited once, in the Clinic
@@ -339,7 +316,6 @@ class ProfessionalPage(CatalogPageMixin, PathRoutingMixin, Page):
     body = StreamField(
         BaseStreamBlock(),
         blank=True,
-        use_json_field=True,
         verbose_name=_("extra content"),
         help_text=_("Optional content shown after the profile, e.g. an article or frequently asked questions."),
     )
@@ -366,7 +342,7 @@ class ProfessionalPage(CatalogPageMixin, PathRoutingMixin, Page):
         if self.search_description:
             return self.search_description
         professional = self.professional
-        return _plain_text(" — ".join(part for part in (professional.title, professional.bio) if part))
+        return meta_description_text(" — ".join(part for part in (professional.title, professional.bio) if part))
 
     def get_og_image(self):
         return self.profile.photo

@@ -143,8 +143,8 @@ class Migration(migrations.Migration):
                             ),
                             24: ("wagtail.blocks.StructBlock", [[("embed", 23), ("caption", 5)]], {}),
                             25: (
-                                "website.blocks.ModelChoiceBlock",
-                                ("scheduling.ServiceCategory",),
+                                "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                                (),
                                 {
                                     "help_text": "Leave empty to list every service.",
                                     "label": "Category",
@@ -168,8 +168,8 @@ class Migration(migrations.Migration):
                                 {},
                             ),
                             28: (
-                                "website.blocks.ModelChoiceBlock",
-                                ("scheduling.Service",),
+                                "booking.scheduling.choosers.ServiceChooserBlock",
+                                (),
                                 {
                                     "help_text": "Leave empty to show every professional.",
                                     "label": "Service",
@@ -366,8 +366,8 @@ class Migration(migrations.Migration):
                             ),
                             24: ("wagtail.blocks.StructBlock", [[("embed", 23), ("caption", 5)]], {}),
                             25: (
-                                "website.blocks.ModelChoiceBlock",
-                                ("scheduling.ServiceCategory",),
+                                "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                                (),
                                 {
                                     "help_text": "Leave empty to list every service.",
                                     "label": "Category",
@@ -391,8 +391,8 @@ class Migration(migrations.Migration):
                                 {},
                             ),
                             28: (
-                                "website.blocks.ModelChoiceBlock",
-                                ("scheduling.Service",),
+                                "booking.scheduling.choosers.ServiceChooserBlock",
+                                (),
                                 {
                                     "help_text": "Leave empty to show every professional.",
                                     "label": "Service",

@@ -1,7 +1,7 @@
 """The site shell's models: home and standard pages, site-wide settings and navigation."""
 
 from .pages import HomePage, StandardPage
-from .site_settings import FooterLink, HeaderLink, NavigationSettings, NavItem, SiteSettings
+from .site_settings import FooterLink, HeaderLink, NavigationSettings, NavItem, SiteSettings, clinic_name
 
 __all__ = [
     "FooterLink",
@@ -11,4 +11,5 @@ __all__ = [
     "NavigationSettings",
     "SiteSettings",
     "StandardPage",
+    "clinic_name",
 ]

@@ -14,11 +14,17 @@ from website.blocks import BaseStreamBlock
 from website.renditions import rendition_url_or_none
 from website.routing import PathRoutingMixin
 
+#: Longer meta descriptions are cut by search engines; every fallback description is cut here instead.
 META_DESCRIPTION_LENGTH = 160
 
 
+def meta_description_text(value) -> str:
+    """The plain words of a text or rich text, cut to ``META_DESCRIPTION_LENGTH`` for a meta description."""
+    return Truncator(" ".join(strip_tags(str(value or "")).split())).chars(META_DESCRIPTION_LENGTH)
+
+
 class SeoMixin:
-    """What base.html needs for meta tags, shared by the pages of this app.
+    """What base.html needs for meta tags, shared by the site shell's pages and the clinic catalog pages.
 
     ``get_meta_description`` falls back to the intro so that an editor who forgets the
     search description still gets a sensible snippet in search engines and link previews.
@@ -27,10 +33,7 @@ class SeoMixin:
     og_type = "website"
 
     def get_meta_description(self):
-        if self.search_description:
-            return self.search_description
-        intro = strip_tags(str(getattr(self, "intro", "") or "")).strip()
-        return Truncator(" ".join(intro.split())).chars(META_DESCRIPTION_LENGTH)
+        return self.search_description or meta_description_text(getattr(self, "intro", ""))
 
 
 class HomePage(SeoMixin, PathRoutingMixin, Page):
@@ -86,7 +89,7 @@ class HomePage(SeoMixin, PathRoutingMixin, Page):
         features=["bold", "italic", "link"],
         help_text=_("A short welcome shown under the hero."),
     )
-    body = StreamField(BaseStreamBlock(), blank=True, use_json_field=True, verbose_name=_("body"))
+    body = StreamField(BaseStreamBlock(), blank=True, verbose_name=_("body"))
 
     content_panels = [
         *Page.content_panels,
@@ -173,7 +176,7 @@ class StandardPage(SeoMixin, PathRoutingMixin, Page):
         blank=True,
         help_text=_("A short lead paragraph shown under the title, and in search results."),
     )
-    body = StreamField(BaseStreamBlock(), blank=True, use_json_field=True, verbose_name=_("body"))
+    body = StreamField(BaseStreamBlock(), blank=True, verbose_name=_("body"))
 
     content_panels = [*Page.content_panels, FieldPanel("intro"), FieldPanel("body")]
 

@@ -243,6 +243,21 @@ class SiteSettings(BaseSiteSetting):
         return f"https://wa.me/{digits}" if digits else ""
 
 
+def clinic_name(request=None) -> str:
+    """The clinic's public name: the settings' name of ``request``'s site (of the default site without a request),
+    else ``WAGTAIL_SITE_NAME``.
+
+    Without a request nothing is written: a command that only wants the name must not create a settings row.
+    """
+    if request is None:
+        name = SiteSettings.objects.filter(site__is_default_site=True).values_list("clinic_name", flat=True).first()
+        return name or settings.WAGTAIL_SITE_NAME
+    try:
+        return SiteSettings.for_request(request).display_name
+    except SiteSettings.DoesNotExist:  # no Wagtail site answers the request's host: there are no settings to read
+        return settings.WAGTAIL_SITE_NAME
+
+
 def normalise_origin(value: str) -> str:
     """``scheme://host[:port]`` in lower case, from a line an editor typed; a trailing ``/`` is forgiven.
 

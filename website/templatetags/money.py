@@ -1,6 +1,6 @@
 from django import template
 
-from website.money import format_money
+from booking.scheduling.money import format_money
 
 register = template.Library()
 

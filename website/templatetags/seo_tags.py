@@ -8,10 +8,10 @@ import json
 
 from django import template
 from django.core.serializers.json import DjangoJSONEncoder
-from django.utils.html import conditional_escape, format_html, strip_tags
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
-from django.utils.text import Truncator
 
+from website.models.pages import meta_description_text
 from website.renditions import rendition_url_or_none
 
 register = template.Library()
@@ -60,8 +60,7 @@ def meta_description(page):
         return ""
     if hasattr(page, "get_meta_description"):
         return page.get_meta_description() or ""
-    description = getattr(page, "search_description", "") or ""
-    return Truncator(" ".join(strip_tags(description).split())).chars(160)
+    return meta_description_text(getattr(page, "search_description", ""))
 
 
 @register.simple_tag(takes_context=True)

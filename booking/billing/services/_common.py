@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from booking.scheduling.models import AppointmentStatus
-from website.money import quantize
+from booking.scheduling.money import quantize
 
 from .. import providers
 from ..errors import PaymentError

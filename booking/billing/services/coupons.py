@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from website.money import quantize
+from booking.scheduling.money import quantize
 
 from ..errors import PaymentError
 from ..models import (

@@ -20,7 +20,8 @@ from wagtail.models import Orderable
 from wagtail.search import index
 
 from portal.accounts.rut import normalize_rut, validate_rut
-from website.money import format_money
+
+from ..money import format_money
 
 CURRENCY_CHOICES = [("CLP", "CLP — Peso chileno"), ("USD", "USD — US dollar"), ("EUR", "EUR — Euro")]
 

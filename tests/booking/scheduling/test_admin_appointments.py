@@ -18,6 +18,7 @@ from booking.billing.models import InvoiceStatus
 from booking.scheduling import services
 from booking.scheduling.errors import DEFAULT_MESSAGES
 from booking.scheduling.models import Appointment, AppointmentEvent, AppointmentStatus
+from booking.scheduling.money import format_money
 from tests.factories.accounts import PatientFactory
 from tests.factories.billing import InvoiceFactory
 from tests.factories.scheduling import (
@@ -29,7 +30,6 @@ from tests.factories.scheduling import (
     StaffUserFactory,
     WeeklyAvailabilityFactory,
 )
-from website.money import format_money
 
 SANTIAGO = ZoneInfo("America/Santiago")
 # Sunday 29 November 2026 at 22:00 in Santiago is already Monday 30 November in UTC: "today" must be the 29th.

@@ -18,6 +18,7 @@ from django.utils import translation
 
 from booking.scheduling import services
 from booking.scheduling.models import AppointmentEvent, AppointmentStatus
+from booking.scheduling.money import format_money
 from tests.booking.scheduling.people import receptionist_user
 from tests.factories.accounts import PatientFactory
 from tests.factories.scheduling import (
@@ -28,7 +29,6 @@ from tests.factories.scheduling import (
     ServiceFactory,
     WeeklyAvailabilityFactory,
 )
-from website.money import format_money
 
 SANTIAGO = ZoneInfo("America/Santiago")
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=SANTIAGO)

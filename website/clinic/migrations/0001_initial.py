@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import wagtail.fields
-import website.clinic.models
+import website.models.pages
 from django.conf import settings
 from django.db import migrations, models
 
@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
                 "verbose_name": "professional index page",
                 "verbose_name_plural": "professional index pages",
             },
-            bases=(website.clinic.models.CatalogPageMixin, "wagtailcore.page"),
+            bases=(website.models.pages.SeoMixin, "wagtailcore.page"),
         ),
         migrations.CreateModel(
             name="ServiceIndexPage",
@@ -170,8 +170,8 @@ class Migration(migrations.Migration):
                             ),
                             24: ("wagtail.blocks.StructBlock", [[("embed", 23), ("caption", 5)]], {}),
                             25: (
-                                "website.blocks.ModelChoiceBlock",
-                                ("scheduling.ServiceCategory",),
+                                "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                                (),
                                 {
                                     "help_text": "Leave empty to list every service.",
                                     "label": "Category",
@@ -195,8 +195,8 @@ class Migration(migrations.Migration):
                                 {},
                             ),
                             28: (
-                                "website.blocks.ModelChoiceBlock",
-                                ("scheduling.Service",),
+                                "booking.scheduling.choosers.ServiceChooserBlock",
+                                (),
                                 {
                                     "help_text": "Leave empty to show every professional.",
                                     "label": "Service",
@@ -235,7 +235,7 @@ class Migration(migrations.Migration):
                 "verbose_name": "service index page",
                 "verbose_name_plural": "service index pages",
             },
-            bases=(website.clinic.models.CatalogPageMixin, "wagtailcore.page"),
+            bases=(website.models.pages.SeoMixin, "wagtailcore.page"),
         ),
         migrations.CreateModel(
             name="ProfessionalPage",
@@ -354,8 +354,8 @@ class Migration(migrations.Migration):
                             ),
                             24: ("wagtail.blocks.StructBlock", [[("embed", 23), ("caption", 5)]], {}),
                             25: (
-                                "website.blocks.ModelChoiceBlock",
-                                ("scheduling.ServiceCategory",),
+                                "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                                (),
                                 {
                                     "help_text": "Leave empty to list every service.",
                                     "label": "Category",
@@ -379,8 +379,8 @@ class Migration(migrations.Migration):
                                 {},
                             ),
                             28: (
-                                "website.blocks.ModelChoiceBlock",
-                                ("scheduling.Service",),
+                                "booking.scheduling.choosers.ServiceChooserBlock",
+                                (),
                                 {
                                     "help_text": "Leave empty to show every professional.",
                                     "label": "Service",
@@ -429,7 +429,7 @@ class Migration(migrations.Migration):
                 "verbose_name": "professional page",
                 "verbose_name_plural": "professional pages",
             },
-            bases=(website.clinic.models.CatalogPageMixin, "wagtailcore.page"),
+            bases=(website.models.pages.SeoMixin, "wagtailcore.page"),
         ),
         migrations.CreateModel(
             name="ServicePage",
@@ -556,8 +556,8 @@ class Migration(migrations.Migration):
                             ),
                             24: ("wagtail.blocks.StructBlock", [[("embed", 23), ("caption", 5)]], {}),
                             25: (
-                                "website.blocks.ModelChoiceBlock",
-                                ("scheduling.ServiceCategory",),
+                                "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                                (),
                                 {
                                     "help_text": "Leave empty to list every service.",
                                     "label": "Category",
@@ -581,8 +581,8 @@ class Migration(migrations.Migration):
                                 {},
                             ),
                             28: (
-                                "website.blocks.ModelChoiceBlock",
-                                ("scheduling.Service",),
+                                "booking.scheduling.choosers.ServiceChooserBlock",
+                                (),
                                 {
                                     "help_text": "Leave empty to show every professional.",
                                     "label": "Service",
@@ -631,6 +631,6 @@ class Migration(migrations.Migration):
                 "verbose_name": "service page",
                 "verbose_name_plural": "service pages",
             },
-            bases=(website.clinic.models.CatalogPageMixin, "wagtailcore.page"),
+            bases=(website.models.pages.SeoMixin, "wagtailcore.page"),
         ),
     ]

@@ -96,8 +96,8 @@ class Migration(migrations.Migration):
                     ),
                     24: ("wagtail.blocks.StructBlock", [[("embed", 23), ("caption", 5)]], {}),
                     25: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.ServiceCategory",),
+                        "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                        (),
                         {"help_text": "Leave empty to list every service.", "label": "Category", "required": False},
                     ),
                     26: (
@@ -113,8 +113,8 @@ class Migration(migrations.Migration):
                     ),
                     27: ("wagtail.blocks.StructBlock", [[("heading", 17), ("category", 25), ("limit", 26)]], {}),
                     28: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.Service",),
+                        "booking.scheduling.choosers.ServiceChooserBlock",
+                        (),
                         {
                             "help_text": "Leave empty to show every professional.",
                             "label": "Service",
@@ -159,8 +159,8 @@ class Migration(migrations.Migration):
                         },
                     ),
                     35: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.ServiceCategory",),
+                        "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                        (),
                         {
                             "help_text": "List only the services of this category. Leave empty for every category.",
                             "label": "Category",
@@ -168,8 +168,8 @@ class Migration(migrations.Migration):
                         },
                     ),
                     36: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.Service",),
+                        "booking.scheduling.choosers.ServiceChooserBlock",
+                        (),
                         {
                             "help_text": "Start the booking at this service. Leave empty to let the visitor choose.",
                             "label": "Service",
@@ -177,8 +177,8 @@ class Migration(migrations.Migration):
                         },
                     ),
                     37: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.Professional",),
+                        "booking.scheduling.choosers.ProfessionalChooserBlock",
+                        (),
                         {"label": "Professional"},
                     ),
                     38: (
@@ -192,8 +192,8 @@ class Migration(migrations.Migration):
                         },
                     ),
                     39: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.Location",),
+                        "booking.scheduling.choosers.LocationChooserBlock",
+                        (),
                         {
                             "help_text": "Book only sessions at this place (in person).",
                             "label": "Location",
@@ -341,8 +341,8 @@ class Migration(migrations.Migration):
                     ),
                     24: ("wagtail.blocks.StructBlock", [[("embed", 23), ("caption", 5)]], {}),
                     25: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.ServiceCategory",),
+                        "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                        (),
                         {"help_text": "Leave empty to list every service.", "label": "Category", "required": False},
                     ),
                     26: (
@@ -358,8 +358,8 @@ class Migration(migrations.Migration):
                     ),
                     27: ("wagtail.blocks.StructBlock", [[("heading", 17), ("category", 25), ("limit", 26)]], {}),
                     28: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.Service",),
+                        "booking.scheduling.choosers.ServiceChooserBlock",
+                        (),
                         {
                             "help_text": "Leave empty to show every professional.",
                             "label": "Service",
@@ -404,8 +404,8 @@ class Migration(migrations.Migration):
                         },
                     ),
                     35: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.ServiceCategory",),
+                        "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                        (),
                         {
                             "help_text": "List only the services of this category. Leave empty for every category.",
                             "label": "Category",
@@ -413,8 +413,8 @@ class Migration(migrations.Migration):
                         },
                     ),
                     36: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.Service",),
+                        "booking.scheduling.choosers.ServiceChooserBlock",
+                        (),
                         {
                             "help_text": "Start the booking at this service. Leave empty to let the visitor choose.",
                             "label": "Service",
@@ -422,8 +422,8 @@ class Migration(migrations.Migration):
                         },
                     ),
                     37: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.Professional",),
+                        "booking.scheduling.choosers.ProfessionalChooserBlock",
+                        (),
                         {"label": "Professional"},
                     ),
                     38: (
@@ -437,8 +437,8 @@ class Migration(migrations.Migration):
                         },
                     ),
                     39: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.Location",),
+                        "booking.scheduling.choosers.LocationChooserBlock",
+                        (),
                         {
                             "help_text": "Book only sessions at this place (in person).",
                             "label": "Location",
@@ -586,8 +586,8 @@ class Migration(migrations.Migration):
                     ),
                     24: ("wagtail.blocks.StructBlock", [[("embed", 23), ("caption", 5)]], {}),
                     25: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.ServiceCategory",),
+                        "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                        (),
                         {"help_text": "Leave empty to list every service.", "label": "Category", "required": False},
                     ),
                     26: (
@@ -603,8 +603,8 @@ class Migration(migrations.Migration):
                     ),
                     27: ("wagtail.blocks.StructBlock", [[("heading", 17), ("category", 25), ("limit", 26)]], {}),
                     28: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.Service",),
+                        "booking.scheduling.choosers.ServiceChooserBlock",
+                        (),
                         {
                             "help_text": "Leave empty to show every professional.",
                             "label": "Service",
@@ -649,8 +649,8 @@ class Migration(migrations.Migration):
                         },
                     ),
                     35: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.ServiceCategory",),
+                        "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                        (),
                         {
                             "help_text": "List only the services of this category. Leave empty for every category.",
                             "label": "Category",
@@ -658,8 +658,8 @@ class Migration(migrations.Migration):
                         },
                     ),
                     36: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.Service",),
+                        "booking.scheduling.choosers.ServiceChooserBlock",
+                        (),
                         {
                             "help_text": "Start the booking at this service. Leave empty to let the visitor choose.",
                             "label": "Service",
@@ -667,8 +667,8 @@ class Migration(migrations.Migration):
                         },
                     ),
                     37: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.Professional",),
+                        "booking.scheduling.choosers.ProfessionalChooserBlock",
+                        (),
                         {"label": "Professional"},
                     ),
                     38: (
@@ -682,8 +682,8 @@ class Migration(migrations.Migration):
                         },
                     ),
                     39: (
-                        "website.model_choice_block.ModelChoiceBlock",
-                        ("scheduling.Location",),
+                        "booking.scheduling.choosers.LocationChooserBlock",
+                        (),
                         {
                             "help_text": "Book only sessions at this place (in person).",
                             "label": "Location",

@@ -15,20 +15,7 @@ from django.db import DatabaseError
 from django.urls import reverse
 
 from booking.billing import devstripe
-
-
-def site_display_name() -> str:
-    """The clinic's name as the site shows it (Settings → Site), read once; ``CLINIC_NAME`` without a database."""
-    from wagtail.models import Site
-
-    from website.models import SiteSettings
-
-    try:
-        site = Site.objects.filter(is_default_site=True).first()
-        name = SiteSettings.objects.filter(site=site).values_list("clinic_name", flat=True).first() if site else ""
-    except DatabaseError:  # not migrated yet: the page still says which clinic it is
-        name = ""
-    return name or settings.WAGTAIL_SITE_NAME
+from website.models import clinic_name
 
 
 class Command(BaseCommand):
@@ -99,11 +86,15 @@ class Command(BaseCommand):
             self.stdout.flush()
 
         try:
+            name = options["clinic_name"] or clinic_name()  # as the site shows it (Settings → Site), read once
+        except DatabaseError:  # not migrated yet: the page still says which clinic it is
+            name = settings.WAGTAIL_SITE_NAME
+        try:
             devstripe.serve(
                 sock,
                 webhook_url=webhook_url,
                 webhook_secret=secret,
-                clinic_name=options["clinic_name"] or site_display_name(),
+                clinic_name=name,
                 stop_with_stdin=options["stop_with_stdin"],
                 on_listening=listening,
             )

@@ -2,6 +2,11 @@
 
 CLP has no minor unit, so 15000 is shown as ``$15.000`` in Spanish and ``$15,000`` in
 English; USD keeps two decimals. Conversion to Stripe's integer amounts lives in billing.
+
+Why here: scheduling is the lowest layer that handles money. Prices and their currency are
+born on its catalog (``Service.price``, ``Service.currency``) and its history shows them;
+billing, the booking box and the site shell all build on scheduling, so they import from it
+and scheduling never has to reach up into the site shell (``website``) for a helper.
 """
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
