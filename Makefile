@@ -8,14 +8,18 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # The demo's local, Stripe-compatible test server (manage.py run_test_stripe), always on 127.0.0.1.
 STRIPE_PORT ?= 8420
+# pytest-xdist workers for `make test` and `make test-pg`: one per CPU core; TEST_WORKERS=0 runs the suite in
+# this one process (for a debugger, or output in order). Under `make test-pg`, worker gwN uses the Redis database
+# N above REDIS_URL's (website/settings/test.py), so REDIS_URL's database plus the workers must stay within 0-15.
+TEST_WORKERS ?= auto
 
 .PHONY: install run test test-pg e2e lint format messages seed migrate ci clean help
 
 help:
 	@echo "make run       install, migrate, load the demo clinic and serve http://$(HOST):$(PORT)"
 	@echo "               (with test online payments on 127.0.0.1:$(STRIPE_PORT) unless Stripe keys are set)"
-	@echo "make test      run the pytest suite on SQLite"
-	@echo "make test-pg   run the suite on PostgreSQL + Redis (DATABASE_URL, REDIS_URL)"
+	@echo "make test      run the pytest suite on SQLite, one worker per core (TEST_WORKERS=0: serially)"
+	@echo "make test-pg   run the suite on PostgreSQL + Redis (DATABASE_URL, REDIS_URL), in parallel too"
 	@echo "make e2e       browser tests in Chromium (needs /usr/bin/chromium)"
 	@echo "make lint      ruff check and format check"
 	@echo "make messages  update and compile the es/en translation catalogues"
@@ -57,11 +61,11 @@ run: seed
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-pg: $(VENV)/.installed-dev
-	@case "$$DATABASE_URL" in postgres*) ;; *) echo "Set DATABASE_URL=postgres://postgres@127.0.0.1:5432/clinic (and REDIS_URL=redis://127.0.0.1:6379/15)"; exit 2;; esac
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@case "$$DATABASE_URL" in postgres*) ;; *) echo "Set DATABASE_URL=postgres://postgres@127.0.0.1:5432/clinic (and REDIS_URL=redis://127.0.0.1:6379/8)"; exit 2;; esac
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # pyproject's addopts leave tests/e2e out of `make test`; here they are the only thing collected.
 e2e: $(VENV)/.installed-dev

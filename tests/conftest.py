@@ -46,6 +46,11 @@ def site_root(db):
 @pytest.fixture
 def home_page(db):
     """The site's HomePage at the root of the default site, created if a migration has not made it."""
+    return default_home_page()
+
+
+def default_home_page():
+    """``home_page`` for fixtures of a wider scope, which cannot request it (tests/website/test_query_budget.py)."""
     from wagtail.models import Page, Site
 
     from website.models import HomePage

@@ -134,6 +134,11 @@ def standard_page(home_page):
 @pytest.fixture
 def site_settings(home_page):
     """The default site's SiteSettings filled in like a real clinic's."""
+    return fill_in_site_settings()
+
+
+def fill_in_site_settings():
+    """``site_settings`` for fixtures of a wider scope, which cannot request it."""
     from wagtail.models import Site
 
     from website.models import SiteSettings

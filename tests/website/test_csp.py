@@ -21,7 +21,13 @@ from django.urls import reverse
 from wagtail.models import Site
 
 from tests.factories.accounts import PatientFactory, VerifiedUserFactory
-from tests.website.test_query_budget import clinic_site, demo_home, page_with_a_box, pinned_clock  # noqa: F401
+from tests.website.test_query_budget import (  # noqa: F401
+    _clinic_site_once,
+    clinic_site,
+    demo_home,
+    page_with_a_box,
+    pinned_clock,
+)
 from website.csp import ClinicCSPMiddleware, error_page_style_source
 from website.models import SiteSettings
 

@@ -15,7 +15,13 @@ from bs4 import BeautifulSoup
 from wagtail.images import get_image_model
 
 from tests.factories.images import ImageFactory
-from tests.website.test_query_budget import clinic_site, demo_home, page_with_a_box, pinned_clock  # noqa: F401
+from tests.website.test_query_budget import (  # noqa: F401
+    _clinic_site_once,
+    clinic_site,
+    demo_home,
+    page_with_a_box,
+    pinned_clock,
+)
 from website.renditions import rendition_url_or_none
 
 pytestmark = pytest.mark.django_db

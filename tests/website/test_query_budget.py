@@ -19,18 +19,21 @@ enforces view restrictions.
 
 from __future__ import annotations
 
+import copy
 import json
+import shutil
 from types import SimpleNamespace
 from uuid import uuid4
 
 import pytest
 import time_machine
 from bs4 import BeautifulSoup
-from django.db import connection
-from django.test import RequestFactory
+from django.db import connection, transaction
+from django.test import RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
 from wagtail.models import Page, PageViewRestriction, Site
 
+from tests.conftest import default_home_page
 from tests.factories.blog import BlogCategoryFactory, BlogIndexPageFactory, BlogPageFactory
 from tests.factories.clinic import (
     ProfessionalIndexPageFactory,
@@ -50,6 +53,7 @@ from tests.factories.scheduling import (
     ServiceFactory,
 )
 from tests.factories.website import StandardPageFactory
+from tests.website.conftest import fill_in_site_settings
 from website.models import FooterLink, NavigationSettings
 from website.routing import find_route
 
@@ -59,9 +63,12 @@ BUDGET = 15  # the issue's figure
 ROWS = 6  # services, professionals, posts, resources: a query per row breaks the budget, and shows as growth
 
 
+NOW = "2026-11-29 10:00:00-03:00"
+
+
 @pytest.fixture(autouse=True)
 def pinned_clock():
-    with time_machine.travel("2026-11-29 10:00:00-03:00", tick=False):
+    with time_machine.travel(NOW, tick=False):
         yield
 
 
@@ -74,8 +81,38 @@ def body(*blocks) -> str:
     return json.dumps(list(blocks))
 
 
+@pytest.fixture(scope="module")
+def _clinic_site_once(django_db_setup, django_db_blocker, tmp_path_factory):
+    """``build_clinic_site`` once per test module (it was most of these tests' time), undone when the module ends.
+
+    The rows are made inside a transaction that stays open for the module, as Django's ``TestCase.setUpTestData``
+    does: each test's own transaction is a savepoint within it, rolled back after the test, and the module's is
+    rolled back at its end, so nothing outlives the module. Image and document files go to a folder of the
+    module's, copied into each test's media folder by ``clinic_site``. The clock is the tests' (``pinned_clock``).
+    """
+    media = tmp_path_factory.mktemp("clinic-site-media")
+    with django_db_blocker.unblock():
+        module_transaction = transaction.atomic()
+        module_transaction.__enter__()
+    try:
+        with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media), time_machine.travel(NOW, tick=False):
+            site = build_clinic_site(default_home_page(), fill_in_site_settings())
+        yield site, media
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            module_transaction.__exit__(None, None, None)
+
+
 @pytest.fixture
-def clinic_site(home_page, site_settings):
+def clinic_site(_clinic_site_once, db, _media_root, settings):
+    """The module's clinic site, as this test's own: its files in the test's media folder, its objects copies."""
+    site, media = _clinic_site_once
+    shutil.copytree(media, settings.MEDIA_ROOT, dirs_exist_ok=True)
+    return copy.deepcopy(site)
+
+
+def build_clinic_site(home_page, site_settings) -> SimpleNamespace:
     """A home page with service, team, blog and resource sections, each with ``ROWS`` children."""
     site = SimpleNamespace()
     site.home = home_page

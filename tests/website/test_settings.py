@@ -319,3 +319,45 @@ def test_env_example_documents_every_variable_the_settings_read():
     assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "AWS_S3_REGION_NAME"} <= read
     undocumented = sorted(name for name in read if f"{name}=" not in documented)
     assert undocumented == [], f"add these to .env.example: {undocumented}"
+
+
+class TestXdistWorkerEnvironment:
+    """Each pytest-xdist worker gets a Redis database of its own; see ``xdist_worker_environment``."""
+
+    @pytest.mark.parametrize(
+        ("env", "expected"),
+        [
+            ({"REDIS_URL": "redis://127.0.0.1:6379/8"}, {}),
+            ({"PYTEST_XDIST_WORKER": "gw1"}, {}),
+            (
+                {"PYTEST_XDIST_WORKER": "gw0", "REDIS_URL": "redis://127.0.0.1:6379/8"},
+                {"TEST_REDIS_BASE_URL": "redis://127.0.0.1:6379/8", "REDIS_URL": "redis://127.0.0.1:6379/8"},
+            ),
+            (
+                {"PYTEST_XDIST_WORKER": "gw3", "REDIS_URL": "redis://:pw@cache:6380/8"},
+                {"TEST_REDIS_BASE_URL": "redis://:pw@cache:6380/8", "REDIS_URL": "redis://:pw@cache:6380/11"},
+            ),
+            (
+                {"PYTEST_XDIST_WORKER": "gw2", "REDIS_URL": "redis://127.0.0.1:6379"},
+                {"TEST_REDIS_BASE_URL": "redis://127.0.0.1:6379", "REDIS_URL": "redis://127.0.0.1:6379/2"},
+            ),
+        ],
+        ids=["not-under-xdist", "no-redis", "first-worker-keeps-the-database", "worker-3-adds-3", "no-database-is-0"],
+    )
+    def test_worker_n_uses_the_redis_database_n_above_the_configured_one(self, env, expected):
+        assert envconf.xdist_worker_environment(env) == expected
+
+    def test_a_process_started_by_a_worker_inherits_its_database_instead_of_moving_further(self):
+        worker_env = {"PYTEST_XDIST_WORKER": "gw1", "REDIS_URL": "redis://127.0.0.1:6379/8"}
+        worker_env |= envconf.xdist_worker_environment(worker_env)
+
+        child_env = dict(worker_env)  # what a huey consumer started by the worker sees
+        child_env |= envconf.xdist_worker_environment(child_env)
+
+        assert worker_env["REDIS_URL"] == child_env["REDIS_URL"] == "redis://127.0.0.1:6379/9"
+
+    def test_a_worker_past_the_last_redis_database_is_refused_with_the_way_out(self):
+        env = {"PYTEST_XDIST_WORKER": "gw1", "REDIS_URL": "redis://127.0.0.1:6379/15"}
+
+        with pytest.raises(ImproperlyConfigured, match="lower database or run fewer workers"):
+            envconf.xdist_worker_environment(env)

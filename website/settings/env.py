@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from email.utils import getaddresses
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -88,6 +88,44 @@ def huey_config(env: Mapping[str, str], base_dir: Path, *, immediate: bool) -> d
         # Immediate mode keeps its results in memory, whatever the storage above.
         config["immediate_use_memory"] = True
     return config
+
+
+#: Redis's default number of databases (``databases 16`` in redis.conf): numbered 0 to 15.
+REDIS_DATABASES = 16
+
+
+def xdist_worker_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The variables a pytest-xdist worker changes so that it shares no Redis database with the other workers.
+
+    pytest-xdist names its workers gw0, gw1, ... (``PYTEST_XDIST_WORKER``); gwN uses the Redis database N above
+    the one ``REDIS_URL`` names. A key prefix would not do: the suite empties the cache around every test and
+    Django's ``RedisCache.clear()`` empties the whole database, huey's queue and heartbeat included.
+    ``TEST_REDIS_BASE_URL`` remembers the URL as given, so a process a worker starts (a huey consumer, the
+    local test Stripe) inherits the worker's database instead of moving one further. Nothing changes outside
+    xdist or without Redis (the databases of SQLite and PostgreSQL are per worker already: pytest-django adds the
+    worker's name to the test database's).
+    """
+    worker = env.get("PYTEST_XDIST_WORKER", "").strip()
+    base_url = env.get("TEST_REDIS_BASE_URL", "").strip() or env.get("REDIS_URL", "").strip()
+    if not worker or not base_url:
+        return {}
+    match = re.fullmatch(r"gw(\d+)", worker)
+    if match is None:
+        raise ImproperlyConfigured(f"PYTEST_XDIST_WORKER should look like gw0, not {worker!r}")
+    parts = urlsplit(base_url)
+    first = parts.path.strip("/") or "0"
+    if not first.isdigit():
+        raise ImproperlyConfigured(f"REDIS_URL must name a database number (redis://host:6379/8), not {base_url!r}")
+    database = int(first) + int(match[1])
+    if database >= REDIS_DATABASES:
+        raise ImproperlyConfigured(
+            f"REDIS_URL names database {first}, so xdist worker {worker} would use database {database}, past Redis's "
+            f"last ({REDIS_DATABASES - 1}): point REDIS_URL at a lower database or run fewer workers (-n)."
+        )
+    return {
+        "TEST_REDIS_BASE_URL": base_url,
+        "REDIS_URL": urlunsplit(parts._replace(path=f"/{database}")),
+    }
 
 
 def email_config(env: Mapping[str, str]) -> dict:

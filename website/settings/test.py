@@ -1,7 +1,14 @@
 """Settings for the pytest suite: fast hashing, tasks run immediately, no network."""
 
+import os
+
+from . import env as envconf
+
+# Under pytest-xdist each worker takes a Redis database of its own; base reads REDIS_URL, so this comes first.
+os.environ.update(envconf.xdist_worker_environment(os.environ))
+
 from .base import *  # noqa: F403
-from .base import BASE_DIR, ENV, envconf
+from .base import BASE_DIR, ENV
 
 DEBUG = False
 SECRET_KEY = "test-only-key"
@@ -11,8 +18,13 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-MEDIA_ROOT = BASE_DIR / ".test-media"
+# One folder per xdist worker (gw0, gw1, ...; "main" without xdist); tests/conftest.py moves each test's uploads
+# to its own temporary folder anyway.
+XDIST_WORKER = ENV.get("PYTEST_XDIST_WORKER", "")
+MEDIA_ROOT = BASE_DIR / ".test-media" / (XDIST_WORKER or "main")
 HUEY = envconf.huey_config(ENV, BASE_DIR, immediate=envconf.env_bool(ENV, "HUEY_IMMEDIATE", True))
+if XDIST_WORKER and HUEY["huey_class"] == "huey.SqliteHuey" and not ENV.get("HUEY_SQLITE_PATH"):
+    HUEY["filename"] = str(BASE_DIR / f"huey.sqlite3-{XDIST_WORKER}")
 # Immediate huey keeps a delayed retry in a schedule nothing reads: without a delay, a retry runs at once.
 BILLING_PROVIDER_RETRY_DELAY = 0
 ACCOUNT_RATE_LIMITS = False
