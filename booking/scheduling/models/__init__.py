@@ -9,6 +9,7 @@ from .appointments import (
 from .catalog import (
     Location,
     Modality,
+    PackSessionPolicy,
     PaymentMode,
     Professional,
     ProfessionalDegree,
@@ -33,6 +34,7 @@ __all__ = [
     "Weekday",
     "Location",
     "Modality",
+    "PackSessionPolicy",
     "PaymentMode",
     "Professional",
     "ProfessionalDegree",
