@@ -31,7 +31,17 @@ def clinic_administrator(email: str = "admin@clinic.example"):
 
 
 @pytest.fixture
-def clinic(db):
+def receptionist(db):
+    return receptionist_user()
+
+
+@pytest.fixture
+def administrator(db):
+    return clinic_administrator()
+
+
+@pytest.fixture
+def clinic(db, receptionist, administrator):
     psychology = ServiceFactory(name="Psicoterapia", pack_late_cancel_policy=PackSessionPolicy.FORFEIT)
     nutrition = ServiceFactory(name="Control nutricional", pack_late_cancel_policy=PackSessionPolicy.RELEASE)
     outside = ServiceFactory(name="Evaluación")
@@ -43,8 +53,8 @@ def clinic(db):
         outside=outside,
         professional=professional,
         patient=patient,
-        receptionist=receptionist_user(),
-        administrator=clinic_administrator(),
+        receptionist=receptionist,
+        administrator=administrator,
     )
 
 
