@@ -135,6 +135,9 @@ class Package(ClusterableModel):
                 condition=(Q(credit_mode=CreditMode.PER_SERVICE) & Q(pool_sessions__isnull=True))
                 | (Q(credit_mode=CreditMode.SHARED_POOL) & Q(pool_sessions__gte=1)),
                 name="packs_package_pool_sessions_match_mode",
+                violation_error_message=_(
+                    "A shared pool needs its number of sessions; a pack counted per service has none."
+                ),
             ),
         ]
 

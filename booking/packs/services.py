@@ -266,7 +266,6 @@ def settle_session(
             quantity=1,
             appointment=locked,
             actor=actor,
-            reason=outcome.value,
             at=now,
         )
         if kind == CreditKind.RELEASED and purchase.status == PurchaseStatus.EXPIRED:
@@ -277,7 +276,6 @@ def settle_session(
                 kind=CreditKind.EXPIRED,
                 quantity=1,
                 actor=actor,
-                reason="returned after expiry",
                 at=now,
             )
             return entry
@@ -360,7 +358,6 @@ def expire_purchases(*, now: datetime | None = None) -> int:
                 service_id=bucket.service_id,
                 kind=CreditKind.EXPIRED,
                 quantity=bucket.remaining,
-                reason="validity ended",
                 at=now,
             )
             for purchase in due

@@ -372,6 +372,7 @@ class Migration(migrations.Migration):
                     _connector="OR",
                 ),
                 name="packs_package_pool_sessions_match_mode",
+                violation_error_message="A shared pool needs its number of sessions; a pack counted per service has none.",
             ),
         ),
         migrations.AddConstraint(
