@@ -26,7 +26,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from booking.scheduling.models import Appointment, AppointmentStatus, PackSessionPolicy, Service
 from booking.scheduling.models.appointments import OPEN_STATUSES
@@ -321,7 +321,11 @@ def adjust_credits(
         if bucket.remaining + quantity < 0:
             raise PackError(
                 "below_zero",
-                gettext("Only %(count)d sessions can be taken away: that is what is left to book.")
+                ngettext(
+                    "Only %(count)d session can be taken away: that is what is left to book.",
+                    "Only %(count)d sessions can be taken away: that is what is left to book.",
+                    bucket.remaining,
+                )
                 % {"count": bucket.remaining},
             )
         entry = PackCreditEntry.objects.create(
