@@ -28,7 +28,7 @@ from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext, ngettext
 
-from booking.scheduling.models import Appointment, AppointmentStatus, PackSessionPolicy, Service
+from booking.scheduling.models import Appointment, AppointmentStatus, Service
 from booking.scheduling.models.appointments import OPEN_STATUSES
 from booking.scheduling.services import ACT_FOR_CLINIC_PERMISSION
 
@@ -227,7 +227,7 @@ def _settlement_kind(outcome: SessionOutcome, service: Service) -> str:
         return CreditKind.CONSUMED
     if outcome in (SessionOutcome.CANCELLED_IN_TIME, SessionOutcome.NO_SHOW_PROFESSIONAL):
         return CreditKind.RELEASED
-    if service.pack_late_cancel_policy == PackSessionPolicy.RELEASE:
+    if service.pack_late_cancel_returns_session:
         return CreditKind.RELEASED
     return CreditKind.FORFEITED
 
@@ -238,9 +238,9 @@ def settle_session(
     """Close the pack credit of a session that ended: consumed, returned (released) or lost (forfeited).
 
     Completed → consumed; cancelled in time or the professional's no-show → released; cancelled late or the
-    patient's no-show → forfeited, or released where the service's ``pack_late_cancel_policy`` says so. Call it
-    in the transaction that changed the appointment's status, after the change (the status must match the
-    outcome). A session not booked from a pack has nothing to settle: None. Settling twice is refused.
+    patient's no-show → forfeited, or released where the service's ``pack_late_cancel_returns_session`` says
+    so. Call it in the transaction that changed the appointment's status, after the change (the status must
+    match the outcome). A session not booked from a pack has nothing to settle: None. Settling twice is refused.
     """
     now = _now(now)
     if not isinstance(outcome, SessionOutcome):

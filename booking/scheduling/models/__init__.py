@@ -9,7 +9,6 @@ from .appointments import (
 from .catalog import (
     Location,
     Modality,
-    PackSessionPolicy,
     PaymentMode,
     Professional,
     ProfessionalDegree,
@@ -34,7 +33,6 @@ __all__ = [
     "Weekday",
     "Location",
     "Modality",
-    "PackSessionPolicy",
     "PaymentMode",
     "Professional",
     "ProfessionalDegree",

@@ -41,13 +41,6 @@ class PaymentMode(models.TextChoices):
     AT_CLINIC = "clinic", _("Pay at the clinic")
 
 
-class PackSessionPolicy(models.TextChoices):
-    """What a late cancellation or a patient's no-show costs a session booked from a pack."""
-
-    FORFEIT = "forfeit", _("The pack session is lost")
-    RELEASE = "release", _("The pack session is returned")
-
-
 class ActiveQuerySet(models.QuerySet):
     def active(self):
         return self.filter(active=True)
@@ -127,14 +120,14 @@ class Service(index.Indexed, models.Model):
         _("payment"), max_length=16, choices=PaymentMode.choices, default=PaymentMode.LATER
     )
     available_in_packs = models.BooleanField(_("available in packs"), default=True)
-    pack_late_cancel_policy = models.CharField(
-        _("late cancellation or no-show in a pack"),
-        max_length=16,
-        choices=PackSessionPolicy.choices,
-        default=PackSessionPolicy.FORFEIT,
+    # A yes/no policy (default: the session is lost), so that forms posted without it keep the default.
+    pack_late_cancel_returns_session = models.BooleanField(
+        _("return pack sessions cancelled late or missed"),
+        default=False,
         help_text=_(
-            "What a late cancellation or a patient's no-show does to a session booked from a pack. A timely "
-            "cancellation and a professional's no-show always return it."
+            "Whether a session booked from a pack goes back to the pack when it is cancelled late or the patient "
+            "does not attend; otherwise it is lost. A timely cancellation and a professional's no-show always "
+            "return it."
         ),
     )
     active = models.BooleanField(_("active"), default=True, help_text=_("Inactive services cannot be booked."))

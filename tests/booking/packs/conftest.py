@@ -10,7 +10,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from booking.scheduling.models import PackSessionPolicy
 from portal.accounts.roles import CLINIC_ADMINISTRATORS, ensure_role_groups
 from tests.booking.scheduling.people import receptionist_user
 from tests.factories.accounts import PatientFactory, VerifiedUserFactory, activate_totp
@@ -42,8 +41,8 @@ def administrator(db):
 
 @pytest.fixture
 def clinic(db, receptionist, administrator):
-    psychology = ServiceFactory(name="Psicoterapia", pack_late_cancel_policy=PackSessionPolicy.FORFEIT)
-    nutrition = ServiceFactory(name="Control nutricional", pack_late_cancel_policy=PackSessionPolicy.RELEASE)
+    psychology = ServiceFactory(name="Psicoterapia", pack_late_cancel_returns_session=False)
+    nutrition = ServiceFactory(name="Control nutricional", pack_late_cancel_returns_session=True)
     outside = ServiceFactory(name="Evaluación")
     professional = ProfessionalFactory(services=[psychology, nutrition, outside])
     patient = PatientFactory()

@@ -2,7 +2,7 @@
 
 Rule tables for a per-service pack (3 psychology + 2 nutrition) and a shared pool (5 for both): book a session, then
 close it as it happened (through the scheduling services, as the product does), then settle its credit.
-Psychology forfeits a late-cancelled or missed session; nutrition gives it back (``pack_late_cancel_policy``).
+Psychology forfeits a late-cancelled or missed session; nutrition gives it back (``pack_late_cancel_returns_session``).
 """
 
 import datetime
