@@ -173,6 +173,7 @@ class ServiceViewSet(CatalogViewSet):
                 FieldRowPanel([FieldPanel("price"), FieldPanel("currency")]),
                 FieldPanel("payment_mode"),
                 FieldPanel("available_in_packs"),
+                FieldPanel("pack_late_cancel_returns_session"),
             ],
             heading=_("Price and payment"),
         ),

@@ -66,6 +66,9 @@ RECEPTION_BILLING_PERMISSIONS = (
     "view_refund",
     "view_coupon",
 )
+# Reception sees the packs and what each patient has left; editing packs and adjusting credits are the clinic
+# administrators'.
+RECEPTION_PACK_PERMISSIONS = ("view_package", "view_packagepurchase", "view_packcreditentry")
 EDITOR_PAGE_PERMISSIONS = ("add_page", "change_page", "publish_page", "lock_page", "unlock_page")
 EDITOR_MEDIA_ACTIONS = ("add", "change", "choose", "delete")
 
@@ -79,6 +82,7 @@ _APPS_WITH_PERMISSIONS = (
     "accounts",
     "scheduling",
     "billing",
+    "packs",
 )
 
 
@@ -134,10 +138,12 @@ def ensure_role_groups(using: str = DEFAULT_DB_ALIAS) -> dict[str, Group]:
         # Receptionists also remove a date's special hours when a professional's plans change.
         groups[RECEPTIONISTS].permissions.add(*_permissions("scheduling", ["delete_dateoverride"]))
         groups[RECEPTIONISTS].permissions.add(*_permissions("billing", RECEPTION_BILLING_PERMISSIONS))
+        groups[RECEPTIONISTS].permissions.add(*_permissions("packs", RECEPTION_PACK_PERMISSIONS))
 
         administrators = groups[CLINIC_ADMINISTRATORS]
         administrators.permissions.add(*Permission.objects.filter(content_type__app_label="scheduling"))
         administrators.permissions.add(*Permission.objects.filter(content_type__app_label="billing"))
+        administrators.permissions.add(*Permission.objects.filter(content_type__app_label="packs"))
         administrators.permissions.add(*_permissions("accounts", ["view_user"]))
     return groups
 

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "portal",
     "booking.scheduling",
     "booking.billing",
+    "booking.packs",
     "booking.widget",
     "blog",
     "resources",

@@ -155,6 +155,15 @@ class Appointment(models.Model):
         related_name="+",
         verbose_name=_("created by"),
     )
+    pack_purchase = models.ForeignKey(
+        "packs.PackagePurchase",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="appointments",
+        verbose_name=_("pack"),
+        help_text=_("The pack this session was booked from; set with its credit by booking.packs.services."),
+    )
     cancellation_reason = models.TextField(_("cancellation reason"), blank=True)
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -121,6 +121,16 @@ class Service(index.Indexed, models.Model):
         _("payment"), max_length=16, choices=PaymentMode.choices, default=PaymentMode.LATER
     )
     available_in_packs = models.BooleanField(_("available in packs"), default=True)
+    # A yes/no policy (default: the session is lost), so that forms posted without it keep the default.
+    pack_late_cancel_returns_session = models.BooleanField(
+        _("return pack sessions cancelled late or missed"),
+        default=False,
+        help_text=_(
+            "Whether a session booked from a pack goes back to the pack when it is cancelled late or the patient "
+            "does not attend; otherwise it is lost. A timely cancellation and a professional's no-show always "
+            "return it."
+        ),
+    )
     active = models.BooleanField(_("active"), default=True, help_text=_("Inactive services cannot be booked."))
     sort_order = models.PositiveIntegerField(_("order"), default=0)
 

@@ -1,0 +1,212 @@
+"""Pack purchases in the Wagtail admin: the list, and the detail with balances, ledger, sessions and adjustment.
+
+Purchases are never added or edited through a generic form: they are made by the sale (billing) and changed only
+by ``booking.packs.services``. The one action here, "adjust credits", calls ``adjust_credits`` with
+``actor=request.user``; a refusal (``PackError``) or a mistyped form comes back as a message, never a 500.
+
+==========================  ==============================
+see the list and detail      ``packs.view_packagepurchase``
+adjust credits               ``packs.add_packcreditentry``
+==========================  ==============================
+"""
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, Q
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse, reverse_lazy
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.views.generic import View
+from wagtail.admin.menu import MenuItem
+from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
+from wagtail.admin.viewsets.base import ViewSet
+
+from booking.scheduling.models import Appointment, Service
+
+from . import services
+from .admin_forms import AdjustCreditsForm
+from .errors import PackError
+from .models import LIVE_STATUSES, PackagePurchase, PackCreditEntry, PurchaseStatus
+from .selectors import balances, balances_for_purchases
+
+VIEW_PERMISSION = "packs.view_packagepurchase"
+ADJUST_PERMISSION = services.ADJUST_PERMISSION
+
+STATUS_BADGES = {
+    PurchaseStatus.PENDING_PAYMENT: "w-status--label",
+    PurchaseStatus.ACTIVE: "w-status--primary",
+    PurchaseStatus.EXHAUSTED: "",
+    PurchaseStatus.EXPIRED: "w-status--label",
+    PurchaseStatus.CANCELLED: "w-status--label",
+}
+
+
+class PurchaseAdminView(WagtailAdminTemplateMixin, View):
+    header_icon = "list-ul"
+    permission_required = VIEW_PERMISSION
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.has_perm(self.permission_required):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_breadcrumbs_items(self):
+        return [
+            *self.breadcrumbs_items,
+            {"url": reverse("packs_purchases:index"), "label": gettext("Pack purchases")},
+            {"url": "", "label": self.get_page_title()},
+        ]
+
+
+class PurchaseFilterForm(forms.Form):
+    q = forms.CharField(label=_("Patient or reference"), required=False, max_length=200)
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=[("", _("Any status")), *PurchaseStatus.choices]
+    )
+
+    def filter(self, purchases):
+        query = (self.cleaned_data.get("q") or "").strip()
+        if query:
+            purchases = purchases.filter(
+                Q(reference__iexact=query)
+                | Q(patient__user__email__icontains=query)
+                | Q(patient__user__first_name__icontains=query)
+                | Q(patient__user__last_name__icontains=query)
+            )
+        if self.cleaned_data.get("status"):
+            purchases = purchases.filter(status=self.cleaned_data["status"])
+        return purchases
+
+
+class PurchaseIndexView(PurchaseAdminView):
+    template_name = "packs/admin/purchase_index.html"
+    page_title = _("Pack purchases")
+    per_page = 50
+
+    def get_breadcrumbs_items(self):
+        return [*self.breadcrumbs_items, {"url": "", "label": self.get_page_title()}]
+
+    def get(self, request):
+        filter_form = PurchaseFilterForm(request.GET)
+        purchases = PackagePurchase.objects.none()
+        if filter_form.is_valid():
+            purchases = filter_form.filter(PackagePurchase.objects.select_related("patient__user"))
+        page = Paginator(purchases.order_by("-purchased_at", "-pk"), self.per_page).get_page(request.GET.get("p"))
+        page_balances = balances_for_purchases(page.object_list)
+        rows = [
+            {
+                "purchase": purchase,
+                "balances": page_balances[purchase.pk],
+                "badge": STATUS_BADGES.get(purchase.status, ""),
+                "local_expires_at": timezone.localtime(purchase.expires_at),
+            }
+            for purchase in page.object_list
+        ]
+        query = request.GET.copy()
+        query.pop("p", None)
+        context = self.get_context_data(filter_form=filter_form, page=page, rows=rows, query_string=query.urlencode())
+        return self.render_to_response(context)
+
+
+class PurchaseDetailView(PurchaseAdminView):
+    """The purchase with its balances, the ledger, its sessions and, for those allowed, the adjustment form."""
+
+    template_name = "packs/admin/purchase_detail.html"
+
+    @cached_property
+    def purchase(self) -> PackagePurchase:
+        entries = PackCreditEntry.objects.select_related("service", "actor", "appointment").order_by("at", "pk")
+        sessions = Appointment.objects.select_related("service", "professional").order_by("start")
+        queryset = PackagePurchase.objects.select_related(
+            "patient__user", "created_by", "invoice_line__invoice"
+        ).prefetch_related(Prefetch("credit_entries", queryset=entries), Prefetch("appointments", queryset=sessions))
+        return get_object_or_404(queryset, reference=self.kwargs["reference"])
+
+    def get_page_title(self):
+        return gettext("Pack %(reference)s") % {"reference": self.purchase.reference}
+
+    def get(self, request, reference):
+        return self.render_detail()
+
+    def can_adjust(self) -> bool:
+        return self.request.user.has_perm(ADJUST_PERMISSION) and self.purchase.status in LIVE_STATUSES
+
+    def render_detail(self, *, adjust_form=None):
+        purchase = self.purchase
+        current = balances(purchase)
+        context = self.get_context_data(
+            purchase=purchase,
+            badge=STATUS_BADGES.get(purchase.status, ""),
+            balances=current,
+            local_purchased_at=timezone.localtime(purchase.purchased_at),
+            local_expires_at=timezone.localtime(purchase.expires_at),
+            entries=[
+                {"entry": entry, "local_at": timezone.localtime(entry.at)} for entry in purchase.credit_entries.all()
+            ],
+            sessions=[
+                {"appointment": appointment, "local_start": timezone.localtime(appointment.start)}
+                for appointment in purchase.appointments.all()
+            ],
+            invoice=purchase.invoice_line.invoice if purchase.invoice_line else None,
+            adjust_form=adjust_form or AdjustCreditsForm(prefix="adjust", balances=current),
+            show_adjust=self.can_adjust(),
+        )
+        return self.render_to_response(context)
+
+
+class PurchaseAdjustView(PurchaseDetailView):
+    """POST only: one staff adjustment through ``services.adjust_credits``, then back to the detail (PRG)."""
+
+    http_method_names = ["post"]
+    permission_required = ADJUST_PERMISSION
+
+    def post(self, request, reference):
+        form = AdjustCreditsForm(request.POST, prefix="adjust", balances=balances(self.purchase))
+        if not form.is_valid():
+            messages.error(request, gettext("Nothing was changed: please correct the form below."))
+            return self.render_detail(adjust_form=form)
+        service_id = form.service_id
+        try:
+            services.adjust_credits(
+                purchase=self.purchase,
+                service=Service.objects.get(pk=service_id) if service_id is not None else None,
+                quantity=form.cleaned_data["quantity"],
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+            )
+        except PackError as error:
+            messages.error(request, error.message)
+            self.__dict__.pop("purchase", None)  # show the purchase as it is now
+            return self.render_detail(adjust_form=form)
+        messages.success(request, gettext("The pack's sessions were adjusted."))
+        return HttpResponseRedirect(reverse("packs_purchases:detail", args=[reference]))
+
+
+class PurchaseMenuItem(MenuItem):
+    def is_shown(self, request):
+        return request.user.has_perm(VIEW_PERMISSION)
+
+
+class PurchaseViewSet(ViewSet):
+    """The purchase screens, under the "Packs" menu (see ``PacksViewSetGroup``)."""
+
+    name = "packs_purchases"
+    url_prefix = "packs/purchases"
+    icon = "list-ul"
+    menu_label = _("Purchases")
+    menu_name = "pack_purchases"
+    menu_url = reverse_lazy("packs_purchases:index")
+    menu_item_class = PurchaseMenuItem
+
+    def get_urlpatterns(self):
+        return [
+            path("", PurchaseIndexView.as_view(), name="index"),
+            path("<str:reference>/", PurchaseDetailView.as_view(), name="detail"),
+            path("<str:reference>/adjust/", PurchaseAdjustView.as_view(), name="adjust"),
+        ]
