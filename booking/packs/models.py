@@ -43,8 +43,8 @@ from wagtail.models import Orderable
 from booking.scheduling.models import Appointment, Location, Professional, Service
 from booking.scheduling.models.appointments import new_reference
 from booking.scheduling.models.catalog import CURRENCY_CHOICES
+from booking.scheduling.money import format_money
 from portal.accounts.models import Patient
-from website.money import format_money
 
 SNAPSHOT_VERSION = 1
 
