@@ -4,6 +4,7 @@ import datetime
 from decimal import Decimal
 
 import factory
+from django.db.models import F
 
 from booking.billing.models import Coupon, Invoice, InvoiceLine, InvoiceSeries, Payment
 
@@ -15,6 +16,13 @@ def default_series() -> InvoiceSeries:
     return InvoiceSeries.objects.get_or_create(code="default", defaults={"prefix": "B-", "name": "Boletas"})[0]
 
 
+def take_number(series: InvoiceSeries) -> int:
+    """The series' next number, taken as the services take it, so a factory invoice and one the services issue
+    in the same test never share a number (a counter of the factory's own collided, depending on test order)."""
+    InvoiceSeries.objects.filter(pk=series.pk).update(next_number=F("next_number") + 1)
+    return InvoiceSeries.objects.values_list("next_number", flat=True).get(pk=series.pk) - 1
+
+
 class InvoiceFactory(factory.django.DjangoModelFactory):
     """An open CLP invoice of 35.000 with one session line (pass ``appointment`` to choose it)."""
 
@@ -23,7 +31,7 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     series = factory.LazyFunction(default_series)
-    number = factory.Sequence(lambda n: n + 1)
+    number = factory.LazyAttribute(lambda invoice: take_number(invoice.series))
     patient = factory.SubFactory(PatientFactory)
     billing_name = factory.LazyAttribute(lambda o: o.patient.user.get_full_name() or o.patient.user.email)
     billing_email = factory.LazyAttribute(lambda o: o.patient.user.email)
