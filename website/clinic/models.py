@@ -387,7 +387,9 @@ class ProfessionalPage(SeoMixin, PathRoutingMixin, Page):
 
     @property
     def active_offers(self):
-        return [offer for offer in self.profile.offered_services.all() if offer.service.active]
+        # Orderable's sort_order may tie (offers added outside the editor): the pk keeps one order on every database.
+        offers = [offer for offer in self.profile.offered_services.all() if offer.service.active]
+        return sorted(offers, key=lambda offer: (offer.sort_order is None, offer.sort_order or 0, offer.pk))
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
