@@ -32,9 +32,9 @@ from booking.scheduling.models import Appointment, AppointmentStatus, Service
 from booking.scheduling.models.appointments import OPEN_STATUSES
 from booking.scheduling.services import ACT_FOR_CLINIC_PERMISSION
 
-from .errors import PackError
-from .models import LIVE_STATUSES, CreditKind, CreditMode, PackagePurchase, PackCreditEntry, PurchaseStatus
-from .selectors import PackBalances, balances, balances_for_purchases
+from ..errors import PackError
+from ..models import LIVE_STATUSES, CreditKind, CreditMode, PackagePurchase, PackCreditEntry, PurchaseStatus
+from ..selectors import PackBalances, balances, balances_for_purchases
 
 ADJUST_PERMISSION = "packs.add_packcreditentry"
 # A larger correction is a typo (or a tampered form), not a pack.
