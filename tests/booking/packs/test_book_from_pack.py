@@ -26,7 +26,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def world(receptionist):
-    therapy = ServiceFactory(duration_minutes=50, min_notice_minutes=60, booking_horizon_days=60, price=Decimal("35000"))
+    therapy = ServiceFactory(
+        duration_minutes=50, min_notice_minutes=60, booking_horizon_days=60, price=Decimal("35000")
+    )
     other = ServiceFactory(duration_minutes=50, min_notice_minutes=60, booking_horizon_days=60)
     location = LocationFactory()
     professional = ProfessionalFactory(services=[therapy, other], locations=[location])
