@@ -239,7 +239,13 @@ class AppointmentActionView(PermissionRequiredMixin, View):
                     gettext("The refund could not be made at the payment provider. Retry it from the invoice."),
                 )
             outcome = cancelled.outcome
-            if outcome.late and outcome.refund == services.RefundDecision.NO_REFUND:
+            if outcome.pack_credit == services.PackCredit.RETURNED:
+                messages.info(request, gettext("The session was returned to the patient's pack."))
+            elif outcome.pack_credit == services.PackCredit.FORFEITED:
+                messages.warning(
+                    request, gettext("This was a late cancellation: by the policy, the pack session is lost.")
+                )
+            elif outcome.late and outcome.refund == services.RefundDecision.NO_REFUND:
                 messages.warning(request, gettext("This was a late cancellation: by the policy, nothing is refunded."))
         elif action == "reschedule":
             form = RescheduleAppointmentForm(request.POST, prefix="reschedule")
