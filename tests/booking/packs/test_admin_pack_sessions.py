@@ -288,3 +288,27 @@ def test_an_unknown_pack_is_404(world):
     response = world["client"].get(reverse("packs_purchases:book", args=["NOSUCHPACK"]))
 
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("override", "level", "settlement"),
+    [("", "warning", CreditKind.FORFEITED), ("El profesional se enfermó", "info", CreditKind.RELEASED)],
+    ids=["late-loses", "override-returns"],
+)
+def test_cancelling_a_pack_session_in_the_admin_says_what_became_of_it(
+    clinic, per_service_pack, make_session, buy, time_machine, override, level, settlement
+):
+    purchase = buy(per_service_pack)
+    session = make_session(clinic.psychology)
+    reserve_session(purchase=purchase, service=clinic.psychology, appointment=session, actor=clinic.receptionist)
+    time_machine.move_to(session.start - datetime.timedelta(hours=1), tick=False)
+
+    response = client_for(clinic.receptionist).post(
+        reverse("clinic_appointments:cancel", args=[session.reference]),
+        {"cancel-reason": "", "cancel-staff_override_reason": override},
+        follow=True,
+    )
+
+    shown = [(message.level_tag, str(message)) for message in response.context["messages"]]
+    assert any(tag == level and "pack" in text for tag, text in shown), shown
+    assert PackCreditEntry.objects.filter(appointment=session).latest("pk").kind == settlement
