@@ -8,8 +8,11 @@ from .booking import book_from_pack
 from .credits import (
     ADJUST_PERMISSION,
     MAX_SESSIONS,
+    PACK_CREDIT_OF_KIND,
     SessionOutcome,
     adjust_credits,
+    cancellation_pack_credit,
+    check_session_move,
     expire_purchases,
     grant_purchase,
     reserve_session,
@@ -19,8 +22,11 @@ from .credits import (
 __all__ = [
     "ADJUST_PERMISSION",
     "MAX_SESSIONS",
+    "PACK_CREDIT_OF_KIND",
     "SessionOutcome",
     "adjust_credits",
+    "cancellation_pack_credit",
+    "check_session_move",
     "book_from_pack",
     "expire_purchases",
     "grant_purchase",
