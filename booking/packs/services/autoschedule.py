@@ -72,6 +72,7 @@ __all__ = [
     "Unplaced",
     "alternatives_for",
     "confirm_schedule",
+    "plan_alternatives",
     "propose_schedule",
     "replace_proposal",
     "sign_plan",
@@ -780,6 +781,34 @@ def alternatives_for(
     others = [proposal for position, proposal in enumerate(plan.proposals) if position != index]
     board = _load_board(purchase=purchase, request=plan.request, service_ids=[target.service.pk], now=now)
     return _alternatives(board, target=target, others=others, limit=limit, professional_ids=None)
+
+
+def plan_alternatives(
+    *, plan: SchedulePlan, actor, now: datetime | None = None, limit: int = DEFAULT_ALTERNATIVES
+) -> tuple[tuple[Proposal, ...], ...]:
+    """``alternatives_for`` every proposal of ``plan`` at once (the swap choices of a preview), in the plan's order.
+
+    One load of the scheduling data for all the plan's services: the query count does not grow with the plan.
+    """
+    now = now if now is not None else timezone.now()
+    purchase = plan.purchase
+    _check_purchase(purchase, now)
+    _check_actor(purchase, actor)
+    if not plan.proposals:
+        return ()
+    board = _load_board(
+        purchase=purchase, request=plan.request, service_ids=[p.service.pk for p in plan.proposals], now=now
+    )
+    return tuple(
+        _alternatives(
+            board,
+            target=target,
+            others=[other for position, other in enumerate(plan.proposals) if position != index],
+            limit=limit,
+            professional_ids=None,
+        )
+        for index, target in enumerate(plan.proposals)
+    )
 
 
 def replace_proposal(plan: SchedulePlan, index: int, proposal: Proposal) -> SchedulePlan:

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils.translation import gettext
 
 from booking.packs.errors import PackError
 from booking.packs.models import CreditKind, PackCreditEntry
@@ -237,7 +238,7 @@ def test_bad_input_is_refused_with_a_clear_message(world, receptionist, changes,
     with pytest.raises(PackError) as refused:
         propose(world, purchase, receptionist, **changes)
 
-    assert refused.value.message == message
+    assert refused.value.message == gettext(message)
 
 
 def test_another_patient_may_not_plan_someone_elses_pack(world):
