@@ -352,3 +352,28 @@ def test_proposals_are_utc_instants(world, receptionist):
     (proposal,) = propose(world, purchase, receptionist).proposals
 
     assert proposal.start == datetime(2027, 3, 22, 12, 0, tzinfo=UTC)
+
+
+def test_the_window_is_read_in_the_locations_own_zone(world, receptionist):
+    # Punta Arenas stays at UTC-3 all year: when Santiago's clocks go back, its 09:00 does not move in UTC.
+    world.location.time_zone = "America/Punta_Arenas"
+    world.location.save()
+    purchase = buy(world, {world.psychology: 3})
+
+    plan = propose(world, purchase, receptionist, weekdays=[0], time_from=time(9), time_to=time(9, 50))
+
+    assert [p.start for p in plan.proposals] == [
+        datetime(2027, 3, 22, 12, tzinfo=UTC),
+        datetime(2027, 3, 29, 12, tzinfo=UTC),
+        datetime(2027, 4, 5, 12, tzinfo=UTC),
+    ]
+    assert {p.local_start.strftime("%H:%M %Z") for p in plan.proposals} == {"09:00 -03"}
+
+
+def test_a_session_must_end_inside_the_window(world, receptionist):
+    purchase = buy(world, {world.psychology: 1})
+
+    too_short = propose(world, purchase, receptionist, time_from=time(9), time_to=time(9, 45))
+
+    assert too_short.proposals == ()
+    assert [(u.count, u.code) for u in too_short.unplaced] == [(1, "no_free_time")]

@@ -255,3 +255,16 @@ def test_times_are_shown_in_local_time(desk, world, purchase):
     first = preview.context["rows"][0]
     assert local(first["proposal"].start).time() == time(9)
     assert re.search(r"09:00–09:50", preview.content.decode())
+
+
+def test_sessions_that_do_not_fit_before_the_expiry_are_listed(desk, world):
+    purchase = buy(world, {world.psychology: 4}, validity_days=21)
+
+    preview = desk.post(url(purchase), form_data(world, weekdays=["0"]))
+
+    assert preview.status_code == 200
+    assert len(preview.context["rows"]) == 3
+    (unplaced,) = preview.context["plan"].unplaced
+    assert (unplaced.count, unplaced.code) == (1, "expiry")
+    assert escape(unplaced.message) in preview.content.decode()
+    assert 'id="autoschedule-unplaced-list"' in preview.content.decode()
