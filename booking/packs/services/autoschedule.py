@@ -346,6 +346,8 @@ def _targets(purchase: PackagePurchase, sessions: Mapping | None) -> list[tuple[
                 if bucket is None or count > max(bucket.remaining, 0):
                     raise PackError("no_sessions_left")
         targets = [(service_id, wanted.get(service_id, 0)) for service_id in service_ids]
+        if not any(count for _, count in targets):
+            raise PackError("invalid_quantity")
     elif purchase.is_pool:
         left = max(current.remaining, 0)
         share, extra = divmod(left, len(service_ids)) if service_ids else (0, 0)
@@ -623,8 +625,9 @@ def propose_schedule(
     checked against the balance). The sessions of each service follow the ``cadence``: ``weekly`` and
     ``biweekly`` place each one at least 7 or 14 local days after the previous one of the same service, ``asap``
     as early as possible; services are interleaved in rounds (the first session of each, then the second...). Each
-    session takes the earliest free slot on the first possible day, preferring the professional of the previous
-    session of its service (continuity of care). Sessions that find no slot are reported in ``plan.unplaced``.
+    session takes the earliest free slot on the first possible day, preferring (that day) the professional of the
+    service's first session, so the patient keeps their professional when they can (continuity of care). Sessions
+    that find no slot are reported in ``plan.unplaced``.
 
     Refuses (``PackError``) a pack that is not active or has expired, an actor who is neither the patient nor
     clinic staff, bad input (no professional, no weekday, an empty or inverted time window, a start date in the
@@ -653,7 +656,7 @@ def propose_schedule(
     cursor = {service_id: 0 for service_id, _ in targets}  # candidates before it are past the service's earliest
     earliest_day = {service_id: request.start_date for service_id, _ in targets}
     earliest_instant: dict[int, datetime | None] = {service_id: None for service_id, _ in targets}
-    previous_professional: dict[int, int] = {}
+    first_professional: dict[int, int] = {}
     proposals: list[Proposal] = []
     unplaced: dict[tuple[int, str], tuple[int, str]] = {}
     while any(left.values()):
@@ -667,7 +670,7 @@ def propose_schedule(
                 start_index=cursor[service_id],
                 earliest_day=earliest_day[service_id],
                 earliest_instant=earliest_instant[service_id],
-                prefer_professional=previous_professional.get(service_id),
+                prefer_professional=first_professional.get(service_id),
             )
             if chosen is None:
                 code, message = _unplaced_reason(board, service_id, earliest_day[service_id])
@@ -677,7 +680,7 @@ def propose_schedule(
             index, candidate = chosen
             placed.add(candidate)
             proposals.append(board.proposal(candidate))
-            previous_professional[service_id] = candidate.slot.professional_id
+            first_professional.setdefault(service_id, candidate.slot.professional_id)
             cursor[service_id] = index + 1
             if request.cadence == ASAP:
                 earliest_instant[service_id] = candidate.slot.end

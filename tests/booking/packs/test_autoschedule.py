@@ -23,7 +23,7 @@ from booking.packs.services import (
 )
 from booking.scheduling.models import Appointment
 from tests.factories.accounts import PatientFactory
-from tests.factories.scheduling import AppointmentFactory, ProfessionalFactory
+from tests.factories.scheduling import AppointmentFactory, ProfessionalFactory, TimeOffFactory
 
 from .autoschedule_world import NOW, NOW_AUGUST, SANTIAGO, build_world, buy, local
 
@@ -377,3 +377,32 @@ def test_a_session_must_end_inside_the_window(world, receptionist):
 
     assert too_short.proposals == ()
     assert [(u.count, u.code) for u in too_short.unplaced] == [(1, "no_free_time")]
+
+
+def test_holidays_and_time_off_are_the_engines_rules(world, receptionist):
+    # Good Friday (26 March 2027) closes the location; Ana is away on Monday 29 March, so Bruno takes that session.
+    world.location.observes_public_holidays = True
+    world.location.save()
+    TimeOffFactory(
+        professional=world.ana,
+        start=datetime(2027, 3, 29, 0, tzinfo=SANTIAGO),
+        end=datetime(2027, 3, 30, 0, tzinfo=SANTIAGO),
+    )
+    purchase = buy(world, {world.psychology: 3})
+
+    plan = propose(world, purchase, receptionist, weekdays=[0, 4], cadence="asap")
+
+    assert [(local(p.start).date(), p.professional) for p in plan.proposals] == [
+        (date(2027, 3, 22), world.ana),
+        (date(2027, 3, 29), world.bruno),
+        (date(2027, 4, 2), world.ana),
+    ]
+
+
+def test_a_sessions_mapping_of_nothing_is_refused(world, receptionist):
+    purchase = buy(world, {world.psychology: 2})
+
+    with pytest.raises(PackError) as refused:
+        propose(world, purchase, receptionist, sessions={world.psychology.pk: 0})
+
+    assert refused.value.code == "invalid_quantity"
