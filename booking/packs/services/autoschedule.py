@@ -390,12 +390,9 @@ class _Board:
     offering: dict[int, set[int]]  # service id -> chosen professionals who offer it
     patient_busy: list[tuple[datetime, datetime]]
     buffers: dict[int, tuple[timedelta, timedelta]]
+    # Locations with rooms: two proposals there must not overlap even in their buffers (conservative: one room is
+    # assumed, since the patient's own sessions never overlap and only the buffers could).
     rooms_limited: set[int] = field(default_factory=set)
-    last_day: date | None = None
-
-    def zone_of(self, location_id: int | None) -> ZoneInfo:
-        location = self.locations.get(location_id) if location_id is not None else None
-        return location.tzinfo if location is not None else _default_zone()
 
     def proposal(self, candidate: _Candidate) -> Proposal:
         slot = candidate.slot
@@ -540,7 +537,6 @@ def _load_board(
         patient_busy=patient_busy,
         buffers=buffers,
         rooms_limited=rooms_limited,
-        last_day=last_day,
     )
 
 
