@@ -284,3 +284,19 @@ def test_the_expiring_notice_is_sent_once_per_pack_with_sessions_left(clinic, pe
     soon.refresh_from_db()
     other.refresh_from_db()
     assert (soon.expiry_notified_at, other.expiry_notified_at) == (in_six_days, None)
+
+
+def test_a_past_session_closed_after_the_pack_was_cancelled_is_written_off(clinic, per_service_pack, make_session):
+    """A session that started before the cancellation stays booked (it is not upcoming); if it later turns out the
+    professional did not come, its returned credit is written off at once: a cancelled pack keeps nothing to book."""
+    purchase = sold(clinic, per_service_pack)
+    session = booked(clinic, purchase, make_session, clinic.psychology, start=CANCEL_AT - datetime.timedelta(hours=1))
+
+    result = cancel_pack(purchase=purchase, actor=clinic.administrator, reason="x", now=CANCEL_AT)
+    scheduling.mark_no_show(appointment=session, who="professional", actor=clinic.receptionist, now=CANCEL_AT)
+
+    assert result.refund_amount == Decimal("80000")  # the session still open counts as used when cancelling
+    purchase.refresh_from_db()
+    assert purchase.status == PurchaseStatus.CANCELLED
+    assert balances(purchase).remaining == 0
+    assert purchase.credit_entries.filter(kind=CreditKind.CANCELLED, appointment=None).count() == 3
