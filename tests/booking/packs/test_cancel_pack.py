@@ -300,3 +300,27 @@ def test_a_past_session_closed_after_the_pack_was_cancelled_is_written_off(clini
     assert purchase.status == PurchaseStatus.CANCELLED
     assert balances(purchase).remaining == 0
     assert purchase.credit_entries.filter(kind=CreditKind.CANCELLED, appointment=None).count() == 3
+
+
+def test_pack_exhausted_is_sent_after_the_commit_when_the_last_session_is_used(clinic, make_session):
+    from booking.packs.signals import pack_exhausted
+
+    sent = []
+
+    def receive(sender, purchase, **kwargs):
+        sent.append(purchase.pk)
+
+    pack_exhausted.connect(receive)
+    try:
+        purchase = sold(clinic, package_with({clinic.psychology: 2}))
+        used(clinic, purchase, make_session, clinic.psychology)
+        assert sent == []
+        session = booked(clinic, purchase, make_session, clinic.psychology)
+        assert sent == []  # nothing left to book, but one session still booked
+        scheduling.mark_completed(appointment=session, actor=clinic.receptionist, now=session.end)
+    finally:
+        pack_exhausted.disconnect(receive)
+
+    assert sent == [purchase.pk]
+    purchase.refresh_from_db()
+    assert purchase.status == PurchaseStatus.EXHAUSTED
