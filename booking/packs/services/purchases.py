@@ -115,7 +115,11 @@ def purchase_pack(
     ``PackError``, nothing written: an inactive pack, a pack not offered to patients, paying at the clinic where
     not allowed, the package's limit of purchases per patient reached (every purchase not cancelled counts,
     pending ones too), a pack whose items are not sound. The expiry runs from ``now`` (the purchase), also for a
-    pack paid online later.
+    pack paid online later. ``source`` is an ``AppointmentSource`` value (``admin``, ``booking_box``, ``portal``,
+    ``api``).
+
+    Online: the caller then opens the checkout, ``billing.start_checkout(invoice=purchase.invoice_line.invoice,
+    ...)``, or sends the patient to their invoice in the portal; ``pack_purchased`` is sent once it is paid.
     """
     now = _now(now)
     if not isinstance(package, Package) or package.pk is None or not isinstance(patient, Patient) or not patient.pk:
