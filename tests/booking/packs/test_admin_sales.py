@@ -243,3 +243,32 @@ def test_the_detail_page_shows_invoice_and_payments(clinic, per_service_pack):
     assert [row["payment"].amount for row in page.context["payments"]] == [Decimal("100000")]
     assert 'id="purchase-payments-table"' in html
     assert pending.context["payment_link"].endswith(f"/portal/invoices/{other.invoice_line.invoice.reference}/")
+
+
+def detail_queries(clinic, make_session, count: int) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    package = package_with({clinic.psychology: 30}, name=f"Pack de {count}")
+    purchase = purchase_pack(
+        package=package, patient=PatientFactory(), actor=clinic.receptionist, pay_at_clinic=True, source="admin",
+        now=NOW,
+    )  # fmt: skip
+    for _ in range(count):
+        session = make_session(clinic.psychology, patient=purchase.patient)
+        reserve_session(purchase=purchase, service=clinic.psychology, appointment=session, actor=clinic.receptionist)
+        billing.record_offline_payment(
+            invoice=purchase.invoice_line.invoice, method="cash", amount=Decimal("1000"), actor=clinic.receptionist,
+            now=NOW,
+        )  # fmt: skip
+    client = client_for(clinic.administrator)
+    url = reverse("packs_purchases:detail", args=[purchase.reference])
+    client.get(url)  # warm the session and permission caches
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert len(response.context["payments"]) == len(response.context["sessions"]) == count
+    return len(captured)
+
+
+def test_the_purchase_page_runs_the_same_queries_for_3_or_30_sessions_and_payments(clinic, make_session):
+    assert detail_queries(clinic, make_session, 3) == detail_queries(clinic, make_session, 30)
