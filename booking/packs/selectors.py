@@ -28,6 +28,7 @@ _KIND_SUMS = {
         CreditKind.FORFEITED,
         CreditKind.ADJUSTED,
         CreditKind.EXPIRED,
+        CreditKind.CANCELLED,
     )
 }
 
@@ -45,11 +46,12 @@ class Balance:
     released: int = 0
     forfeited: int = 0
     expired: int = 0
+    cancelled: int = 0
 
     @property
     def remaining(self) -> int:
         """Sessions that can still be booked."""
-        return self.granted + self.adjusted - self.reserved + self.released - self.expired
+        return self.granted + self.adjusted - self.reserved + self.released - self.expired - self.cancelled
 
     @property
     def booked(self) -> int:

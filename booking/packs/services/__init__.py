@@ -3,6 +3,8 @@
 - ``credits``: the ledger — grant a purchase, reserve a session, settle it, staff adjustments, expiry.
 - ``booking``: book a session paid by a pack (the appointment and its credit in one transaction).
 - ``autoschedule``: propose every remaining session as free slots, then book them all or none.
+- ``purchases``: sell a pack with its invoice (activated when paid), cancel it with its refund, the pending and
+  expiring sweeps.
 """
 
 from .autoschedule import (
@@ -37,8 +39,36 @@ from .credits import (
     reserve_session,
     settle_session,
 )
+from .purchases import (
+    CANCEL_PERMISSIONS,
+    EXPIRY_NOTICE,
+    PENDING_PURCHASE_LIFETIME,
+    SELL_PERMISSIONS,
+    CancelledPack,
+    PackRefundQuote,
+    cancel_pack,
+    lapse_pending_purchases,
+    may_cancel_for_clinic,
+    may_sell_for_clinic,
+    notify_expiring_purchases,
+    pack_refund_quote,
+    purchase_pack,
+)
 
 __all__ = [
+    "CANCEL_PERMISSIONS",
+    "EXPIRY_NOTICE",
+    "PENDING_PURCHASE_LIFETIME",
+    "SELL_PERMISSIONS",
+    "CancelledPack",
+    "PackRefundQuote",
+    "cancel_pack",
+    "lapse_pending_purchases",
+    "may_cancel_for_clinic",
+    "may_sell_for_clinic",
+    "notify_expiring_purchases",
+    "pack_refund_quote",
+    "purchase_pack",
     "ADJUST_PERMISSION",
     "CADENCES",
     "MAX_SESSIONS",

@@ -35,6 +35,7 @@ from booking.scheduling.services import ACT_FOR_CLINIC_PERMISSION, PackCredit
 from ..errors import PackError
 from ..models import LIVE_STATUSES, CreditKind, CreditMode, PackagePurchase, PackCreditEntry, PurchaseStatus
 from ..selectors import PackBalances, balances, balances_for_purchases
+from ..signals import pack_exhausted, send_on_commit
 
 ADJUST_PERMISSION = "packs.add_packcreditentry"
 # A larger correction is a typo (or a tampered form), not a pack.
@@ -92,6 +93,8 @@ def _refresh_status(purchase: PackagePurchase, after: PackBalances) -> None:
     if purchase.status != status:
         purchase.status = status
         purchase.save(update_fields=["status"])
+        if exhausted:
+            send_on_commit(pack_exhausted, purchase)
 
 
 def _validated_grants(purchase: PackagePurchase) -> list[tuple[int | None, int]]:
@@ -322,12 +325,12 @@ def settle_session(
             actor=actor,
             at=now,
         )
-        if kind == CreditKind.RELEASED and purchase.status == PurchaseStatus.EXPIRED:
-            # The pack's time is over: the session it gets back expires with it.
+        if kind == CreditKind.RELEASED and purchase.status in (PurchaseStatus.EXPIRED, PurchaseStatus.CANCELLED):
+            # The pack's time is over (or it was cancelled): the session it gets back is written off with it.
             PackCreditEntry.objects.create(
                 purchase=purchase,
                 service_id=None if purchase.is_pool else reservation.service_id,
-                kind=CreditKind.EXPIRED,
+                kind=CreditKind.EXPIRED if purchase.status == PurchaseStatus.EXPIRED else CreditKind.CANCELLED,
                 quantity=1,
                 actor=actor,
                 at=now,
