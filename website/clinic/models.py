@@ -399,7 +399,7 @@ class ProfessionalPage(SeoMixin, PathRoutingMixin, Page):
         context["offered_services"] = self.active_offers
         context["locations"] = [location for location in self.profile.locations.all() if location.active]
         context["video_embed_html"] = self.get_video_embed_html()
-        context["pack_links"] = professional_pack_links(self.profile) if self.profile.accepting_new_patients else []
+        context["pack_links"] = professional_pack_links(self.profile) if self.profile.active else []
         if self.profile.accepting_new_patients:
             from .selectors import next_free_time_of_professional
 
