@@ -1,12 +1,14 @@
 """Pack purchases in the Wagtail admin: the list, and the detail with balances, ledger, sessions and adjustment.
 
 Purchases are never added or edited through a generic form: they are made by the sale (billing) and changed only
-by ``booking.packs.services``. The one action here, "adjust credits", calls ``adjust_credits`` with
-``actor=request.user``; a refusal (``PackError``) or a mistyped form comes back as a message, never a 500.
+by ``booking.packs.services``. The actions here, "adjust credits" (``adjust_credits``) and "book a session from
+this pack" (``book_from_pack``), run with ``actor=request.user``; a refusal (``PackError``, ``BookingError``) or a
+mistyped form comes back as a message, never a 500.
 
 ==========================  ==============================
 see the list and detail      ``packs.view_packagepurchase``
 adjust credits               ``packs.add_packcreditentry``
+book a session from a pack   the above and ``scheduling.add_appointment``
 ==========================  ==============================
 """
 
@@ -27,10 +29,13 @@ from wagtail.admin.menu import MenuItem
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.viewsets.base import ViewSet
 
-from booking.scheduling.models import Appointment, Service
+from booking.scheduling.admin_views import ADD_PERMISSION as BOOK_PERMISSION
+from booking.scheduling.admin_views import add_booking_error
+from booking.scheduling.errors import BookingError
+from booking.scheduling.models import Appointment, AppointmentSource, Service
 
 from . import services
-from .admin_forms import AdjustCreditsForm
+from .admin_forms import AdjustCreditsForm, BookFromPackForm
 from .errors import PackError
 from .models import LIVE_STATUSES, PackagePurchase, PackCreditEntry, PurchaseStatus
 from .selectors import balances, balances_for_purchases
@@ -188,6 +193,91 @@ class PurchaseAdjustView(PurchaseDetailView):
         return HttpResponseRedirect(reverse("packs_purchases:detail", args=[reference]))
 
 
+class PurchaseBookView(PurchaseAdminView):
+    """ "Book a session from this pack": one session for the purchase's patient through ``book_from_pack``.
+
+    Needs both seeing purchases and booking appointments. A refusal (``BookingError`` from scheduling, ``PackError``
+    from the pack: expired, exhausted, a service or professional it does not cover) comes back on the form and
+    nothing is written (``book_from_pack`` is one transaction). Success goes back to the purchase, where the next
+    session can be booked.
+    """
+
+    template_name = "packs/admin/purchase_book.html"
+    header_icon = "date"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.has_perm(BOOK_PERMISSION):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    @cached_property
+    def purchase(self) -> PackagePurchase:
+        return get_object_or_404(
+            PackagePurchase.objects.select_related("patient__user"), reference=self.kwargs["reference"]
+        )
+
+    def get_page_title(self):
+        return gettext("Book a session from pack %(reference)s") % {"reference": self.purchase.reference}
+
+    def get_breadcrumbs_items(self):
+        return [
+            *self.breadcrumbs_items,
+            {"url": reverse("packs_purchases:index"), "label": gettext("Pack purchases")},
+            {
+                "url": reverse("packs_purchases:detail", args=[self.purchase.reference]),
+                "label": gettext("Pack %(reference)s") % {"reference": self.purchase.reference},
+            },
+            {"url": "", "label": gettext("Book a session")},
+        ]
+
+    def get(self, request, reference):
+        return self.render_form(BookFromPackForm(purchase=self.purchase))
+
+    def post(self, request, reference):
+        purchase = self.purchase
+        form = BookFromPackForm(request.POST, purchase=purchase)
+        if form.is_valid():
+            data = form.cleaned_data
+            location = data.get("location")
+            try:
+                appointment = services.book_from_pack(
+                    purchase=purchase,
+                    professional=data["professional"],
+                    service=data["service"],
+                    start=form.start(),
+                    location=location,
+                    modality="in_person" if location else "online",
+                    source=AppointmentSource.ADMIN,
+                    actor=request.user,
+                    note=data["note"],
+                    staff_override_reason=data["staff_override_reason"] or None,
+                )
+            except BookingError as error:
+                add_booking_error(form, error)
+            except PackError as error:
+                form.add_error(None, error.message)
+            else:
+                messages.success(
+                    request,
+                    gettext("Appointment %(reference)s booked from the pack.") % {"reference": appointment.reference},
+                )
+                return HttpResponseRedirect(reverse("packs_purchases:detail", args=[reference]))
+        return self.render_form(form)
+
+    def render_form(self, form):
+        purchase = self.purchase
+        current = balances(purchase)
+        now = timezone.now()
+        context = self.get_context_data(
+            form=form,
+            purchase=purchase,
+            balances=current,
+            local_expires_at=timezone.localtime(purchase.expires_at),
+            usable=purchase.status in LIVE_STATUSES and not purchase.has_expired(now) and current.remaining > 0,
+        )
+        return self.render_to_response(context)
+
+
 class PurchaseMenuItem(MenuItem):
     def is_shown(self, request):
         return request.user.has_perm(VIEW_PERMISSION)
@@ -209,4 +299,5 @@ class PurchaseViewSet(ViewSet):
             path("", PurchaseIndexView.as_view(), name="index"),
             path("<str:reference>/", PurchaseDetailView.as_view(), name="detail"),
             path("<str:reference>/adjust/", PurchaseAdjustView.as_view(), name="adjust"),
+            path("<str:reference>/book/", PurchaseBookView.as_view(), name="book"),
         ]
