@@ -49,8 +49,8 @@ from booking.http import HttpResponseSeeOther
 from booking.packs.errors import PackError
 from booking.packs.models import LIVE_STATUSES, Package, PackagePurchase, PurchaseStatus
 from booking.packs.selectors import balances
-from booking.packs.services import purchase_pack  # TEMPMERGE
-from booking.scheduling.models import Professional, Service
+from booking.packs.services import purchase_pack
+from booking.scheduling.models import AppointmentSource, Professional, Service
 from portal.accounts.services import ensure_patient
 
 from .forms import MAX_TEAM
@@ -79,9 +79,7 @@ class PackPaymentWays:
 def payment_ways(package: Package) -> PackPaymentWays:
     """The same test the box uses for a service paid online (``providers.online_payment_available``), and the
     pack's own permission to be paid at the clinic."""
-    return PackPaymentWays(
-        online=providers.online_payment_available(), at_clinic=getattr(package, "pay_at_clinic_allowed", False)
-    )  # TEMPMERGE
+    return PackPaymentWays(online=providers.online_payment_available(), at_clinic=package.pay_at_clinic_allowed)
 
 
 def pack_url(package: Package) -> str:
@@ -159,7 +157,7 @@ def pack(request, slug: str):
                 patient=ensure_patient(request.user),
                 actor=request.user,
                 pay_at_clinic=way == PAY_AT_CLINIC,
-                source="booking_box",  # TEMPMERGE,
+                source=AppointmentSource.BOOKING_BOX,
                 now=now,
             )
     except (PackError, PaymentError) as error:
