@@ -145,7 +145,7 @@ def test_a_demo_patient_buys_a_pack_online_and_books_the_first_session_from_it(
     page.locator("#confirm-booking").click()
 
     page.wait_for_url(re.compile(r"/booking/done/"))
-    expect(page.locator("#pack-balance")).to_be_visible()
+    expect(page.locator("#pack-balance")).to_have_attribute("data-remaining", "3")
     screenshot(page, "5-done")
     context.close()
 
