@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.urls import reverse
 from django.utils.translation import gettext, ngettext
 
 from booking.packs.models import Package, PackageItem, PackagePurchase, PurchaseStatus
@@ -57,10 +58,13 @@ def offered_packs(
     return list(_with_items(packages))
 
 
+def purchase_url(purchase: PackagePurchase) -> str:
+    """The patient's page of their pack in the box's flow (waiting for payment, or what is left and "book")."""
+    return reverse("widget:pack_purchase", kwargs={"reference": purchase.reference})
+
+
 def pack_links(packages: Sequence[Package]) -> list[tuple]:
     """(pack, what it includes, its page in the box's flow) for each pack: no query (items prefetched)."""
-    from django.urls import reverse
-
     return [
         (package, pack_contents(package), reverse("widget:pack", kwargs={"slug": package.slug}))
         for package in packages

@@ -30,7 +30,7 @@ from booking.packs.errors import PackError
 from booking.packs.models import PackagePurchase, PurchaseStatus
 from booking.scheduling.models import AppointmentSource
 
-from .pack_views import purchase_url
+from .pack_offers import purchase_url
 
 
 class BoxScheduleForm(AutoScheduleForm):

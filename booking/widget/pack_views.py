@@ -56,7 +56,7 @@ from portal.accounts.services import ensure_patient
 from .forms import MAX_TEAM
 from .identify import PENDING_REVIEW_SESSION_KEY
 from .identify_forms import BookingSignupForm
-from .pack_offers import offered_pack, offered_packs, pack_contents, pack_sessions
+from .pack_offers import offered_pack, offered_packs, pack_contents, pack_sessions, purchase_url
 from .payment import online_payment_test_mode
 
 logger = logging.getLogger(__name__)
@@ -84,10 +84,6 @@ def payment_ways(package: Package) -> PackPaymentWays:
 
 def pack_url(package: Package) -> str:
     return reverse("widget:pack", kwargs={"slug": package.slug})
-
-
-def purchase_url(purchase: PackagePurchase) -> str:
-    return reverse("widget:pack_purchase", kwargs={"reference": purchase.reference})
 
 
 def _with_next(url_name: str, next_url: str) -> str:

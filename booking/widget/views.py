@@ -51,7 +51,7 @@ from website.models.site_settings import OnlinePaymentFallback
 
 from .calendar_links import calendar_links
 from .forms import ChoiceForm, ConfirmForm, DateForm, OptionsForm, SlotForm, format_start
-from .pack_offers import purchase_refusal, usable_packs
+from .pack_offers import purchase_refusal, purchase_url, usable_packs
 from .payment import OnlinePayment, clinic_fallback, online_payment_for, online_payment_test_mode
 from .selectors import (
     box_services,
@@ -855,19 +855,17 @@ def done(request, reference: str):
         "calendar_links": calendar_links(appointment, portal_url=request.build_absolute_uri(portal_url)),
         "portal_url": portal_url,
         "confirmed": appointment.status == AppointmentStatus.CONFIRMED,
-        **_pack_done_context(request, appointment),
+        **_pack_done_context(appointment),
     }
     return render(request, "widget/done.html", context)
 
 
-def _pack_done_context(request, appointment: Appointment) -> dict:
+def _pack_done_context(appointment: Appointment) -> dict:
     """For a session booked with a pack: the pack, the sessions left of this service (or the pool), and the way to
     book the next one."""
     purchase = appointment.pack_purchase
     if purchase is None:
         return {}
-    from .pack_views import purchase_url
-
     bucket = balances(purchase).for_service(appointment.service_id)
     return {
         "pack_purchase": purchase,
