@@ -28,6 +28,7 @@ from website.demo.packs import PACKS
 from website.settings import env as envconf
 
 from .booking_fixtures import new_page, without_favicon
+from .test_accessibility import serious_violations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -82,16 +83,22 @@ def test_a_demo_patient_buys_a_pack_online_and_books_the_first_session_from_it(
     )
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     page = new_page(context)
+    violations = {}  # axe-core's serious or critical findings on each pack step
     failed = []
     page.on("response", lambda response: failed.append(response.url) if response.status == 404 else None)
 
     # The home page's box offers the packs; the pack's page says what it includes and how it can be paid.
     page.goto(f"{live_server.url}/")
+    expect(page.locator(".booking-box .pack-card")).to_have_count(len(PACKS))
+    page.locator(".booking-box-packs").scroll_into_view_if_needed()
+    screenshot(page, "0-home")
+    violations["0-home"] = serious_violations(page)
     page.locator(f".booking-box [data-pack='{PACK['slug']}'] a").click()
     page.wait_for_url(re.compile(rf"/booking/packs/{PACK['slug']}/"))
     expect(page.locator("#step-heading")).to_have_text(PACK["name"])
     expect(page.locator("#pack-price")).to_contain_text("79.000")
     screenshot(page, "1-pack")
+    violations["1-pack"] = serious_violations(page)
     page.locator("#pack-continue").click()
     page.wait_for_url(re.compile(r"/identify/"))
     page.locator("#identify-login").click()
@@ -129,6 +136,7 @@ def test_a_demo_patient_buys_a_pack_online_and_books_the_first_session_from_it(
     expect(page.locator("#pack-status")).to_have_text(spanish("Active"))
     expect(page.locator("#pack-balances .pack-remaining")).to_have_attribute("data-remaining", "4")
     screenshot(page, "3-active")
+    violations["3-active"] = serious_violations(page)
     page.locator(".pack-book").first.click()
 
     # The normal slot flow, carrying the pack.
@@ -140,6 +148,7 @@ def test_a_demo_patient_buys_a_pack_online_and_books_the_first_session_from_it(
     expect(page.locator("#review-pack-credit")).to_be_visible()
     expect(page.locator("#review-pack-credit")).to_contain_text(PACK["name"])
     screenshot(page, "4-review")
+    violations["4-review"] = serious_violations(page)
     if page.locator("#id_consent").count():
         page.locator("#id_consent").check()
     page.locator("#confirm-booking").click()
@@ -147,6 +156,7 @@ def test_a_demo_patient_buys_a_pack_online_and_books_the_first_session_from_it(
     page.wait_for_url(re.compile(r"/booking/done/"))
     expect(page.locator("#pack-balance")).to_have_attribute("data-remaining", "3")
     screenshot(page, "5-done")
+    violations["5-done"] = serious_violations(page)
     context.close()
 
     assert seen_before_return == [(PurchaseStatus.ACTIVE, InvoiceStatus.PAID)]
@@ -156,3 +166,4 @@ def test_a_demo_patient_buys_a_pack_online_and_books_the_first_session_from_it(
     assert balances(purchase).remaining == 3
     assert page.js_errors == []
     assert failed == []
+    assert all(not found for found in violations.values()), violations

@@ -8,6 +8,7 @@ from bs4 import BeautifulSoup
 from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import translation
 
 from booking.widget.blocks import BookingBoxBlock
@@ -186,3 +187,9 @@ def test_the_section_costs_the_same_queries_for_3_or_30_packs(client, pages, cli
     many = count()
     assert len(section(client.get(pages[page].url, **EN).content.decode())) >= 29
     assert many == few
+
+
+def test_editors_choose_the_boxs_pack_in_a_searchable_modal(superuser_client, catalog):
+    response = superuser_client.get(reverse("packs_package_chooser:choose"), {"q": "Wellbeing"})
+    assert response.status_code == 200
+    assert "Wellbeing" in response.content.decode()
