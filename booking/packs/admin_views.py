@@ -9,6 +9,7 @@ mistyped form comes back as a message, never a 500.
 see the list and detail      ``packs.view_packagepurchase``
 adjust credits               ``packs.add_packcreditentry``
 book a session from a pack   the above and ``scheduling.add_appointment``
+use a pack, cancel a pack    see ``booking.packs.admin_sales``
 ==========================  ==============================
 """
 
@@ -29,6 +30,7 @@ from wagtail.admin.menu import MenuItem
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.viewsets.base import ViewSet
 
+from booking.billing.models import Payment
 from booking.scheduling.admin_views import ADD_PERMISSION as BOOK_PERMISSION
 from booking.scheduling.admin_views import add_booking_error
 from booking.scheduling.errors import BookingError
@@ -129,8 +131,12 @@ class PurchaseDetailView(PurchaseAdminView):
         entries = PackCreditEntry.objects.select_related("service", "actor", "appointment").order_by("at", "pk")
         sessions = Appointment.objects.select_related("service", "professional").order_by("start")
         queryset = PackagePurchase.objects.select_related(
-            "patient__user", "created_by", "invoice_line__invoice"
-        ).prefetch_related(Prefetch("credit_entries", queryset=entries), Prefetch("appointments", queryset=sessions))
+            "patient__user", "created_by", "invoice_line__invoice__series"
+        ).prefetch_related(
+            Prefetch("credit_entries", queryset=entries),
+            Prefetch("appointments", queryset=sessions),
+            Prefetch("invoice_line__invoice__payments", queryset=Payment.objects.order_by("pk")),
+        )
         return get_object_or_404(queryset, reference=self.kwargs["reference"])
 
     def get_page_title(self):
@@ -161,8 +167,34 @@ class PurchaseDetailView(PurchaseAdminView):
             invoice=purchase.invoice_line.invoice if purchase.invoice_line else None,
             adjust_form=adjust_form or AdjustCreditsForm(prefix="adjust", balances=current),
             show_adjust=self.can_adjust(),
+            **purchase_actions(self.request, purchase),
         )
         return self.render_to_response(context)
+
+
+def purchase_actions(request, purchase: PackagePurchase) -> dict:
+    """The detail page's actions area and money (booking.packs.admin_sales): "Cancel pack", the payment link of a
+    pack waiting for its online payment, and the invoice's payments (prefetched)."""
+    invoice = purchase.invoice_line.invoice if purchase.invoice_line else None
+    return {
+        "can_cancel": purchase.status not in (PurchaseStatus.CANCELLED, PurchaseStatus.EXPIRED)
+        and services.may_cancel_for_clinic(request.user),
+        "payment_link": (
+            payment_link(request, purchase)
+            if purchase.status == PurchaseStatus.PENDING_PAYMENT and invoice is not None and invoice.is_payable
+            else ""
+        ),
+        "payments": [
+            {"payment": payment, "local_at": timezone.localtime(payment.received_at or payment.created_at)}
+            for payment in (invoice.payments.all() if invoice is not None else ())
+        ],
+    }
+
+
+def payment_link(request, purchase: PackagePurchase) -> str:
+    """Where the patient pays the pack online: their invoice in the portal, whose "Pay" button opens the checkout
+    (no checkout is opened before they come, so the link does not lapse while it waits in their inbox)."""
+    return request.build_absolute_uri(reverse("portal:invoice_detail", args=[purchase.invoice_line.invoice.reference]))
 
 
 class PurchaseAdjustView(PurchaseDetailView):
@@ -295,8 +327,12 @@ class PurchaseViewSet(ViewSet):
     menu_item_class = PurchaseMenuItem
 
     def get_urlpatterns(self):
+        from .admin_sales import CancelPackView, UsePackView  # admin_sales builds on this module's base view
+
         return [
             path("", PurchaseIndexView.as_view(), name="index"),
+            path("use/", UsePackView.as_view(), name="use"),
+            path("<str:reference>/cancel/", CancelPackView.as_view(), name="cancel"),
             path("<str:reference>/", PurchaseDetailView.as_view(), name="detail"),
             path("<str:reference>/adjust/", PurchaseAdjustView.as_view(), name="adjust"),
             path("<str:reference>/book/", PurchaseBookView.as_view(), name="book"),

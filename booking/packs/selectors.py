@@ -192,5 +192,6 @@ def pack_session(appointment) -> PackSession | None:
             starts[appointment_id] = start
     counted = sorted((start, pk) for pk, start in starts.items() if pk not in released)
     returned = appointment.pk in released
-    number = None if returned else 1 + counted.index((starts[appointment.pk], appointment.pk))
+    own = (starts.get(appointment.pk), appointment.pk)
+    number = 1 + counted.index(own) if own in counted else None
     return PackSession(purchase=purchase, number=number, total=balances(purchase).total, returned=returned)

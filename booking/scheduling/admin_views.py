@@ -300,6 +300,10 @@ class AppointmentCreateView(AppointmentAdminView):
     def get(self, request):
         return self.render_to_response(self.get_context_data(form=CreateAppointmentForm()))
 
+    def get_context_data(self, **kwargs):
+        # "Use a pack" (booking.packs.admin_sales): sell or pick a pack for the patient, then book from it.
+        return super().get_context_data(use_pack_url=reverse("packs_purchases:use"), **kwargs)
+
     def post(self, request):
         form = CreateAppointmentForm(request.POST)
         if form.is_valid():

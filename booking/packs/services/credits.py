@@ -325,12 +325,12 @@ def settle_session(
             actor=actor,
             at=now,
         )
-        if kind == CreditKind.RELEASED and purchase.status == PurchaseStatus.EXPIRED:
-            # The pack's time is over: the session it gets back expires with it.
+        if kind == CreditKind.RELEASED and purchase.status in (PurchaseStatus.EXPIRED, PurchaseStatus.CANCELLED):
+            # The pack's time is over (or it was cancelled): the session it gets back is written off with it.
             PackCreditEntry.objects.create(
                 purchase=purchase,
                 service_id=None if purchase.is_pool else reservation.service_id,
-                kind=CreditKind.EXPIRED,
+                kind=CreditKind.EXPIRED if purchase.status == PurchaseStatus.EXPIRED else CreditKind.CANCELLED,
                 quantity=1,
                 actor=actor,
                 at=now,

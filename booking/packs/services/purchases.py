@@ -400,6 +400,9 @@ def cancel_pack(*, purchase: PackagePurchase, actor, reason: str, now: datetime 
     refunds are pending rows sent by huey after the commit. A purchase still waiting for its online payment is
     cancelled by voiding its invoice (whatever was paid meanwhile is given back).
 
+    A session that has started but is not closed yet is not upcoming: it stays booked and counts as used; if it is
+    later returned (the professional's no-show), its credit is written off at once (``settle_session``).
+
     Locks: the sessions, then the invoice, then the purchase — the order in which scheduling (session, then pack)
     and a payment (invoice, then pack) take them, so none of them waits on this in the opposite order.
     """

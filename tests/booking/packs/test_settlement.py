@@ -223,3 +223,23 @@ def test_the_preview_says_what_cancelling_will_do_and_writes_nothing(
 
 def test_the_preview_of_a_session_not_from_a_pack_is_none(clinic, make_session):
     assert cancellation_pack_credit(appointment=make_session(), now=NOW) is None
+
+
+def test_a_held_pack_session_whose_hold_lapses_gives_its_session_back(clinic, per_service_pack, make_session, buy):
+    """A hold reserved on a pack (a session waiting for a top-up payment, say) that lapses is a timely cancel."""
+    purchase = buy(per_service_pack)
+    session = make_session(clinic.psychology)
+    session.status = AppointmentStatus.PENDING_PAYMENT
+    session.hold_expires_at = NOW + HOUR
+    session.save(update_fields=["status", "hold_expires_at"])
+    reserve_session(
+        purchase=purchase, service=clinic.psychology, appointment=session, actor=clinic.receptionist, now=NOW
+    )
+
+    assert scheduling.release_expired_holds(now=NOW + 2 * HOUR) == 1
+
+    assert list(PackCreditEntry.objects.filter(appointment=session).values_list("kind", flat=True)) == [
+        CreditKind.RESERVED,
+        CreditKind.RELEASED,
+    ]
+    assert balances(purchase).for_service(clinic.psychology.pk).remaining == 3
