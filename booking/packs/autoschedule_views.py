@@ -141,6 +141,7 @@ def describe(proposal: services.Proposal) -> dict:
     return {
         "proposal": proposal,
         "when": format_local_time(local_start, "l j F Y, H:i"),
+        "short": format_local_time(local_start, "D j M Y, H:i"),
         "until": format_local_time(proposal.local_end, "H:i"),
         "zone": f"{proposal.zone.key} (UTC{offset[:3]}:{offset[3:]})",
         "place": proposal.location.name if proposal.location else gettext("Online"),
