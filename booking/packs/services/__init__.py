@@ -4,8 +4,27 @@
 - ``booking``: book a session paid by a pack (the appointment and its credit in one transaction).
 - ``purchases``: sell a pack with its invoice (activated when paid), cancel it with its refund, the pending and
   expiring sweeps.
+- ``autoschedule``: propose every remaining session as free slots, then book them all or none.
 """
 
+from .autoschedule import (
+    CADENCES,
+    Proposal,
+    ProposalFailure,
+    ScheduleConflict,
+    SchedulePlan,
+    ScheduleRequest,
+    Unplaced,
+    alternatives_for,
+    confirm_schedule,
+    plan_alternatives,
+    propose_schedule,
+    replace_proposal,
+    sign_plan,
+    sign_proposal,
+    unsign_plan,
+    unsign_proposal,
+)
 from .booking import book_from_pack
 from .credits import (
     ADJUST_PERMISSION,
@@ -51,15 +70,31 @@ __all__ = [
     "pack_refund_quote",
     "purchase_pack",
     "ADJUST_PERMISSION",
+    "CADENCES",
     "MAX_SESSIONS",
     "PACK_CREDIT_OF_KIND",
+    "Proposal",
+    "ProposalFailure",
+    "ScheduleConflict",
+    "SchedulePlan",
+    "ScheduleRequest",
     "SessionOutcome",
+    "Unplaced",
     "adjust_credits",
+    "alternatives_for",
     "cancellation_pack_credit",
     "check_session_move",
     "book_from_pack",
+    "confirm_schedule",
     "expire_purchases",
     "grant_purchase",
+    "plan_alternatives",
+    "propose_schedule",
+    "replace_proposal",
     "reserve_session",
     "settle_session",
+    "sign_plan",
+    "sign_proposal",
+    "unsign_plan",
+    "unsign_proposal",
 ]
