@@ -367,6 +367,8 @@ class ProposalFailureSerializer(serializers.Serializer):
 
 
 class ScheduleConflictSerializer(serializers.Serializer):
-    error = serializers.CharField(help_text=_("schedule_conflict"))
+    error = serializers.CharField(
+        help_text=_("schedule_conflict when failures lists the proposals; otherwise the code of the pack's refusal.")
+    )
     detail = serializers.CharField()
-    failures = ProposalFailureSerializer(many=True)
+    failures = ProposalFailureSerializer(many=True, required=False)

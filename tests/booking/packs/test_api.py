@@ -605,6 +605,22 @@ def test_staff_auto_schedule_a_patients_pack(world):
     assert Appointment.objects.filter(pack_purchase=world.purchase, patient=world.patient).count() == 5
 
 
+def test_online_sessions_are_proposed_without_a_location_and_booked_online(world):
+    WeeklyAvailabilityFactory(
+        professional=world.professional, location=None, weekday=1, start_time=time(15), end_time=time(18)
+    )
+    client = client_for(world.patient.user)
+    body = preview_body(locations=["online"], weekdays=[1], time_from="15:00", time_to="18:00")
+    proposals = post(client, purchase_url(world.purchase, "schedule/preview/"), body).json()["proposals"]
+    assert proposals
+    assert {(proposal["location"], proposal["modality"]) for proposal in proposals} == {(None, "online")}
+
+    response = post(client, purchase_url(world.purchase, "schedule/confirm/"), {"proposals": proposals})
+
+    assert response.status_code == 201, response.json()
+    assert {appointment["modality"] for appointment in response.json()["appointments"]} == {"online"}
+
+
 def test_anonymous_cannot_preview(world):
     response = post(client_for(), purchase_url(world.purchase, "schedule/preview/"), preview_body())
     assert response.status_code in (401, 403)
