@@ -10,6 +10,7 @@ from datetime import UTC, timedelta
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from booking.packs.models import Package, PackagePurchase
@@ -257,7 +258,8 @@ class PurchaseSerializer(serializers.ModelSerializer):
     def get_remaining(self, purchase) -> int:
         return self.context["balances"][purchase.pk].remaining
 
-    def get_balances(self, purchase) -> list[BalanceSerializer]:
+    @extend_schema_field(BalanceSerializer(many=True))
+    def get_balances(self, purchase):
         return BalanceSerializer(
             _balance_rows(self.context["balances"][purchase.pk], self.context["service_slugs"]), many=True
         ).data
