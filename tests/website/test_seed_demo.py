@@ -12,6 +12,7 @@ from wagtail.models import Page
 from blog.models import BlogPage
 from booking.billing import services as billing
 from booking.billing.models import Coupon, Invoice, InvoiceStatus, Payment, PaymentMethod, PaymentStatus
+from booking.packs.models import PackagePurchase, PackCreditEntry
 from booking.scheduling.models import (
     Appointment,
     AppointmentEvent,
@@ -47,6 +48,9 @@ def _counts():
         "invoices": Invoice.objects.count(),
         "payments": Payment.objects.count(),
         "coupons": Coupon.objects.count(),
+        "pack_purchases": PackagePurchase.objects.count(),
+        "pack_entries": PackCreditEntry.objects.count(),
+        "pack_sessions": Appointment.objects.filter(pack_purchase__isnull=False).count(),
     }
 
 
@@ -67,7 +71,9 @@ def test_seed_demo_builds_the_clinic_once_and_its_pages_render(client, capsys):
     assert first["users"] == len(content.ACCOUNTS)
     assert first["weekly_hours"] == 6 * 11
     assert 40 <= first["sessions"] <= 80
-    assert first["invoices"] == first["sessions"]
+    # One invoice per session, except those paid by a pack, whose invoice is the pack's.
+    assert first["pack_purchases"] == 1
+    assert first["invoices"] == first["sessions"] - first["pack_sessions"] + first["pack_purchases"]
     assert first["coupons"] == len(content.COUPONS)
     for email, *_rest in content.ACCOUNTS:
         assert email in printed
@@ -158,10 +164,10 @@ def test_demo_month_shows_every_state_a_clinic_sees(client):
     sessions = list(Appointment.objects.select_related("patient__user", "service", "location"))
 
     assert Counter(session.status for session in sessions) == {
-        AppointmentStatus.COMPLETED: 28,
+        AppointmentStatus.COMPLETED: 28 + 4,  # 4 of them from Joaquín's pack (website/demo/packs.py)
         AppointmentStatus.NO_SHOW_PATIENT: 1,
         AppointmentStatus.CANCELLED: 1,
-        AppointmentStatus.CONFIRMED: 31,
+        AppointmentStatus.CONFIRMED: 31 + 1,  # and one ahead
     }
     assert all(session.status != AppointmentStatus.CONFIRMED for session in sessions if session.end <= NOW)
     assert all(

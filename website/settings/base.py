@@ -277,6 +277,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ServiceModalityEnum": "booking.scheduling.models.catalog.Modality",
         "AppointmentModalityEnum": "booking.scheduling.models.appointments.AppointmentModality",
+        "AppointmentStatusEnum": "booking.scheduling.models.appointments.AppointmentStatus",
+        "PurchaseStatusEnum": "booking.packs.models.PurchaseStatus",
     },
 }
 

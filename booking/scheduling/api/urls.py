@@ -3,6 +3,8 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
+from booking.packs.api.urls import endpoint_patterns as pack_endpoint_patterns
+
 from . import views
 
 endpoint_patterns = [
@@ -17,6 +19,7 @@ endpoint_patterns = [
         name="appointment-reschedule",
     ),
     path("appointments/<str:reference>/cancel/", views.AppointmentCancelView.as_view(), name="appointment-cancel"),
+    *pack_endpoint_patterns,
 ]
 
 # Only /api/v1/ is described (settings.SPECTACULAR_SETTINGS["PREPROCESSING_HOOKS"]).

@@ -30,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.booking.scheduling.people import receptionist_user
 from tests.factories.accounts import PatientFactory
+from tests.factories.packs import active_purchase, package_with
 from tests.factories.scheduling import (
     AppointmentFactory,
     LocationFactory,
@@ -71,8 +72,11 @@ def clinic(db):
             WeeklyAvailabilityFactory(
                 professional=ana, location=location, weekday=weekday, start_time=time(9), end_time=time(13)
             )
+        # A pack on sale and one bought, so the packs endpoints answer with content too.
+        patient = PatientFactory()
+        active_purchase(package_with({service: 4}, slug="therapy-4"), patient=patient)
         AppointmentFactory(
-            patient=PatientFactory(),
+            patient=patient,
             professional=ana,
             service=service,
             location=location,

@@ -40,7 +40,7 @@ from resources.models import ResourceCategory, ResourceIndexPage, ResourcePage
 from website.clinic.models import ProfessionalIndexPage, ProfessionalPage, ServiceIndexPage, ServicePage
 from website.demo import content
 from website.demo import media as demo_media
-from website.demo.packs import create_demo_packs
+from website.demo.packs import create_demo_pack_purchase, create_demo_packs
 from website.demo.sessions import build_demo_month
 from website.management.commands.set_site_url import apply_site_url
 from website.models import FooterLink, HomePage, NavigationSettings, SiteSettings, StandardPage
@@ -78,6 +78,7 @@ class Command(BaseCommand):
             self.create_billing(services)
             create_demo_packs(services)
             booked = build_demo_month(now=timezone.now())
+            create_demo_pack_purchase(now=timezone.now())
         if booked:
             self.stdout.write(f"Booked {len(booked)} demo sessions around today (a month back, a month ahead).")
         self.print_logins()
