@@ -247,7 +247,7 @@ def test_another_patients_purchase_is_not_found(world):
     assert response.status_code == 404
     assert response.json() == {
         "error": "not_found",
-        "detail": "No pack purchase with that reference is visible to you.",
+        "detail": "No hay ninguna compra de pack con esa referencia que puedas ver.",
     }
 
 
@@ -305,7 +305,7 @@ def test_paying_at_the_clinic_where_the_pack_does_not_allow_it_is_refused(world)
     )
 
     assert response.status_code == 400
-    assert response.json() == {"error": "pay_at_clinic_not_allowed", "detail": "This pack must be paid online."}
+    assert response.json() == {"error": "pay_at_clinic_not_allowed", "detail": "Este pack se debe pagar en línea."}
     assert (Invoice.objects.count(), PackagePurchase.objects.count()) == before
 
 
