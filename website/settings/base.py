@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "booking.billing",
     "booking.packs",
     "booking.widget",
+    "booking.notifications",
     "blog",
     "resources",
     # Wagtail
