@@ -84,7 +84,10 @@ class Notification(models.Model):
         verbose_name=_("recipient"),
     )
     email = models.EmailField(_("email"))
-    language = models.CharField(_("language"), max_length=10, choices=Language.choices, default=Language.ES)
+    # The site's language code (settings.LANGUAGES: "es-cl", "en"), activated while the message is rendered.
+    language = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, default=Channel.EMAIL)
     scheduled_for = models.DateTimeField(_("scheduled for"))
     # When the dispatcher may take it next: the planned time, pushed back after each failed attempt.
