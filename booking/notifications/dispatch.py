@@ -160,9 +160,7 @@ def build_message(row: Notification, rendered: rendering.Rendered, *, clinic_nam
 def _record_failure(row: Notification, error: Exception, now: datetime) -> None:
     reason = f"{type(error).__name__}: {error}"[:2000]
     if row.attempts >= MAX_ATTEMPTS:
-        Notification.objects.filter(pk=row.pk).update(
-            state=State.FAILED, error=reason, claimed_by="", updated_at=now
-        )
+        Notification.objects.filter(pk=row.pk).update(state=State.FAILED, error=reason, claimed_by="", updated_at=now)
         if row.audience != Audience.STAFF:
             from .services import plan_staff_alert
 

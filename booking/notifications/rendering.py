@@ -29,7 +29,6 @@ from django.template import Context, Engine
 from django.utils import formats, timezone, translation
 from django.utils.html import escape, linebreaks, urlize
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext
 
 from booking.scheduling.models import AppointmentModality
 from booking.scheduling.money import format_money
@@ -50,7 +49,7 @@ CONTEXT_DOC = {
     "patient_first_name": "The patient's first name.",
     "service": "The service booked (never put it in the subject).",
     "professional": "The professional's display name.",
-    "date": "The session's local date, e.g. 'martes 1 de diciembre de 2026'.",
+    "date": "The session's local date, e.g. 'martes 1 diciembre 2026'.",
     "time": "The session's local time, e.g. '09:00' (says which, on the night the clock repeats an hour).",
     "time_zone": "The zone named, e.g. 'America/Santiago'.",
     "when": "Date, time and zone in one phrase.",
@@ -73,7 +72,7 @@ CONTEXT_DOC = {
 }
 
 ENGINE = Engine(dirs=[], app_dirs=False, libraries={}, string_if_invalid="")
-DATE_FORMATS = {"es": r"l j \d\e F \d\e Y", "en": "l, F j, Y"}
+DATE_FORMAT = "l j F Y"
 
 
 class RenderError(Exception):
@@ -141,7 +140,9 @@ def render(notification: Notification, context: dict, templates: dict) -> Render
         except Exception as error:  # any failure of an editor's template falls back; the default must not fail
             logger.exception("Notification template %s failed to render; sending the default", custom.pk)
             _alert_broken_template(custom, error)
-    parts = render_strings(*default_sources(notification.event, notification.audience, language), context, language=language)
+    parts = render_strings(
+        *default_sources(notification.event, notification.audience, language), context, language=language
+    )
     return Rendered(*parts, source="default")
 
 
@@ -159,12 +160,13 @@ def _alert_broken_template(template: NotificationTemplate, error: Exception) -> 
 # --- the context --------------------------------------------------------------------------
 
 
-def _local_phrases(moment: datetime, zone, language: str) -> dict:
+def _local_phrases(moment: datetime, zone) -> dict:
+    """Date, time and zone as every page of the site writes them ("Saturday 3 April 2027, 23:00 (after the clock
+    change)"): the time says which showing on the night the clock repeats an hour."""
     local = moment.astimezone(zone)
-    date = formats.date_format(local, DATE_FORMATS[template_language(language)])
+    date = formats.date_format(local, DATE_FORMAT)
     time = format_local_time(local, "H:i")
-    when = gettext("%(date)s at %(time)s (%(zone)s time)") % {"date": date, "time": time, "zone": zone.key}
-    return {"date": date, "time": time, "time_zone": zone.key, "when": when}
+    return {"date": date, "time": time, "time_zone": zone.key, "when": f"{date}, {time} ({zone.key})"}
 
 
 def _absolute(path: str) -> str:
@@ -178,7 +180,7 @@ def _appointment_context(notification: Notification) -> dict:
     zone = appointment.location.tzinfo if appointment.location_id else timezone.get_default_timezone()
     in_person = appointment.modality == AppointmentModality.IN_PERSON
     context = {
-        **_local_phrases(appointment.start, zone, notification.language),
+        **_local_phrases(appointment.start, zone),
         "patient_first_name": appointment.patient.user.first_name,
         "service": appointment.service.name,
         "professional": appointment.professional.display_name,
@@ -194,7 +196,7 @@ def _appointment_context(notification: Notification) -> dict:
     }
     previous = notification.data.get("previous_start")
     if previous:
-        previous_when = _local_phrases(datetime.fromisoformat(previous), zone, notification.language)["when"]
+        previous_when = _local_phrases(datetime.fromisoformat(previous), zone)["when"]
         context["previous_when"] = previous_when
     return context
 
@@ -202,11 +204,10 @@ def _appointment_context(notification: Notification) -> dict:
 def _pack_context(notification: Notification) -> dict:
     purchase = notification.pack_purchase
     zone = timezone.get_default_timezone()
-    language = template_language(notification.language)
     return {
         "patient_first_name": purchase.patient.user.first_name,
         "pack_name": purchase.snapshot_name,
-        "pack_expires": formats.date_format(purchase.expires_at.astimezone(zone), DATE_FORMATS[language]),
+        "pack_expires": formats.date_format(purchase.expires_at.astimezone(zone), DATE_FORMAT),
         "reference": purchase.reference,
         "amount": format_money(purchase.price, purchase.currency),
     }
