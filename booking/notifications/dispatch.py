@@ -200,11 +200,11 @@ def send_claimed(ids: list[int], *, now: datetime) -> dict[str, int]:
             _record_failure(row, error, now)
             counts["failed"] += 1
             continue
-        status = getattr(message, "anymail_status", None)
+        message_id = getattr(getattr(message, "anymail_status", None), "message_id", None)
         Notification.objects.filter(pk=row.pk).update(
             state=State.SENT,
             sent_at=timezone.now(),
-            provider_message_id=(getattr(status, "message_id", None) or "")[:255],
+            provider_message_id="" if message_id is None else str(message_id)[:255],
             error="",
             claimed_by="",
             updated_at=timezone.now(),
