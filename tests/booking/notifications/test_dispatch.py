@@ -157,7 +157,7 @@ def test_a_row_left_sending_by_a_dead_dispatcher_is_sent_again_after_the_lease(c
     ids = dispatch.claim_due(now=EARLY)  # claimed, then the worker died
     assert len(ids) == 2
     assert dispatch.dispatch_due(now=EARLY + timedelta(minutes=1))["sent"] == 0  # still leased
-    assert dispatch.dispatch_due(now=EARLY + dispatch.LEASE + timedelta(seconds=1))["sent"] == 2
+    assert dispatch.dispatch_due(now=EARLY + dispatch.lease() + timedelta(seconds=1))["sent"] == 2
     assert len(mail.outbox) == 2
     assert set(Notification.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {2}
 
