@@ -256,3 +256,11 @@ def test_a_no_show_through_the_signal_cancels_the_follow_up(clinic):
     services.plan_appointment_confirmed(appointment, at=EARLY, now=EARLY)
     appointment_changed.send(sender=Appointment, appointment=appointment, action="no_show_patient")
     assert Notification.objects.get(event=Event.AFTER_SESSION_IN_PERSON).state == State.CANCELLED
+
+
+def test_planning_a_confirmation_costs_a_fixed_handful_of_queries(clinic, django_assert_max_num_queries):
+    """What a booking's commit pays for its messages, however many rows: read, revive, one INSERT."""
+    appointment = confirmed(clinic)
+    with django_assert_max_num_queries(6):
+        services.plan_for_appointment_change(appointment.pk, AppointmentEvent.Action.CONFIRMED, now=EARLY)
+    assert Notification.objects.count() == 6
