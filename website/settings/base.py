@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "booking.scheduling",
     "booking.billing",
     "booking.packs",
+    "booking.notifications",
     "booking.widget",
     "blog",
     "resources",
