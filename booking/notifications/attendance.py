@@ -20,9 +20,28 @@ from booking.billing.services import CancelledBooking
 from booking.scheduling.errors import BookingError
 from booking.scheduling.models import Appointment, AppointmentStatus
 
+from . import links
 from .web_models import AttendanceConfirmation
 
 CANCELLED_FROM_EMAIL = "cancelled by the patient from the email link"
+# The purposes of the appointment links (``links.PURPOSES``): a token signed for one never reads as the other.
+CONFIRM = "confirm"
+CANCEL = "cancel"
+
+
+def link_key(appointment: Appointment) -> str:
+    """What an appointment link's token carries: the session's reference and its patient."""
+    return f"{appointment.reference}:{appointment.patient_id}"
+
+
+def confirm_url(appointment: Appointment) -> str:
+    """The absolute "I will come" link of the attendance request email."""
+    return links.action_url(CONFIRM, link_key(appointment))
+
+
+def cancel_url(appointment: Appointment) -> str:
+    """The absolute "cancel" link of the patient's emails about a session."""
+    return links.action_url(CANCEL, link_key(appointment))
 
 
 def _now(now: datetime | None) -> datetime:
