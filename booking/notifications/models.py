@@ -96,6 +96,8 @@ class Notification(models.Model):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    # The dispatcher run that claimed it: it sends only the rows it finds under its own token.
+    claimed_by = models.CharField(_("claimed by"), max_length=32, blank=True)
     provider_message_id = models.CharField(_("provider message id"), max_length=255, blank=True)
     error = models.TextField(_("error"), blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)

@@ -223,8 +223,8 @@ def plan_appointment_no_show(appointment: Appointment) -> None:
     ).update(state=State.CANCELLED, error="the session did not take place", updated_at=timezone.now())
 
 
-def plan_for_appointment_change(appointment_id: int, action: str, *, now: datetime | None = None) -> None:
-    """Route one ``appointment_changed`` (after its commit) to the use case above.
+def plan_for_appointment_change(appointment_id: int, action: str, *, now: datetime | None = None) -> bool:
+    """Route one ``appointment_changed`` (after its commit) to the use case above; True if messages may be due now.
 
     The appointment is read again with what the messages name (one query), and the fact's time is the latest
     audit event of that action, so a repeated signal plans the very same rows.
@@ -237,17 +237,17 @@ def plan_for_appointment_change(appointment_id: int, action: str, *, now: dateti
         Action.NO_SHOW_PATIENT,
         Action.NO_SHOW_PROFESSIONAL,
     ):
-        return
+        return False
     appointment = (
         Appointment.objects.select_related("service", "location", "professional__user", "patient__user")
         .filter(pk=appointment_id)
         .first()
     )
     if appointment is None:
-        return
+        return False
     if action in (Action.NO_SHOW_PATIENT, Action.NO_SHOW_PROFESSIONAL):
         plan_appointment_no_show(appointment)
-        return
+        return False
     fact = appointment.events.filter(action=action).order_by("-at", "-pk").first()
     at = fact.at if fact else (now or timezone.now())
     before = fact.before if fact else {}
@@ -259,6 +259,7 @@ def plan_for_appointment_change(appointment_id: int, action: str, *, now: dateti
         plan_appointment_cancelled(
             appointment, at=at, was_confirmed=before.get("status") == AppointmentStatus.CONFIRMED
         )
+    return True
 
 
 # --- packs (connect to the packs signals when they land) ----------------------------------

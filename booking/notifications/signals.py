@@ -10,8 +10,10 @@ from booking.scheduling.models import Appointment
 from booking.scheduling.services import appointment_changed
 
 from .services import plan_for_appointment_change
+from .tasks import dispatch_soon
 
 
 @receiver(appointment_changed, sender=Appointment, dispatch_uid="notifications.plan_appointment_messages")
 def plan_appointment_messages(sender, appointment: Appointment, action: str, **kwargs) -> None:
-    plan_for_appointment_change(appointment.pk, action)
+    if plan_for_appointment_change(appointment.pk, action):
+        dispatch_soon()
