@@ -1,8 +1,8 @@
 """The editors' rules "after the Nth session, send this email" as a Wagtail snippet screen.
 
 Plain rows (no revisions: the email's words are the ``session_number`` templates'; a rule adds one paragraph).
-Model permissions apply (``notifications.add_sessionnumberrule`` and friends); two rules for the same service and number are refused by
-the form with a message, as the database would.
+Model permissions apply (``notifications.add_sessionnumberrule`` and friends); two rules for the same service and
+number are refused by the form with a message, as the database would.
 """
 
 from django.utils.translation import gettext_lazy as _
