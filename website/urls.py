@@ -22,6 +22,7 @@ urlpatterns = [
     path("portal/", include("portal.urls")),
     path("api/v1/", include("booking.scheduling.api.urls")),
     path("billing/", include("booking.billing.urls")),
+    path("notifications/", include("booking.notifications.urls")),
     path("booking/", include("booking.widget.urls", namespace="widget")),
     path("embed/booking/", include("booking.widget.urls", namespace="embed")),
     path("", include("website.site_urls")),

@@ -9,4 +9,7 @@ class NotificationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import signals  # noqa: F401  (plans the emails of every appointment change)
+        from . import (
+            signals,  # noqa: F401  (plans the emails of every appointment change)
+            web_signals,  # noqa: F401  (Mailgun's tracking events; emails by session number)
+        )

@@ -161,3 +161,7 @@ class NotificationTemplate(DraftStateMixin, RevisionMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_event_display()} · {self.get_audience_display()} · {self.language}"
+
+
+# The patient-facing side's rows (preferences, attendance confirmations, rules by session number), registered here.
+from .web_models import AttendanceConfirmation, NotificationPreference, SessionNumberRule  # noqa: E402, F401

@@ -35,6 +35,7 @@ from booking.scheduling.money import format_money
 from booking.scheduling.timefmt import format_local_time
 
 from . import links
+from .attendance import link_key
 from .events import Audience, Event
 from .models import Notification, NotificationTemplate, object_key
 
@@ -191,8 +192,9 @@ def _appointment_context(notification: Notification) -> dict:
         "reference": appointment.reference,
         "calendar_url": _absolute(reverse("portal:appointment_calendar", kwargs={"reference": appointment.reference})),
         "reschedule_url": _absolute(reverse("portal:home")),
-        "cancel_url": links.action_url("cancel", appointment.reference),
-        "confirm_url": links.action_url("confirm", appointment.reference),
+        # the pages check the token's key, the session's reference AND its patient (attendance.link_key)
+        "cancel_url": links.action_url("cancel", link_key(appointment)),
+        "confirm_url": links.action_url("confirm", link_key(appointment)),
     }
     previous = notification.data.get("previous_start")
     if previous:

@@ -1,9 +1,13 @@
-"""Editors customise a message as a snippet with revisions and drafts: only the live version is sent."""
+"""The notifications admin: the email templates (a snippet with revisions and drafts: only the live version is
+sent), the rules by session number, the email log ("Emails") and the dashboard's failures panel."""
 
 from django.utils.translation import gettext_lazy as _
+from wagtail import hooks
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
+from .admin_views import VIEW_PERMISSION, NotificationLogViewSet, RecentFailuresPanel
+from .admin_viewsets import SessionNumberRuleViewSet
 from .models import NotificationTemplate
 
 
@@ -16,3 +20,15 @@ class NotificationTemplateViewSet(SnippetViewSet):
 
 
 register_snippet(NotificationTemplateViewSet)
+register_snippet(SessionNumberRuleViewSet)
+
+
+@hooks.register("register_admin_viewset")
+def register_notification_log():
+    return NotificationLogViewSet()
+
+
+@hooks.register("construct_homepage_panels")
+def add_recent_failures_panel(request, panels):
+    if request.user.has_perm(VIEW_PERMISSION):
+        panels.append(RecentFailuresPanel(request))

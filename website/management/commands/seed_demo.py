@@ -40,6 +40,7 @@ from resources.models import ResourceCategory, ResourceIndexPage, ResourcePage
 from website.clinic.models import ProfessionalIndexPage, ProfessionalPage, ServiceIndexPage, ServicePage
 from website.demo import content
 from website.demo import media as demo_media
+from website.demo.notifications import create_demo_session_number_rules
 from website.demo.packs import create_demo_pack_purchase, create_demo_packs
 from website.demo.sessions import build_demo_month
 from website.management.commands.set_site_url import apply_site_url
@@ -77,6 +78,7 @@ class Command(BaseCommand):
             self.fill_home_page(home, categories)
             self.create_billing(services)
             create_demo_packs(services)
+            create_demo_session_number_rules()
             booked = build_demo_month(now=timezone.now())
             create_demo_pack_purchase(now=timezone.now())
         if booked:
