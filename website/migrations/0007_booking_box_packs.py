@@ -5,20 +5,539 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('website', '0006_online_payment_fallback'),
+        ("website", "0006_online_payment_fallback"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='homepage',
-            name='body',
-            field=wagtail.fields.StreamField([('heading', 2), ('paragraph', 3), ('image', 7), ('quote', 10), ('call_to_action', 16), ('faq', 22), ('embed', 24), ('services_list', 27), ('professionals_grid', 30), ('latest_posts', 32), ('booking_box', 46)], blank=True, block_lookup={0: ('wagtail.blocks.CharBlock', (), {'label': 'Text', 'max_length': 150}), 1: ('wagtail.blocks.ChoiceBlock', [], {'choices': [('h2', 'Level 2 (section)'), ('h3', 'Level 3 (subsection)'), ('h4', 'Level 4')], 'help_text': 'The page title is level 1; use level 2 for sections and level 3 inside them.', 'label': 'Level'}), 2: ('wagtail.blocks.StructBlock', [[('text', 0), ('level', 1)]], {}), 3: ('website.blocks.ParagraphBlock', (), {}), 4: ('wagtail.images.blocks.ImageBlock', [], {'label': 'Image'}), 5: ('wagtail.blocks.CharBlock', (), {'label': 'Caption', 'max_length': 250, 'required': False}), 6: ('wagtail.blocks.CharBlock', (), {'help_text': 'Photographer or source, if required.', 'label': 'Credit', 'max_length': 150, 'required': False}), 7: ('wagtail.blocks.StructBlock', [[('image', 4), ('caption', 5), ('attribution', 6)]], {}), 8: ('wagtail.blocks.TextBlock', (), {'label': 'Quote'}), 9: ('wagtail.blocks.CharBlock', (), {'label': 'Attribution', 'max_length': 150, 'required': False}), 10: ('wagtail.blocks.StructBlock', [[('text', 8), ('attribution', 9)]], {}), 11: ('wagtail.blocks.CharBlock', (), {'label': 'Title', 'max_length': 150}), 12: ('wagtail.blocks.TextBlock', (), {'label': 'Text', 'required': False}), 13: ('wagtail.blocks.CharBlock', (), {'label': 'Button label', 'max_length': 60}), 14: ('wagtail.blocks.PageChooserBlock', (), {'label': 'Page', 'required': False}), 15: ('wagtail.blocks.URLBlock', (), {'help_text': 'Used only when no page is chosen.', 'label': 'External URL', 'required': False}), 16: ('wagtail.blocks.StructBlock', [[('title', 11), ('text', 12), ('button_label', 13), ('page', 14), ('url', 15)]], {}), 17: ('wagtail.blocks.CharBlock', (), {'label': 'Heading', 'max_length': 150, 'required': False}), 18: ('wagtail.blocks.CharBlock', (), {'label': 'Question', 'max_length': 250}), 19: ('website.blocks.ParagraphBlock', (), {'features': ['bold', 'italic', 'ol', 'ul', 'link', 'document-link'], 'label': 'Answer'}), 20: ('wagtail.blocks.StructBlock', [[('question', 18), ('answer', 19)]], {}), 21: ('wagtail.blocks.ListBlock', (20,), {'label': 'Questions', 'min_num': 1}), 22: ('wagtail.blocks.StructBlock', [[('heading', 17), ('items', 21)]], {}), 23: ('wagtail.embeds.blocks.EmbedBlock', (), {'help_text': 'E.g. https://www.youtube.com/watch?v=…', 'label': 'Address'}), 24: ('wagtail.blocks.StructBlock', [[('embed', 23), ('caption', 5)]], {}), 25: ('booking.scheduling.choosers.ServiceCategoryChooserBlock', (), {'help_text': 'Leave empty to list every service.', 'label': 'Category', 'required': False}), 26: ('wagtail.blocks.IntegerBlock', (), {'help_text': 'Leave empty for all.', 'label': 'Maximum number', 'max_value': 24, 'min_value': 1, 'required': False}), 27: ('wagtail.blocks.StructBlock', [[('heading', 17), ('category', 25), ('limit', 26)]], {}), 28: ('booking.scheduling.choosers.ServiceChooserBlock', (), {'help_text': 'Leave empty to show every professional.', 'label': 'Service', 'required': False}), 29: ('wagtail.blocks.IntegerBlock', (), {'help_text': 'Leave empty for all.', 'label': 'Maximum number', 'max_value': 48, 'min_value': 1, 'required': False}), 30: ('wagtail.blocks.StructBlock', [[('heading', 17), ('service', 28), ('limit', 29)]], {}), 31: ('wagtail.blocks.IntegerBlock', (), {'default': 3, 'label': 'Number of posts', 'max_value': 12, 'min_value': 1}), 32: ('wagtail.blocks.StructBlock', [[('heading', 17), ('number_of_posts', 31)]], {}), 33: ('wagtail.blocks.CharBlock', (), {'help_text': 'Leave empty to use the booking heading of the site settings.', 'label': 'Heading', 'max_length': 150, 'required': False}), 34: ('wagtail.blocks.TextBlock', (), {'help_text': "Leave empty to use the site's booking introduction.", 'label': 'Introduction', 'required': False}), 35: ('booking.scheduling.choosers.ServiceCategoryChooserBlock', (), {'help_text': 'List only the services of this category. Leave empty for every category.', 'label': 'Category', 'required': False}), 36: ('booking.scheduling.choosers.ServiceChooserBlock', (), {'help_text': 'Start the booking at this service. Leave empty to let the visitor choose.', 'label': 'Service', 'required': False}), 37: ('booking.scheduling.choosers.ProfessionalChooserBlock', (), {'label': 'Professional'}), 38: ('wagtail.blocks.ListBlock', (37,), {'default': [], 'help_text': 'Book only with these professionals; leave empty for all.', 'label': 'Professionals', 'max_num': 20}), 39: ('booking.scheduling.choosers.LocationChooserBlock', (), {'help_text': 'Book only sessions at this place (in person).', 'label': 'Location', 'required': False}), 40: ('wagtail.blocks.ChoiceBlock', [], {'choices': [('', 'In person or online'), ('in_person', 'In person'), ('online', 'Online')], 'label': 'Modality', 'required': False}), 41: ('wagtail.blocks.BooleanBlock', (), {'default': True, 'help_text': 'Visitors may choose another service or professional than the preselected one.', 'label': 'Allow changes', 'required': False}), 42: ('wagtail.blocks.BooleanBlock', (), {'default': True, 'label': 'Show prices', 'required': False}), 43: ('wagtail.blocks.ChoiceBlock', [], {'choices': [('full', 'Full: service cards'), ('compact', 'Compact: a short list')], 'label': 'Layout'}), 44: ('wagtail.blocks.ChoiceBlock', [], {'choices': [('', 'No packs'), ('public', 'The public packs'), ('one', 'One pack, chosen below')], 'help_text': "Also offer packs of sessions. On a service's page, or with a service chosen above, only the packs that include it.", 'label': 'Packs', 'required': False}), 45: ('booking.widget.choosers.PackChooserBlock', (), {'help_text': 'The pack this box offers when “One pack” is chosen. It must be active and public.', 'label': 'Pack', 'required': False}), 46: ('wagtail.blocks.StructBlock', [[('heading', 33), ('intro', 34), ('category', 35), ('service', 36), ('professionals', 38), ('location', 39), ('modality', 40), ('allow_changes', 41), ('show_prices', 42), ('layout', 43), ('offer_packs', 44), ('pack', 45)]], {})}, verbose_name='body'),
+            model_name="homepage",
+            name="body",
+            field=wagtail.fields.StreamField(
+                [
+                    ("heading", 2),
+                    ("paragraph", 3),
+                    ("image", 7),
+                    ("quote", 10),
+                    ("call_to_action", 16),
+                    ("faq", 22),
+                    ("embed", 24),
+                    ("services_list", 27),
+                    ("professionals_grid", 30),
+                    ("latest_posts", 32),
+                    ("booking_box", 46),
+                ],
+                blank=True,
+                block_lookup={
+                    0: ("wagtail.blocks.CharBlock", (), {"label": "Text", "max_length": 150}),
+                    1: (
+                        "wagtail.blocks.ChoiceBlock",
+                        [],
+                        {
+                            "choices": [
+                                ("h2", "Level 2 (section)"),
+                                ("h3", "Level 3 (subsection)"),
+                                ("h4", "Level 4"),
+                            ],
+                            "help_text": "The page title is level 1; use level 2 for sections and level 3 inside them.",
+                            "label": "Level",
+                        },
+                    ),
+                    2: ("wagtail.blocks.StructBlock", [[("text", 0), ("level", 1)]], {}),
+                    3: ("website.blocks.ParagraphBlock", (), {}),
+                    4: ("wagtail.images.blocks.ImageBlock", [], {"label": "Image"}),
+                    5: ("wagtail.blocks.CharBlock", (), {"label": "Caption", "max_length": 250, "required": False}),
+                    6: (
+                        "wagtail.blocks.CharBlock",
+                        (),
+                        {
+                            "help_text": "Photographer or source, if required.",
+                            "label": "Credit",
+                            "max_length": 150,
+                            "required": False,
+                        },
+                    ),
+                    7: ("wagtail.blocks.StructBlock", [[("image", 4), ("caption", 5), ("attribution", 6)]], {}),
+                    8: ("wagtail.blocks.TextBlock", (), {"label": "Quote"}),
+                    9: (
+                        "wagtail.blocks.CharBlock",
+                        (),
+                        {"label": "Attribution", "max_length": 150, "required": False},
+                    ),
+                    10: ("wagtail.blocks.StructBlock", [[("text", 8), ("attribution", 9)]], {}),
+                    11: ("wagtail.blocks.CharBlock", (), {"label": "Title", "max_length": 150}),
+                    12: ("wagtail.blocks.TextBlock", (), {"label": "Text", "required": False}),
+                    13: ("wagtail.blocks.CharBlock", (), {"label": "Button label", "max_length": 60}),
+                    14: ("wagtail.blocks.PageChooserBlock", (), {"label": "Page", "required": False}),
+                    15: (
+                        "wagtail.blocks.URLBlock",
+                        (),
+                        {"help_text": "Used only when no page is chosen.", "label": "External URL", "required": False},
+                    ),
+                    16: (
+                        "wagtail.blocks.StructBlock",
+                        [[("title", 11), ("text", 12), ("button_label", 13), ("page", 14), ("url", 15)]],
+                        {},
+                    ),
+                    17: ("wagtail.blocks.CharBlock", (), {"label": "Heading", "max_length": 150, "required": False}),
+                    18: ("wagtail.blocks.CharBlock", (), {"label": "Question", "max_length": 250}),
+                    19: (
+                        "website.blocks.ParagraphBlock",
+                        (),
+                        {"features": ["bold", "italic", "ol", "ul", "link", "document-link"], "label": "Answer"},
+                    ),
+                    20: ("wagtail.blocks.StructBlock", [[("question", 18), ("answer", 19)]], {}),
+                    21: ("wagtail.blocks.ListBlock", (20,), {"label": "Questions", "min_num": 1}),
+                    22: ("wagtail.blocks.StructBlock", [[("heading", 17), ("items", 21)]], {}),
+                    23: (
+                        "wagtail.embeds.blocks.EmbedBlock",
+                        (),
+                        {"help_text": "E.g. https://www.youtube.com/watch?v=…", "label": "Address"},
+                    ),
+                    24: ("wagtail.blocks.StructBlock", [[("embed", 23), ("caption", 5)]], {}),
+                    25: (
+                        "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                        (),
+                        {"help_text": "Leave empty to list every service.", "label": "Category", "required": False},
+                    ),
+                    26: (
+                        "wagtail.blocks.IntegerBlock",
+                        (),
+                        {
+                            "help_text": "Leave empty for all.",
+                            "label": "Maximum number",
+                            "max_value": 24,
+                            "min_value": 1,
+                            "required": False,
+                        },
+                    ),
+                    27: ("wagtail.blocks.StructBlock", [[("heading", 17), ("category", 25), ("limit", 26)]], {}),
+                    28: (
+                        "booking.scheduling.choosers.ServiceChooserBlock",
+                        (),
+                        {
+                            "help_text": "Leave empty to show every professional.",
+                            "label": "Service",
+                            "required": False,
+                        },
+                    ),
+                    29: (
+                        "wagtail.blocks.IntegerBlock",
+                        (),
+                        {
+                            "help_text": "Leave empty for all.",
+                            "label": "Maximum number",
+                            "max_value": 48,
+                            "min_value": 1,
+                            "required": False,
+                        },
+                    ),
+                    30: ("wagtail.blocks.StructBlock", [[("heading", 17), ("service", 28), ("limit", 29)]], {}),
+                    31: (
+                        "wagtail.blocks.IntegerBlock",
+                        (),
+                        {"default": 3, "label": "Number of posts", "max_value": 12, "min_value": 1},
+                    ),
+                    32: ("wagtail.blocks.StructBlock", [[("heading", 17), ("number_of_posts", 31)]], {}),
+                    33: (
+                        "wagtail.blocks.CharBlock",
+                        (),
+                        {
+                            "help_text": "Leave empty to use the booking heading of the site settings.",
+                            "label": "Heading",
+                            "max_length": 150,
+                            "required": False,
+                        },
+                    ),
+                    34: (
+                        "wagtail.blocks.TextBlock",
+                        (),
+                        {
+                            "help_text": "Leave empty to use the site's booking introduction.",
+                            "label": "Introduction",
+                            "required": False,
+                        },
+                    ),
+                    35: (
+                        "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                        (),
+                        {
+                            "help_text": "List only the services of this category. Leave empty for every category.",
+                            "label": "Category",
+                            "required": False,
+                        },
+                    ),
+                    36: (
+                        "booking.scheduling.choosers.ServiceChooserBlock",
+                        (),
+                        {
+                            "help_text": "Start the booking at this service. Leave empty to let the visitor choose.",
+                            "label": "Service",
+                            "required": False,
+                        },
+                    ),
+                    37: ("booking.scheduling.choosers.ProfessionalChooserBlock", (), {"label": "Professional"}),
+                    38: (
+                        "wagtail.blocks.ListBlock",
+                        (37,),
+                        {
+                            "default": [],
+                            "help_text": "Book only with these professionals; leave empty for all.",
+                            "label": "Professionals",
+                            "max_num": 20,
+                        },
+                    ),
+                    39: (
+                        "booking.scheduling.choosers.LocationChooserBlock",
+                        (),
+                        {
+                            "help_text": "Book only sessions at this place (in person).",
+                            "label": "Location",
+                            "required": False,
+                        },
+                    ),
+                    40: (
+                        "wagtail.blocks.ChoiceBlock",
+                        [],
+                        {
+                            "choices": [("", "In person or online"), ("in_person", "In person"), ("online", "Online")],
+                            "label": "Modality",
+                            "required": False,
+                        },
+                    ),
+                    41: (
+                        "wagtail.blocks.BooleanBlock",
+                        (),
+                        {
+                            "default": True,
+                            "help_text": "Visitors may choose another service or professional than the preselected one.",
+                            "label": "Allow changes",
+                            "required": False,
+                        },
+                    ),
+                    42: (
+                        "wagtail.blocks.BooleanBlock",
+                        (),
+                        {"default": True, "label": "Show prices", "required": False},
+                    ),
+                    43: (
+                        "wagtail.blocks.ChoiceBlock",
+                        [],
+                        {
+                            "choices": [("full", "Full: service cards"), ("compact", "Compact: a short list")],
+                            "label": "Layout",
+                        },
+                    ),
+                    44: (
+                        "wagtail.blocks.ChoiceBlock",
+                        [],
+                        {
+                            "choices": [
+                                ("", "No packs"),
+                                ("public", "The public packs"),
+                                ("one", "One pack, chosen below"),
+                            ],
+                            "help_text": "Also offer packs of sessions. On a service's page, or with a service chosen above, only the packs that include it.",
+                            "label": "Packs",
+                            "required": False,
+                        },
+                    ),
+                    45: (
+                        "booking.widget.choosers.PackChooserBlock",
+                        (),
+                        {
+                            "help_text": "The pack this box offers when “One pack” is chosen. It must be active and public.",
+                            "label": "Pack",
+                            "required": False,
+                        },
+                    ),
+                    46: (
+                        "wagtail.blocks.StructBlock",
+                        [
+                            [
+                                ("heading", 33),
+                                ("intro", 34),
+                                ("category", 35),
+                                ("service", 36),
+                                ("professionals", 38),
+                                ("location", 39),
+                                ("modality", 40),
+                                ("allow_changes", 41),
+                                ("show_prices", 42),
+                                ("layout", 43),
+                                ("offer_packs", 44),
+                                ("pack", 45),
+                            ]
+                        ],
+                        {},
+                    ),
+                },
+                verbose_name="body",
+            ),
         ),
         migrations.AlterField(
-            model_name='standardpage',
-            name='body',
-            field=wagtail.fields.StreamField([('heading', 2), ('paragraph', 3), ('image', 7), ('quote', 10), ('call_to_action', 16), ('faq', 22), ('embed', 24), ('services_list', 27), ('professionals_grid', 30), ('latest_posts', 32), ('booking_box', 46)], blank=True, block_lookup={0: ('wagtail.blocks.CharBlock', (), {'label': 'Text', 'max_length': 150}), 1: ('wagtail.blocks.ChoiceBlock', [], {'choices': [('h2', 'Level 2 (section)'), ('h3', 'Level 3 (subsection)'), ('h4', 'Level 4')], 'help_text': 'The page title is level 1; use level 2 for sections and level 3 inside them.', 'label': 'Level'}), 2: ('wagtail.blocks.StructBlock', [[('text', 0), ('level', 1)]], {}), 3: ('website.blocks.ParagraphBlock', (), {}), 4: ('wagtail.images.blocks.ImageBlock', [], {'label': 'Image'}), 5: ('wagtail.blocks.CharBlock', (), {'label': 'Caption', 'max_length': 250, 'required': False}), 6: ('wagtail.blocks.CharBlock', (), {'help_text': 'Photographer or source, if required.', 'label': 'Credit', 'max_length': 150, 'required': False}), 7: ('wagtail.blocks.StructBlock', [[('image', 4), ('caption', 5), ('attribution', 6)]], {}), 8: ('wagtail.blocks.TextBlock', (), {'label': 'Quote'}), 9: ('wagtail.blocks.CharBlock', (), {'label': 'Attribution', 'max_length': 150, 'required': False}), 10: ('wagtail.blocks.StructBlock', [[('text', 8), ('attribution', 9)]], {}), 11: ('wagtail.blocks.CharBlock', (), {'label': 'Title', 'max_length': 150}), 12: ('wagtail.blocks.TextBlock', (), {'label': 'Text', 'required': False}), 13: ('wagtail.blocks.CharBlock', (), {'label': 'Button label', 'max_length': 60}), 14: ('wagtail.blocks.PageChooserBlock', (), {'label': 'Page', 'required': False}), 15: ('wagtail.blocks.URLBlock', (), {'help_text': 'Used only when no page is chosen.', 'label': 'External URL', 'required': False}), 16: ('wagtail.blocks.StructBlock', [[('title', 11), ('text', 12), ('button_label', 13), ('page', 14), ('url', 15)]], {}), 17: ('wagtail.blocks.CharBlock', (), {'label': 'Heading', 'max_length': 150, 'required': False}), 18: ('wagtail.blocks.CharBlock', (), {'label': 'Question', 'max_length': 250}), 19: ('website.blocks.ParagraphBlock', (), {'features': ['bold', 'italic', 'ol', 'ul', 'link', 'document-link'], 'label': 'Answer'}), 20: ('wagtail.blocks.StructBlock', [[('question', 18), ('answer', 19)]], {}), 21: ('wagtail.blocks.ListBlock', (20,), {'label': 'Questions', 'min_num': 1}), 22: ('wagtail.blocks.StructBlock', [[('heading', 17), ('items', 21)]], {}), 23: ('wagtail.embeds.blocks.EmbedBlock', (), {'help_text': 'E.g. https://www.youtube.com/watch?v=…', 'label': 'Address'}), 24: ('wagtail.blocks.StructBlock', [[('embed', 23), ('caption', 5)]], {}), 25: ('booking.scheduling.choosers.ServiceCategoryChooserBlock', (), {'help_text': 'Leave empty to list every service.', 'label': 'Category', 'required': False}), 26: ('wagtail.blocks.IntegerBlock', (), {'help_text': 'Leave empty for all.', 'label': 'Maximum number', 'max_value': 24, 'min_value': 1, 'required': False}), 27: ('wagtail.blocks.StructBlock', [[('heading', 17), ('category', 25), ('limit', 26)]], {}), 28: ('booking.scheduling.choosers.ServiceChooserBlock', (), {'help_text': 'Leave empty to show every professional.', 'label': 'Service', 'required': False}), 29: ('wagtail.blocks.IntegerBlock', (), {'help_text': 'Leave empty for all.', 'label': 'Maximum number', 'max_value': 48, 'min_value': 1, 'required': False}), 30: ('wagtail.blocks.StructBlock', [[('heading', 17), ('service', 28), ('limit', 29)]], {}), 31: ('wagtail.blocks.IntegerBlock', (), {'default': 3, 'label': 'Number of posts', 'max_value': 12, 'min_value': 1}), 32: ('wagtail.blocks.StructBlock', [[('heading', 17), ('number_of_posts', 31)]], {}), 33: ('wagtail.blocks.CharBlock', (), {'help_text': 'Leave empty to use the booking heading of the site settings.', 'label': 'Heading', 'max_length': 150, 'required': False}), 34: ('wagtail.blocks.TextBlock', (), {'help_text': "Leave empty to use the site's booking introduction.", 'label': 'Introduction', 'required': False}), 35: ('booking.scheduling.choosers.ServiceCategoryChooserBlock', (), {'help_text': 'List only the services of this category. Leave empty for every category.', 'label': 'Category', 'required': False}), 36: ('booking.scheduling.choosers.ServiceChooserBlock', (), {'help_text': 'Start the booking at this service. Leave empty to let the visitor choose.', 'label': 'Service', 'required': False}), 37: ('booking.scheduling.choosers.ProfessionalChooserBlock', (), {'label': 'Professional'}), 38: ('wagtail.blocks.ListBlock', (37,), {'default': [], 'help_text': 'Book only with these professionals; leave empty for all.', 'label': 'Professionals', 'max_num': 20}), 39: ('booking.scheduling.choosers.LocationChooserBlock', (), {'help_text': 'Book only sessions at this place (in person).', 'label': 'Location', 'required': False}), 40: ('wagtail.blocks.ChoiceBlock', [], {'choices': [('', 'In person or online'), ('in_person', 'In person'), ('online', 'Online')], 'label': 'Modality', 'required': False}), 41: ('wagtail.blocks.BooleanBlock', (), {'default': True, 'help_text': 'Visitors may choose another service or professional than the preselected one.', 'label': 'Allow changes', 'required': False}), 42: ('wagtail.blocks.BooleanBlock', (), {'default': True, 'label': 'Show prices', 'required': False}), 43: ('wagtail.blocks.ChoiceBlock', [], {'choices': [('full', 'Full: service cards'), ('compact', 'Compact: a short list')], 'label': 'Layout'}), 44: ('wagtail.blocks.ChoiceBlock', [], {'choices': [('', 'No packs'), ('public', 'The public packs'), ('one', 'One pack, chosen below')], 'help_text': "Also offer packs of sessions. On a service's page, or with a service chosen above, only the packs that include it.", 'label': 'Packs', 'required': False}), 45: ('booking.widget.choosers.PackChooserBlock', (), {'help_text': 'The pack this box offers when “One pack” is chosen. It must be active and public.', 'label': 'Pack', 'required': False}), 46: ('wagtail.blocks.StructBlock', [[('heading', 33), ('intro', 34), ('category', 35), ('service', 36), ('professionals', 38), ('location', 39), ('modality', 40), ('allow_changes', 41), ('show_prices', 42), ('layout', 43), ('offer_packs', 44), ('pack', 45)]], {})}, verbose_name='body'),
+            model_name="standardpage",
+            name="body",
+            field=wagtail.fields.StreamField(
+                [
+                    ("heading", 2),
+                    ("paragraph", 3),
+                    ("image", 7),
+                    ("quote", 10),
+                    ("call_to_action", 16),
+                    ("faq", 22),
+                    ("embed", 24),
+                    ("services_list", 27),
+                    ("professionals_grid", 30),
+                    ("latest_posts", 32),
+                    ("booking_box", 46),
+                ],
+                blank=True,
+                block_lookup={
+                    0: ("wagtail.blocks.CharBlock", (), {"label": "Text", "max_length": 150}),
+                    1: (
+                        "wagtail.blocks.ChoiceBlock",
+                        [],
+                        {
+                            "choices": [
+                                ("h2", "Level 2 (section)"),
+                                ("h3", "Level 3 (subsection)"),
+                                ("h4", "Level 4"),
+                            ],
+                            "help_text": "The page title is level 1; use level 2 for sections and level 3 inside them.",
+                            "label": "Level",
+                        },
+                    ),
+                    2: ("wagtail.blocks.StructBlock", [[("text", 0), ("level", 1)]], {}),
+                    3: ("website.blocks.ParagraphBlock", (), {}),
+                    4: ("wagtail.images.blocks.ImageBlock", [], {"label": "Image"}),
+                    5: ("wagtail.blocks.CharBlock", (), {"label": "Caption", "max_length": 250, "required": False}),
+                    6: (
+                        "wagtail.blocks.CharBlock",
+                        (),
+                        {
+                            "help_text": "Photographer or source, if required.",
+                            "label": "Credit",
+                            "max_length": 150,
+                            "required": False,
+                        },
+                    ),
+                    7: ("wagtail.blocks.StructBlock", [[("image", 4), ("caption", 5), ("attribution", 6)]], {}),
+                    8: ("wagtail.blocks.TextBlock", (), {"label": "Quote"}),
+                    9: (
+                        "wagtail.blocks.CharBlock",
+                        (),
+                        {"label": "Attribution", "max_length": 150, "required": False},
+                    ),
+                    10: ("wagtail.blocks.StructBlock", [[("text", 8), ("attribution", 9)]], {}),
+                    11: ("wagtail.blocks.CharBlock", (), {"label": "Title", "max_length": 150}),
+                    12: ("wagtail.blocks.TextBlock", (), {"label": "Text", "required": False}),
+                    13: ("wagtail.blocks.CharBlock", (), {"label": "Button label", "max_length": 60}),
+                    14: ("wagtail.blocks.PageChooserBlock", (), {"label": "Page", "required": False}),
+                    15: (
+                        "wagtail.blocks.URLBlock",
+                        (),
+                        {"help_text": "Used only when no page is chosen.", "label": "External URL", "required": False},
+                    ),
+                    16: (
+                        "wagtail.blocks.StructBlock",
+                        [[("title", 11), ("text", 12), ("button_label", 13), ("page", 14), ("url", 15)]],
+                        {},
+                    ),
+                    17: ("wagtail.blocks.CharBlock", (), {"label": "Heading", "max_length": 150, "required": False}),
+                    18: ("wagtail.blocks.CharBlock", (), {"label": "Question", "max_length": 250}),
+                    19: (
+                        "website.blocks.ParagraphBlock",
+                        (),
+                        {"features": ["bold", "italic", "ol", "ul", "link", "document-link"], "label": "Answer"},
+                    ),
+                    20: ("wagtail.blocks.StructBlock", [[("question", 18), ("answer", 19)]], {}),
+                    21: ("wagtail.blocks.ListBlock", (20,), {"label": "Questions", "min_num": 1}),
+                    22: ("wagtail.blocks.StructBlock", [[("heading", 17), ("items", 21)]], {}),
+                    23: (
+                        "wagtail.embeds.blocks.EmbedBlock",
+                        (),
+                        {"help_text": "E.g. https://www.youtube.com/watch?v=…", "label": "Address"},
+                    ),
+                    24: ("wagtail.blocks.StructBlock", [[("embed", 23), ("caption", 5)]], {}),
+                    25: (
+                        "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                        (),
+                        {"help_text": "Leave empty to list every service.", "label": "Category", "required": False},
+                    ),
+                    26: (
+                        "wagtail.blocks.IntegerBlock",
+                        (),
+                        {
+                            "help_text": "Leave empty for all.",
+                            "label": "Maximum number",
+                            "max_value": 24,
+                            "min_value": 1,
+                            "required": False,
+                        },
+                    ),
+                    27: ("wagtail.blocks.StructBlock", [[("heading", 17), ("category", 25), ("limit", 26)]], {}),
+                    28: (
+                        "booking.scheduling.choosers.ServiceChooserBlock",
+                        (),
+                        {
+                            "help_text": "Leave empty to show every professional.",
+                            "label": "Service",
+                            "required": False,
+                        },
+                    ),
+                    29: (
+                        "wagtail.blocks.IntegerBlock",
+                        (),
+                        {
+                            "help_text": "Leave empty for all.",
+                            "label": "Maximum number",
+                            "max_value": 48,
+                            "min_value": 1,
+                            "required": False,
+                        },
+                    ),
+                    30: ("wagtail.blocks.StructBlock", [[("heading", 17), ("service", 28), ("limit", 29)]], {}),
+                    31: (
+                        "wagtail.blocks.IntegerBlock",
+                        (),
+                        {"default": 3, "label": "Number of posts", "max_value": 12, "min_value": 1},
+                    ),
+                    32: ("wagtail.blocks.StructBlock", [[("heading", 17), ("number_of_posts", 31)]], {}),
+                    33: (
+                        "wagtail.blocks.CharBlock",
+                        (),
+                        {
+                            "help_text": "Leave empty to use the booking heading of the site settings.",
+                            "label": "Heading",
+                            "max_length": 150,
+                            "required": False,
+                        },
+                    ),
+                    34: (
+                        "wagtail.blocks.TextBlock",
+                        (),
+                        {
+                            "help_text": "Leave empty to use the site's booking introduction.",
+                            "label": "Introduction",
+                            "required": False,
+                        },
+                    ),
+                    35: (
+                        "booking.scheduling.choosers.ServiceCategoryChooserBlock",
+                        (),
+                        {
+                            "help_text": "List only the services of this category. Leave empty for every category.",
+                            "label": "Category",
+                            "required": False,
+                        },
+                    ),
+                    36: (
+                        "booking.scheduling.choosers.ServiceChooserBlock",
+                        (),
+                        {
+                            "help_text": "Start the booking at this service. Leave empty to let the visitor choose.",
+                            "label": "Service",
+                            "required": False,
+                        },
+                    ),
+                    37: ("booking.scheduling.choosers.ProfessionalChooserBlock", (), {"label": "Professional"}),
+                    38: (
+                        "wagtail.blocks.ListBlock",
+                        (37,),
+                        {
+                            "default": [],
+                            "help_text": "Book only with these professionals; leave empty for all.",
+                            "label": "Professionals",
+                            "max_num": 20,
+                        },
+                    ),
+                    39: (
+                        "booking.scheduling.choosers.LocationChooserBlock",
+                        (),
+                        {
+                            "help_text": "Book only sessions at this place (in person).",
+                            "label": "Location",
+                            "required": False,
+                        },
+                    ),
+                    40: (
+                        "wagtail.blocks.ChoiceBlock",
+                        [],
+                        {
+                            "choices": [("", "In person or online"), ("in_person", "In person"), ("online", "Online")],
+                            "label": "Modality",
+                            "required": False,
+                        },
+                    ),
+                    41: (
+                        "wagtail.blocks.BooleanBlock",
+                        (),
+                        {
+                            "default": True,
+                            "help_text": "Visitors may choose another service or professional than the preselected one.",
+                            "label": "Allow changes",
+                            "required": False,
+                        },
+                    ),
+                    42: (
+                        "wagtail.blocks.BooleanBlock",
+                        (),
+                        {"default": True, "label": "Show prices", "required": False},
+                    ),
+                    43: (
+                        "wagtail.blocks.ChoiceBlock",
+                        [],
+                        {
+                            "choices": [("full", "Full: service cards"), ("compact", "Compact: a short list")],
+                            "label": "Layout",
+                        },
+                    ),
+                    44: (
+                        "wagtail.blocks.ChoiceBlock",
+                        [],
+                        {
+                            "choices": [
+                                ("", "No packs"),
+                                ("public", "The public packs"),
+                                ("one", "One pack, chosen below"),
+                            ],
+                            "help_text": "Also offer packs of sessions. On a service's page, or with a service chosen above, only the packs that include it.",
+                            "label": "Packs",
+                            "required": False,
+                        },
+                    ),
+                    45: (
+                        "booking.widget.choosers.PackChooserBlock",
+                        (),
+                        {
+                            "help_text": "The pack this box offers when “One pack” is chosen. It must be active and public.",
+                            "label": "Pack",
+                            "required": False,
+                        },
+                    ),
+                    46: (
+                        "wagtail.blocks.StructBlock",
+                        [
+                            [
+                                ("heading", 33),
+                                ("intro", 34),
+                                ("category", 35),
+                                ("service", 36),
+                                ("professionals", 38),
+                                ("location", 39),
+                                ("modality", 40),
+                                ("allow_changes", 41),
+                                ("show_prices", 42),
+                                ("layout", 43),
+                                ("offer_packs", 44),
+                                ("pack", 45),
+                            ]
+                        ],
+                        {},
+                    ),
+                },
+                verbose_name="body",
+            ),
         ),
     ]
