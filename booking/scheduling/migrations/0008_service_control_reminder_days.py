@@ -4,15 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('scheduling', '0007_appointment_pack_purchase_service_pack_policy'),
+        ("scheduling", "0007_appointment_pack_purchase_service_pack_policy"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='service',
-            name='control_reminder_days',
-            field=models.PositiveIntegerField(blank=True, help_text='Email the patient this many days after a session of this service when no next session is booked. Leave empty for no reminder.', null=True, verbose_name='control reminder after (days)'),
+            model_name="service",
+            name="control_reminder_days",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Email the patient this many days after a session of this service when no next session is booked. Leave empty for no reminder.",
+                null=True,
+                verbose_name="control reminder after (days)",
+            ),
         ),
     ]
