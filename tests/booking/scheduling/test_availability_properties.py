@@ -233,11 +233,12 @@ def wanted_locations(scenario) -> list[int | None]:
 def reference_slots(scenario) -> set[tuple[datetime, datetime, int, int | None]]:
     service, step = scenario["service"], scenario["step"]
     earliest = scenario["now"] + service.min_notice
-    latest = scenario["now"] + service.horizon
     expected = set()
     for professional in scenario["professionals"]:
         duration = professional.duration or service.duration
         for location in wanted_locations(scenario):
+            # The horizon ends on the local calendar of the place (ServiceSpec.latest_start, tested on its own).
+            latest = service.latest_start(scenario["now"], ZONE_OF_LOCATION[location])
             for day in days_of(scenario):
                 for opens, closes in reference_windows(professional, location, day):
                     start = opens
@@ -270,7 +271,8 @@ def test_offered_slots_are_safe_sorted_and_complete(scenario):
         professional = by_id[slot.professional_id]
         assert slot.start.utcoffset() == timedelta(0)
         assert slot.end - slot.start == (professional.duration or service.duration)
-        assert scenario["now"] + service.min_notice <= slot.start <= scenario["now"] + service.horizon
+        latest = service.latest_start(scenario["now"], ZONE_OF_LOCATION[slot.location_id])
+        assert scenario["now"] + service.min_notice <= slot.start <= latest
         blocked_start, blocked_end = slot.start - service.buffer_before, slot.end + service.buffer_after
         assert not any(overlaps(blocked_start, blocked_end, busy.start, busy.end) for busy in professional.busy)
         assert not any(overlaps(slot.start, slot.end, off.start, off.end) for off in professional.time_off)
