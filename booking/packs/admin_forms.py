@@ -1,11 +1,15 @@
-"""Forms of the packs admin: the package form's rules across its items, and the staff credit adjustment."""
+"""Forms of the packs admin: the package form's rules across its items, the staff credit adjustment, and booking a
+session from a pack."""
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 
-from .models import CreditMode
+from booking.scheduling.admin_forms import CreateAppointmentForm
+from booking.scheduling.models import Professional, Service
+
+from .models import CreditMode, PackagePurchase
 from .services import MAX_SESSIONS
 
 POOL_CHOICE = "pool"
@@ -90,3 +94,32 @@ class AdjustCreditsForm(forms.Form):
     def service_id(self) -> int | None:
         bucket = self.cleaned_data["bucket"]
         return None if bucket == POOL_CHOICE else int(bucket)
+
+
+class BookFromPackForm(CreateAppointmentForm):
+    """Staff book one session paid by a pack: the admin's booking form without the patient (the pack's), its
+    choices narrowed to what the pack covers.
+
+    Only the pack's active services, and only active professionals who offer one of them (among those the pack
+    allows, if it names any). A tampered id outside those choices is a form error before any service runs; whether
+    the professional offers *that* service, the time is free, and the pack has a session left is the services'
+    call (``book_from_pack``), whose refusals the view shows on this form.
+    """
+
+    patient = None  # the purchase's patient: not a choice
+
+    def __init__(self, *args, purchase: PackagePurchase, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.purchase = purchase
+        self.fields["service"].queryset = Service.objects.filter(active=True, pk__in=purchase.service_ids).order_by(
+            "name"
+        )
+        professionals = Professional.objects.filter(
+            active=True, offered_services__service_id__in=purchase.service_ids
+        ).distinct()
+        if purchase.allowed_professional_ids:
+            professionals = professionals.filter(pk__in=purchase.allowed_professional_ids)
+        self.fields["professional"].queryset = professionals.order_by("display_name")
+        default_location = (purchase.snapshot or {}).get("default_location_id")
+        if default_location and not self.is_bound:
+            self.initial.setdefault("location", default_location)

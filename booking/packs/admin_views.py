@@ -1,12 +1,15 @@
 """Pack purchases in the Wagtail admin: the list, and the detail with balances, ledger, sessions and adjustment.
 
 Purchases are never added or edited through a generic form: they are made by the sale (billing) and changed only
-by ``booking.packs.services``. The one action here, "adjust credits", calls ``adjust_credits`` with
-``actor=request.user``; a refusal (``PackError``) or a mistyped form comes back as a message, never a 500.
+by ``booking.packs.services``. The actions here, "adjust credits" (``adjust_credits``) and "book a session from
+this pack" (``book_from_pack``), run with ``actor=request.user``; a refusal (``PackError``, ``BookingError``) or a
+mistyped form comes back as a message, never a 500.
 
 ==========================  ==============================
 see the list and detail      ``packs.view_packagepurchase``
 adjust credits               ``packs.add_packcreditentry``
+book a session from a pack   the above and ``scheduling.add_appointment``
+use a pack, cancel a pack    see ``booking.packs.admin_sales``
 ==========================  ==============================
 """
 
@@ -27,10 +30,14 @@ from wagtail.admin.menu import MenuItem
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.viewsets.base import ViewSet
 
-from booking.scheduling.models import Appointment, Service
+from booking.billing.models import Payment
+from booking.scheduling.admin_views import ADD_PERMISSION as BOOK_PERMISSION
+from booking.scheduling.admin_views import add_booking_error
+from booking.scheduling.errors import BookingError
+from booking.scheduling.models import Appointment, AppointmentSource, Service
 
 from . import services
-from .admin_forms import AdjustCreditsForm
+from .admin_forms import AdjustCreditsForm, BookFromPackForm
 from .errors import PackError
 from .models import LIVE_STATUSES, PackagePurchase, PackCreditEntry, PurchaseStatus
 from .selectors import balances, balances_for_purchases
@@ -124,8 +131,12 @@ class PurchaseDetailView(PurchaseAdminView):
         entries = PackCreditEntry.objects.select_related("service", "actor", "appointment").order_by("at", "pk")
         sessions = Appointment.objects.select_related("service", "professional").order_by("start")
         queryset = PackagePurchase.objects.select_related(
-            "patient__user", "created_by", "invoice_line__invoice"
-        ).prefetch_related(Prefetch("credit_entries", queryset=entries), Prefetch("appointments", queryset=sessions))
+            "patient__user", "created_by", "invoice_line__invoice__series"
+        ).prefetch_related(
+            Prefetch("credit_entries", queryset=entries),
+            Prefetch("appointments", queryset=sessions),
+            Prefetch("invoice_line__invoice__payments", queryset=Payment.objects.order_by("pk")),
+        )
         return get_object_or_404(queryset, reference=self.kwargs["reference"])
 
     def get_page_title(self):
@@ -156,8 +167,34 @@ class PurchaseDetailView(PurchaseAdminView):
             invoice=purchase.invoice_line.invoice if purchase.invoice_line else None,
             adjust_form=adjust_form or AdjustCreditsForm(prefix="adjust", balances=current),
             show_adjust=self.can_adjust(),
+            **purchase_actions(self.request, purchase),
         )
         return self.render_to_response(context)
+
+
+def purchase_actions(request, purchase: PackagePurchase) -> dict:
+    """The detail page's actions area and money (booking.packs.admin_sales): "Cancel pack", the payment link of a
+    pack waiting for its online payment, and the invoice's payments (prefetched)."""
+    invoice = purchase.invoice_line.invoice if purchase.invoice_line else None
+    return {
+        "can_cancel": purchase.status not in (PurchaseStatus.CANCELLED, PurchaseStatus.EXPIRED)
+        and services.may_cancel_for_clinic(request.user),
+        "payment_link": (
+            payment_link(request, purchase)
+            if purchase.status == PurchaseStatus.PENDING_PAYMENT and invoice is not None and invoice.is_payable
+            else ""
+        ),
+        "payments": [
+            {"payment": payment, "local_at": timezone.localtime(payment.received_at or payment.created_at)}
+            for payment in (invoice.payments.all() if invoice is not None else ())
+        ],
+    }
+
+
+def payment_link(request, purchase: PackagePurchase) -> str:
+    """Where the patient pays the pack online: their invoice in the portal, whose "Pay" button opens the checkout
+    (no checkout is opened before they come, so the link does not lapse while it waits in their inbox)."""
+    return request.build_absolute_uri(reverse("portal:invoice_detail", args=[purchase.invoice_line.invoice.reference]))
 
 
 class PurchaseAdjustView(PurchaseDetailView):
@@ -188,6 +225,91 @@ class PurchaseAdjustView(PurchaseDetailView):
         return HttpResponseRedirect(reverse("packs_purchases:detail", args=[reference]))
 
 
+class PurchaseBookView(PurchaseAdminView):
+    """ "Book a session from this pack": one session for the purchase's patient through ``book_from_pack``.
+
+    Needs both seeing purchases and booking appointments. A refusal (``BookingError`` from scheduling, ``PackError``
+    from the pack: expired, exhausted, a service or professional it does not cover) comes back on the form and
+    nothing is written (``book_from_pack`` is one transaction). Success goes back to the purchase, where the next
+    session can be booked.
+    """
+
+    template_name = "packs/admin/purchase_book.html"
+    header_icon = "date"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.has_perm(BOOK_PERMISSION):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    @cached_property
+    def purchase(self) -> PackagePurchase:
+        return get_object_or_404(
+            PackagePurchase.objects.select_related("patient__user"), reference=self.kwargs["reference"]
+        )
+
+    def get_page_title(self):
+        return gettext("Book a session from pack %(reference)s") % {"reference": self.purchase.reference}
+
+    def get_breadcrumbs_items(self):
+        return [
+            *self.breadcrumbs_items,
+            {"url": reverse("packs_purchases:index"), "label": gettext("Pack purchases")},
+            {
+                "url": reverse("packs_purchases:detail", args=[self.purchase.reference]),
+                "label": gettext("Pack %(reference)s") % {"reference": self.purchase.reference},
+            },
+            {"url": "", "label": gettext("Book a session")},
+        ]
+
+    def get(self, request, reference):
+        return self.render_form(BookFromPackForm(purchase=self.purchase))
+
+    def post(self, request, reference):
+        purchase = self.purchase
+        form = BookFromPackForm(request.POST, purchase=purchase)
+        if form.is_valid():
+            data = form.cleaned_data
+            location = data.get("location")
+            try:
+                appointment = services.book_from_pack(
+                    purchase=purchase,
+                    professional=data["professional"],
+                    service=data["service"],
+                    start=form.start(),
+                    location=location,
+                    modality="in_person" if location else "online",
+                    source=AppointmentSource.ADMIN,
+                    actor=request.user,
+                    note=data["note"],
+                    staff_override_reason=data["staff_override_reason"] or None,
+                )
+            except BookingError as error:
+                add_booking_error(form, error)
+            except PackError as error:
+                form.add_error(None, error.message)
+            else:
+                messages.success(
+                    request,
+                    gettext("Appointment %(reference)s booked from the pack.") % {"reference": appointment.reference},
+                )
+                return HttpResponseRedirect(reverse("packs_purchases:detail", args=[reference]))
+        return self.render_form(form)
+
+    def render_form(self, form):
+        purchase = self.purchase
+        current = balances(purchase)
+        now = timezone.now()
+        context = self.get_context_data(
+            form=form,
+            purchase=purchase,
+            balances=current,
+            local_expires_at=timezone.localtime(purchase.expires_at),
+            usable=purchase.status in LIVE_STATUSES and not purchase.has_expired(now) and current.remaining > 0,
+        )
+        return self.render_to_response(context)
+
+
 class PurchaseMenuItem(MenuItem):
     def is_shown(self, request):
         return request.user.has_perm(VIEW_PERMISSION)
@@ -205,8 +327,13 @@ class PurchaseViewSet(ViewSet):
     menu_item_class = PurchaseMenuItem
 
     def get_urlpatterns(self):
+        from .admin_sales import CancelPackView, UsePackView  # admin_sales builds on this module's base view
+
         return [
             path("", PurchaseIndexView.as_view(), name="index"),
+            path("use/", UsePackView.as_view(), name="use"),
+            path("<str:reference>/cancel/", CancelPackView.as_view(), name="cancel"),
             path("<str:reference>/", PurchaseDetailView.as_view(), name="detail"),
             path("<str:reference>/adjust/", PurchaseAdjustView.as_view(), name="adjust"),
+            path("<str:reference>/book/", PurchaseBookView.as_view(), name="book"),
         ]

@@ -19,6 +19,14 @@ DEFAULT_MESSAGES = {
     "already_settled": _("This session's pack credit has already been settled."),
     "session_not_open": _("Only an upcoming, open session can be booked with a pack."),
     "invalid_request": _("The pack details are not valid."),
+    "package_inactive": _("This pack is no longer sold."),
+    "package_not_offered": _("This pack is not offered online; please ask the clinic."),
+    "pay_at_clinic_not_allowed": _("This pack must be paid online."),
+    "limit_reached": _("You have already bought this pack as many times as allowed."),
+    "cancel_not_allowed": _("This pack cannot be cancelled online; please contact the clinic."),
+    "session_not_cancellable": _("One of the pack's upcoming sessions can no longer be cancelled."),
+    "refund_refused": _("The refund could not be prepared, so nothing was cancelled."),
+    "changed_meanwhile": _("The pack's sessions changed meanwhile; please look at the pack again and retry."),
 }
 
 

@@ -17,14 +17,15 @@ Quantities: every row's ``quantity`` is a positive number of sessions whose effe
 only ``adjusted`` rows are signed (a staff correction adds or removes sessions). For one balance bucket (a
 service of a per-service pack, or the whole pool of a shared-pool pack)::
 
-    remaining (bookable) = granted + adjusted − reserved + released − expired
+    remaining (bookable) = granted + adjusted − reserved + released − expired − cancelled
     booked (still open)  = reserved − consumed − released − forfeited
     used                 = consumed + forfeited
 
 ``consumed``, ``released`` and ``forfeited`` settle one ``reserved`` row of the same appointment (at most one
 settlement per appointment, enforced by the database). Rows of a shared pool carry the service a session was
 booked for (``reserved`` and its settlement); ``granted``, ``expired`` and ``adjusted`` rows of a pool have no
-service, because they concern the pool as a whole.
+service, because they concern the pool as a whole. ``cancelled`` rows write off what was left when the pack was
+cancelled (``cancel_pack``), like ``expired`` ones when its validity ends.
 
 Only ``booking.packs.services`` writes ledger rows or a purchase's status.
 """
@@ -41,7 +42,7 @@ from modelcluster.models import ClusterableModel
 from wagtail.models import Orderable
 
 from booking.scheduling.models import Appointment, Location, Professional, Service
-from booking.scheduling.models.appointments import new_reference
+from booking.scheduling.models.appointments import AppointmentSource, new_reference
 from booking.scheduling.models.catalog import CURRENCY_CHOICES
 from booking.scheduling.money import format_money
 from portal.accounts.models import Patient
@@ -120,6 +121,22 @@ class Package(ClusterableModel):
         validators=[MinValueValidator(1)],
         help_text=_("How many times one patient may buy this pack. Leave empty for no limit."),
     )
+    pay_at_clinic_allowed = models.BooleanField(
+        _("patients may pay at the clinic"),
+        default=False,
+        help_text=_(
+            "Lets a patient buying this pack online choose to pay at the clinic (the pack is usable at once and "
+            "its invoice stays owed). Staff can always assign a pack paid at the clinic."
+        ),
+    )
+    patient_may_cancel = models.BooleanField(
+        _("patients may cancel"),
+        default=False,
+        help_text=_(
+            "Lets the patient cancel the pack themselves: upcoming sessions are cancelled and the unused sessions "
+            "refunded. Staff can always cancel a pack."
+        ),
+    )
     sort_order = models.PositiveIntegerField(_("order"), default=0)
 
     objects = PackageQuerySet.as_manager()
@@ -176,6 +193,8 @@ class Package(ClusterableModel):
             "validity_days": self.validity_days,
             "allowed_professional_ids": sorted(professional.pk for professional in self.allowed_professionals.all()),
             "default_location_id": self.default_location_id,
+            "pay_at_clinic_allowed": self.pay_at_clinic_allowed,
+            "patient_may_cancel": self.patient_may_cancel,
         }
 
 
@@ -271,7 +290,11 @@ class PackagePurchase(models.Model):
         related_name="+",
         verbose_name=_("created by"),
     )
+    source = models.CharField(_("source"), max_length=16, choices=AppointmentSource.choices, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    # Set once the "expiring in 7 days" notice was sent (pack_expiring), so the daily task sends it once.
+    expiry_notified_at = models.DateTimeField(_("expiry notice sent at"), null=True, blank=True, editable=False)
 
     objects = PackagePurchaseQuerySet.as_manager()
 
@@ -316,6 +339,19 @@ class PackagePurchase(models.Model):
     def formatted_price(self) -> str:
         return format_money(self.price, self.currency)
 
+    @property
+    def default_location_id(self) -> int | None:
+        """The location to preselect when booking a session of this pack (the package's, when it was bought)."""
+        return (self.snapshot or {}).get("default_location_id")
+
+    @property
+    def sold_sessions(self) -> int:
+        """How many sessions the pack was sold with (the snapshot's; staff adjustments are not counted)."""
+        snapshot = self.snapshot or {}
+        if snapshot.get("credit_mode") == CreditMode.SHARED_POOL:
+            return int(snapshot.get("pool_sessions") or 0)
+        return sum(int(item.get("sessions") or 0) for item in snapshot.get("items", []))
+
     def has_expired(self, now: datetime) -> bool:
         return now >= self.expires_at
 
@@ -333,6 +369,7 @@ class CreditKind(models.TextChoices):
     FORFEITED = "forfeited", _("Lost (late cancellation or no-show)")
     ADJUSTED = "adjusted", _("Adjusted by staff")
     EXPIRED = "expired", _("Expired")
+    CANCELLED = "cancelled", _("Cancelled with the pack")
 
 
 # The kinds that close one reserved session; at most one of them per appointment.

@@ -28,6 +28,7 @@ _KIND_SUMS = {
         CreditKind.FORFEITED,
         CreditKind.ADJUSTED,
         CreditKind.EXPIRED,
+        CreditKind.CANCELLED,
     )
 }
 
@@ -45,11 +46,12 @@ class Balance:
     released: int = 0
     forfeited: int = 0
     expired: int = 0
+    cancelled: int = 0
 
     @property
     def remaining(self) -> int:
         """Sessions that can still be booked."""
-        return self.granted + self.adjusted - self.reserved + self.released - self.expired
+        return self.granted + self.adjusted - self.reserved + self.released - self.expired - self.cancelled
 
     @property
     def booked(self) -> int:
@@ -154,3 +156,42 @@ def balances_for_purchases(purchases: Iterable[PackagePurchase]) -> dict[int, Pa
     for row in rows:
         _fold(result[row["purchase_id"]], row["service_id"], row)
     return result
+
+
+@dataclass(frozen=True)
+class PackSession:
+    """Where one session stands in its pack, for "part of pack X, session 3 of 8" on the appointment's page.
+
+    ``number`` is the session's place among the purchase's sessions that hold a credit (booked and not returned),
+    by start; None when its own credit was returned (a timely cancellation): it no longer counts. ``total`` is what
+    the pack gives, with staff adjustments.
+    """
+
+    purchase: PackagePurchase
+    number: int | None
+    total: int
+    returned: bool
+
+
+def pack_session(appointment) -> PackSession | None:
+    """``PackSession`` of ``appointment`` (None when not booked from a pack), in two queries whatever the pack's size.
+
+    Reads ``appointment.pack_purchase``: fetch the appointment with ``select_related("pack_purchase")``.
+    """
+    if appointment.pack_purchase_id is None:
+        return None
+    purchase = appointment.pack_purchase
+    rows = PackCreditEntry.objects.filter(
+        purchase_id=purchase.pk, kind__in=(CreditKind.RESERVED, CreditKind.RELEASED)
+    ).values_list("kind", "appointment_id", "appointment__start")
+    starts, released = {}, set()
+    for kind, appointment_id, start in rows:
+        if kind == CreditKind.RELEASED:
+            released.add(appointment_id)
+        else:
+            starts[appointment_id] = start
+    counted = sorted((start, pk) for pk, start in starts.items() if pk not in released)
+    returned = appointment.pk in released
+    own = (starts.get(appointment.pk), appointment.pk)
+    number = 1 + counted.index(own) if own in counted else None
+    return PackSession(purchase=purchase, number=number, total=balances(purchase).total, returned=returned)

@@ -83,6 +83,7 @@ class PackageViewSet(CatalogViewSet):
                     ),
                     FieldPanel("default_location"),
                     FieldPanel("max_purchases_per_patient"),
+                    FieldRowPanel([FieldPanel("pay_at_clinic_allowed"), FieldPanel("patient_may_cancel")]),
                 ],
                 heading=_("Rules"),
             ),

@@ -138,7 +138,7 @@ class AppointmentDetailView(AppointmentAdminView):
 
         events = AppointmentEvent.objects.select_related("actor").order_by("at", "pk")
         invoice_lines = InvoiceLine.objects.select_related("invoice__series").order_by("invoice__created_at", "pk")
-        queryset = list_queryset().select_related("created_by", "cancelled_by")
+        queryset = list_queryset().select_related("created_by", "cancelled_by", "pack_purchase")
         return get_object_or_404(
             queryset.prefetch_related(
                 Prefetch("events", queryset=events), Prefetch("invoice_lines", queryset=invoice_lines)
@@ -155,6 +155,12 @@ class AppointmentDetailView(AppointmentAdminView):
             {"invoice": invoice, "url": reverse("billing_invoices:detail", args=[invoice.reference])}
             for invoice in invoices.values()
         ]
+
+    def pack_session(self):
+        """ "Part of pack X, session N of M" for a session booked from a pack (two queries), else None."""
+        from booking.packs.selectors import pack_session  # packs builds on scheduling, not the other way round
+
+        return pack_session(self.appointment)
 
     def get_page_title(self):
         return gettext("Appointment %(reference)s") % {"reference": self.kwargs["reference"]}
@@ -177,6 +183,7 @@ class AppointmentDetailView(AppointmentAdminView):
                 timezone.localtime(appointment.hold_expires_at, clinic) if appointment.hold_expires_at else None
             ),
             invoices=self.invoices(),
+            pack_session=self.pack_session(),
             history=appointment_history(appointment),
             can_change=can_change,
             show_confirm=can_change and appointment.status == AppointmentStatus.PENDING_PAYMENT,
@@ -239,7 +246,13 @@ class AppointmentActionView(PermissionRequiredMixin, View):
                     gettext("The refund could not be made at the payment provider. Retry it from the invoice."),
                 )
             outcome = cancelled.outcome
-            if outcome.late and outcome.refund == services.RefundDecision.NO_REFUND:
+            if outcome.pack_credit == services.PackCredit.RETURNED:
+                messages.info(request, gettext("The session was returned to the patient's pack."))
+            elif outcome.pack_credit == services.PackCredit.FORFEITED:
+                messages.warning(
+                    request, gettext("This was a late cancellation: by the policy, the pack session is lost.")
+                )
+            elif outcome.late and outcome.refund == services.RefundDecision.NO_REFUND:
                 messages.warning(request, gettext("This was a late cancellation: by the policy, nothing is refunded."))
         elif action == "reschedule":
             form = RescheduleAppointmentForm(request.POST, prefix="reschedule")
@@ -270,6 +283,15 @@ class AppointmentActionView(PermissionRequiredMixin, View):
         return False
 
 
+def add_booking_error(form, error: BookingError) -> None:
+    """Show a refused staff booking on its form (here and in the packs admin's "book from this pack").
+
+    The patient's other session can be overridden: that message goes next to the override reason's field.
+    """
+    field = "staff_override_reason" if error.code == "patient_overlap" else None
+    form.add_error(field, error.message)
+
+
 class AppointmentCreateView(AppointmentAdminView):
     template_name = "scheduling/admin/appointment_create.html"
     permission_required = ADD_PERMISSION
@@ -277,6 +299,10 @@ class AppointmentCreateView(AppointmentAdminView):
 
     def get(self, request):
         return self.render_to_response(self.get_context_data(form=CreateAppointmentForm()))
+
+    def get_context_data(self, **kwargs):
+        # "Use a pack" (booking.packs.admin_sales): sell or pick a pack for the patient, then book from it.
+        return super().get_context_data(use_pack_url=reverse("packs_purchases:use"), **kwargs)
 
     def post(self, request):
         form = CreateAppointmentForm(request.POST)
@@ -286,9 +312,7 @@ class AppointmentCreateView(AppointmentAdminView):
             try:
                 appointment = self.book(request, data, location=location, start=form.start())
             except BookingError as error:
-                # The patient's other session can be overridden: say so next to the reason's field.
-                field = "staff_override_reason" if error.code == "patient_overlap" else None
-                form.add_error(field, error.message)
+                add_booking_error(form, error)
             except PaymentError as error:
                 form.add_error(None, error.message)
             else:

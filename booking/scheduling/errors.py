@@ -16,6 +16,7 @@ DEFAULT_MESSAGES = {
     "invalid_request": _("The booking details are not valid."),
     "modality_not_offered": _("This service is not offered that way (in person or online)."),
     "patient_overlap": _("You already have a session at that time."),
+    "pack_rules": _("This session's pack does not allow that change."),
 }
 
 

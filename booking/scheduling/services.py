@@ -3,7 +3,9 @@
 Every function follows the same skeleton (see CONVENTIONS.md): check the rule and raise ``BookingError``;
 ``transaction.atomic()``, re-read the rows with ``select_for_update()``, change, save, write an
 ``AppointmentEvent``; side effects run in ``transaction.on_commit`` through the ``appointment_changed`` signal,
-so that a notification is never sent for a change that was rolled back.
+so that a notification is never sent for a change that was rolled back. What must happen *with* a change, in its
+transaction, hooks in through ``appointment_closing`` and ``appointment_moving`` (packs settles or guards a
+session's pack credit there), so scheduling needs no import of the apps built on it.
 
 Overlaps: on SQLite every transaction is ``BEGIN IMMEDIATE``, so writers serialise and the check under the lock
 is exact. On PostgreSQL the professional's row is locked with ``SELECT ... FOR UPDATE`` (bookings of one
@@ -72,6 +74,25 @@ UNKNOWN = object()  # "not read yet", where None is a meaningful value
 # webhook); these never call billing.
 appointment_changed = django.dispatch.Signal()
 
+# Sent INSIDE the transaction that ends an open session, right after its new status is saved and before it commits:
+# cancelled (``cancel_appointment``; a lapsed hold too), completed or a no-show (``mark_completed``,
+# ``mark_no_show``). Arguments: ``appointment`` (locked, already in its new status), ``action`` (the
+# AppointmentEvent.Action written), ``late`` (a cancellation the policy treats as late: past the free window and not
+# waived by a staff override; False for every other ending), ``actor`` and ``now``. A receiver does what must
+# happen together with the status change (booking.packs settles the session's pack credit on its ledger, see
+# ``booking.packs.receivers``) and may return a ``PackCredit``, which ``cancel_appointment`` hands back in its
+# outcome. It is a plain synchronous ``send``: a receiver that raises rolls the whole change back, so a session
+# never ends with its credit left as it was. Scheduling never imports packs: packs connects itself in
+# PacksConfig.ready().
+appointment_closing = django.dispatch.Signal()
+
+# Sent INSIDE ``reschedule_appointment``'s transaction, under its locks, once the new time has passed scheduling's
+# own checks and before anything is saved. Arguments: ``appointment`` (locked, still at its old time), ``start`` and
+# ``end`` (the new session), ``professional``, ``actor``, ``now``. A receiver refuses the move by raising
+# ``BookingError`` (booking.packs: a pack session may not move past its pack's expiry or to a professional the pack
+# does not allow); nothing is then changed.
+appointment_moving = django.dispatch.Signal()
+
 
 class RefundDecision(enum.Enum):
     """What the cancellation policy says about money already paid."""
@@ -82,13 +103,14 @@ class RefundDecision(enum.Enum):
 
 
 class PackCredit(enum.Enum):
-    """Reserved for packs: whether cancelling a pack session returns its credit or forfeits it.
+    """What ending a session booked from a pack did to its credit (scheduling's word for it; packs decides).
 
-    Nothing sets it before packs exist, so ``CancellationOutcome.pack_credit`` is None for every cancellation today.
+    Returned by ``booking.packs``' receiver of ``appointment_closing``; None for a session not booked from a pack.
     """
 
-    RETURNED = "returned"
-    FORFEITED = "forfeited"
+    RETURNED = "returned"  # the session goes back to the pack (timely cancel, professional's no-show, or the policy)
+    FORFEITED = "forfeited"  # the session is lost (late cancel or the patient's no-show, by the service's policy)
+    USED = "used"  # the session took place
 
 
 @dataclass(frozen=True)
@@ -96,7 +118,7 @@ class CancellationOutcome:
     appointment: Appointment
     refund: RefundDecision
     late: bool
-    pack_credit: PackCredit | None = None  # reserved for packs (see PackCredit)
+    pack_credit: PackCredit | None = None  # what the cancellation did to the session's pack credit, if from a pack
 
 
 def _now(now: datetime | None) -> datetime:
@@ -155,6 +177,14 @@ def _log_many(appointment: Appointment, actions: list[tuple[str, str | None]], *
         transaction.on_commit(
             lambda action=action: appointment_changed.send(sender=Appointment, appointment=appointment, action=action)
         )
+
+
+def _announce_closing(appointment: Appointment, action: str, *, actor, now: datetime, late: bool = False):
+    """Send ``appointment_closing`` (in the caller's transaction); the ``PackCredit`` a receiver returned, or None."""
+    responses = appointment_closing.send(
+        sender=Appointment, appointment=appointment, action=action, late=late, actor=actor, now=now
+    )
+    return next((response for _receiver, response in responses if isinstance(response, PackCredit)), None)
 
 
 def _require_owner_or_clinic(appointment: Appointment, actor) -> None:
@@ -307,6 +337,7 @@ def _expire_hold(hold: Appointment, now: datetime) -> None:
     hold.cancellation_reason = "hold expired"
     hold.save(update_fields=["status", "cancellation_reason", "updated_at"])
     _log(hold, Action.HOLD_EXPIRED, actor=None, at=now, before=before)
+    _announce_closing(hold, Action.HOLD_EXPIRED, actor=None, now=now)
 
 
 def _assign_room(
@@ -671,6 +702,9 @@ def reschedule_appointment(
 
     The session keeps its modality, which its service must still offer. ``staff_override_reason`` (staff only) goes
     past the reschedule window and limit and past another session of the patient at the new time.
+
+    A session booked from a pack keeps its reserved credit (no ledger row); the pack may refuse the new time
+    (``appointment_moving``: past its expiry, or a professional it does not allow) with a ``BookingError``.
     """
     now = _now(now)
     override = _check_staff_override(actor, staff_override_reason)
@@ -726,6 +760,15 @@ def reschedule_appointment(
                 end=blocked_end,
                 now=now,
             )
+            appointment_moving.send(
+                sender=Appointment,
+                appointment=appointment,
+                start=start,
+                end=end,
+                professional=appointment.professional,
+                actor=actor,
+                now=now,
+            )
             before = _snapshot(appointment)
             appointment.start, appointment.end = start, end
             appointment.blocked_start, appointment.blocked_end = blocked_start, blocked_end
@@ -763,6 +806,10 @@ def cancel_appointment(
 
     The decision is only returned: ``billing.cancel_booking`` calls this and then carries it out on the invoice,
     so views cancel through that, never through this alone (a session cancelled with its money left as it was).
+
+    A session booked from a pack has its credit settled in this transaction (``appointment_closing``): returned
+    when cancelled in the window or with a staff override, otherwise as the service's policy says; the outcome's
+    ``pack_credit`` tells which (None for a session not booked from a pack).
     """
     now = _now(now)
     override = _check_staff_override(actor, staff_override_reason)
@@ -793,7 +840,10 @@ def cancel_appointment(
             part for part in (reason, staff_override_reason and f"override: {staff_override_reason}") if part
         )
         _log(appointment, Action.CANCELLED, actor=actor, at=now, before=before, reason=event_reason)
-    return CancellationOutcome(appointment=appointment, refund=refund, late=late)
+        pack_credit = _announce_closing(
+            appointment, Action.CANCELLED, actor=actor, now=now, late=late and not override
+        )
+    return CancellationOutcome(appointment=appointment, refund=refund, late=late, pack_credit=pack_credit)
 
 
 def mark_completed(*, appointment: Appointment, actor, now: datetime | None = None) -> Appointment:
@@ -828,6 +878,7 @@ def _close(*, appointment: Appointment, status: str, action: str, actor, now: da
         appointment.status = status
         appointment.save(update_fields=["status", "updated_at"])
         _log(appointment, action, actor=actor, at=now, before=before)
+        _announce_closing(appointment, action, actor=actor, now=now)
     return appointment
 
 
@@ -836,6 +887,8 @@ __all__ = [
     "PackCredit",
     "RefundDecision",
     "appointment_changed",
+    "appointment_closing",
+    "appointment_moving",
     "book_appointment",
     "cancel_appointment",
     "confirm_appointment",

@@ -3,6 +3,10 @@
 It lists the services to book (or starts at a fixed one) and links into the step pages at ``/booking/``
 (``views.py``) with the editor's filters in the query string, where every step validates them again. The box itself
 stays small and cacheable: it reads the services in one query and never asks for free times; the date step does.
+
+A box may also offer packs (``offer_packs``): the public packs (on a service's page, those that include it), or
+one pack the editor chose. Each links to the pack's page in the flow (``pack_views.py``), where the visitor buys it
+and then books the first session. Boxes saved before this option offer none, as before.
 """
 
 from __future__ import annotations
@@ -24,8 +28,13 @@ from booking.scheduling.choosers import (
 from booking.scheduling.models import AppointmentModality, Location, Professional, Service, ServiceCategory
 from website.request_cache import memoise
 
+from .choosers import PackChooserBlock
 from .forms import MAX_TEAM
+from .pack_offers import offered_packs, pack_links
 from .selectors import box_services
+
+#: ``BookingBoxBlock.offer_packs`` values.
+PACKS_NONE, PACKS_PUBLIC, PACKS_ONE = "", "public", "one"
 
 
 @dataclass
@@ -113,6 +122,25 @@ class BookingBoxBlock(blocks.StructBlock):
         choices=[("full", _("Full: service cards")), ("compact", _("Compact: a short list"))],
         default="full",
     )
+    offer_packs = blocks.ChoiceBlock(
+        label=_("Packs"),
+        choices=[
+            (PACKS_NONE, _("No packs")),
+            (PACKS_PUBLIC, _("The public packs")),
+            (PACKS_ONE, _("One pack, chosen below")),
+        ],
+        default=PACKS_NONE,
+        required=False,
+        help_text=_(
+            "Also offer packs of sessions. On a service's page, or with a service chosen above, only the packs "
+            "that include it."
+        ),
+    )
+    pack = PackChooserBlock(
+        label=_("Pack"),
+        required=False,
+        help_text=_("The pack this box offers when “One pack” is chosen. It must be active and public."),
+    )
 
     class Meta:
         icon = "date"
@@ -182,10 +210,28 @@ class BookingBoxBlock(blocks.StructBlock):
             (service, f"{start}?{urlencode({'service': service.slug, **filters})}") for service in services
         ]
         context["fixed_service"] = choices.service is not None
+        context["pack_links"] = self.pack_links(value, choices, context.get("request"))
         site_settings = _site_settings(context)
         context["heading"] = value.get("heading") or getattr(site_settings, "booking_heading", "")
         context["intro"] = value.get("intro") or getattr(site_settings, "booking_intro", "")
         return context
+
+    @staticmethod
+    def pack_links(value, choices: BoxChoices, request) -> list[tuple]:
+        """(pack, what it includes, its page in the flow) for the packs the box offers: two queries, memoised."""
+        mode = value.get("offer_packs") or PACKS_NONE
+        if mode == PACKS_NONE:
+            return []
+        if mode == PACKS_ONE:
+            chosen = value.get("pack")
+            if chosen is None:
+                return []
+            key, load = ("booking_box.pack", chosen.pk), lambda: offered_packs(slugs=[chosen.slug])
+        else:
+            service = choices.service
+            key = ("booking_box.packs", getattr(service, "pk", None))
+            load = lambda: offered_packs(service=service)  # noqa: E731
+        return pack_links(memoise(request, key, load))
 
 
 def _site_settings(context):

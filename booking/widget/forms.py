@@ -76,6 +76,16 @@ class ChoiceForm(forms.Form):
     )
     team = forms.CharField(required=False, max_length=MAX_TEAM * 151)
     lock = forms.BooleanField(required=False)
+    #: The reference of the patient's pack to book with ("use my pack"); the review checks it is theirs and usable.
+    purchase = forms.RegexField(
+        regex=r"^[A-Za-z0-9]{1,16}$",
+        required=False,
+        max_length=16,
+        error_messages={"invalid": _("That pack reference is not valid.")},
+    )
+
+    def clean_purchase(self) -> str:
+        return (self.cleaned_data.get("purchase") or "").upper()
 
     def clean_team(self) -> list[Professional]:
         """The named professionals in the box's order, read in one query; any unknown or inactive one is refused."""
@@ -177,6 +187,7 @@ class ChoiceForm(forms.Form):
             "category": data["category"].slug if data.get("category") else "",
             "team": ",".join(member.slug for member in data.get("team") or []),
             "lock": "1" if data.get("lock") else "",
+            "purchase": data.get("purchase") or "",
         }
         return {key: value for key, value in values.items() if value}
 
@@ -253,12 +264,19 @@ class ConfirmForm(forms.Form):
     )
 
     def __init__(
-        self, *args, needs_consent: bool = True, privacy_url: str | None = None, apply_url: str = "", **kwargs
+        self,
+        *args,
+        needs_consent: bool = True,
+        privacy_url: str | None = None,
+        apply_url: str = "",
+        with_coupon: bool = True,
+        **kwargs,
     ):
         """``needs_consent`` False: the patient already accepted the privacy policy (at sign-up): not asked twice.
 
         ``apply_url`` is where htmx posts the "Apply" button (the review's own address); without JavaScript the
-        button is a plain submit of the same form with ``action=apply``.
+        button is a plain submit of the same form with ``action=apply``. ``with_coupon`` False: a session paid
+        with a pack has no price to discount, so no code is asked.
         """
         super().__init__(*args, **kwargs)
         fields = [
@@ -277,6 +295,9 @@ class ConfirmForm(forms.Form):
             ),
             "note",
         ]
+        if not with_coupon:
+            del self.fields["coupon"]
+            fields = fields[1:]
         if needs_consent:
             fields.append("consent")
             if privacy_url:
@@ -289,7 +310,8 @@ class ConfirmForm(forms.Form):
                 )
         else:
             del self.fields["consent"]
-        self.fields["coupon"].widget.attrs["autocomplete"] = "off"
+        if with_coupon:
+            self.fields["coupon"].widget.attrs["autocomplete"] = "off"
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.disable_csrf = True

@@ -52,7 +52,8 @@ def identify(request):
     if not form.is_valid():
         return _invalid(request, form)
     data = form.cleaned_data
-    if not online_payment_for(request, data["service"]).bookable:  # never a sign-up that ends in a dead end
+    # Never a sign-up that ends in a dead end (a session paid with a pack pays nothing: the review checks the pack).
+    if not data["purchase"] and not online_payment_for(request, data["service"]).bookable:
         form.add_error(None, _not_bookable_message())
         return _invalid(request, form)
     review_url = flow_url(request, "review", form.filters())

@@ -31,6 +31,10 @@ from booking.billing import services as billing
 from booking.billing.errors import PaymentError
 from booking.billing.models import Invoice, InvoiceStatus
 from booking.http import HttpResponseSeeOther
+from booking.packs.errors import PackError
+from booking.packs.models import PackagePurchase
+from booking.packs.selectors import balances
+from booking.packs.services import book_from_pack
 from booking.scheduling.errors import BookingError
 from booking.scheduling.models import (
     Appointment,
@@ -47,6 +51,7 @@ from website.models.site_settings import OnlinePaymentFallback
 
 from .calendar_links import calendar_links
 from .forms import ChoiceForm, ConfirmForm, DateForm, OptionsForm, SlotForm, format_start
+from .pack_offers import purchase_refusal, purchase_url, usable_packs
 from .payment import OnlinePayment, clinic_fallback, online_payment_for, online_payment_test_mode
 from .selectors import (
     box_services,
@@ -100,7 +105,7 @@ def _choice_context(form) -> dict:
 
 
 #: What the "change professional or place" link keeps: the service and the box's own limits.
-BOX_KEYS = ("service", "category", "team", "lock")
+BOX_KEYS = ("service", "category", "team", "lock", "purchase")
 
 
 @vary_on_headers("HX-Request")
@@ -183,7 +188,7 @@ def _options_page(request, form, choice: dict, *, error: str = "", status: int =
         "date_url": flow_url(request, "date", {}),
         # The box's limits travel as hidden fields of the GET form (a GET form drops its action's query string).
         "carried_filters": [
-            (key, value) for key, value in form.filters().items() if key in ("category", "team", "lock")
+            (key, value) for key, value in form.filters().items() if key in ("category", "team", "lock", "purchase")
         ],
         # A box whose editor did not allow changes shows no way back to the other services (UX only).
         "back_url": ""
@@ -233,7 +238,8 @@ def choose_date(request):
     places = possible_places(service=service, professionals=chosen or None)
     if not places.allows(location=choice["location"], modality=choice["modality"]):
         return _back_to_step_one(request, form, _no_place_message(places))
-    if not online_payment_for(request, service).bookable:  # step 1 says so; no way on to the sign-up
+    # Step 1 says so; no way on to the sign-up. A session paid with a pack pays nothing here (the review checks it).
+    if not form.cleaned_data["purchase"] and not online_payment_for(request, service).bookable:
         return _back_to_step_one(request, form, _not_bookable_message())
     now = timezone.now()
     zone = clinic_zone(choice["location"])
@@ -366,9 +372,22 @@ def _unavailable(request, form, message: str = "", *, status: int = 200):
     return render(request, "widget/unavailable.html", context, status=status)
 
 
-def _review_context(request, form, confirm_form, *, price, payment: OnlinePayment, preview=None) -> dict:
+def _review_context(
+    request, form, confirm_form, *, price, payment: OnlinePayment, preview=None, offer_packs: bool = True
+) -> dict:
     data = form.cleaned_data
+    usable = (
+        usable_packs(user=request.user, service=data["service"], professional=data["professional"], now=timezone.now())
+        if offer_packs
+        else []
+    )
     return {
+        # "Use my pack (N left)": the same review with the pack; confirming without it pays as usual.
+        "pack_offers": [
+            (item, flow_url(request, "review", {**form.filters(), "purchase": item.purchase.reference}))
+            for item in usable
+            if data["start"] < item.purchase.expires_at
+        ],
         **_choice_context(form),
         "form": confirm_form,
         "start": data["start"].astimezone(clinic_zone(data["location"])),
@@ -403,12 +422,13 @@ def _privacy_to_accept(request):
     return None if has_accepted(request.user, document) else document
 
 
-def _confirm_form(request, data, privacy) -> ConfirmForm:
+def _confirm_form(request, data, privacy, *, with_coupon: bool = True) -> ConfirmForm:
     return ConfirmForm(
         data,
         needs_consent=privacy is not None,
         privacy_url=privacy.url if privacy is not None else None,
         apply_url=request.get_full_path(),
+        with_coupon=with_coupon,
     )
 
 
@@ -467,6 +487,8 @@ def review(request):
         if request.method == "POST":
             return _unavailable(request, form, status=409)
         return _unavailable(request, form, _("That time is not available any more. Please choose another one."))
+    if data["purchase"]:
+        return _review_with_pack(request, form, privacy=privacy, price=price, payment=payment, now=now)
     if request.method == "GET":
         context = _review_context(request, form, _confirm_form(request, None, privacy), price=price, payment=payment)
         return render(request, "widget/review.html", context)
@@ -496,6 +518,86 @@ def review(request):
             return HttpResponseSeeOther(reverse("widget:pay", kwargs={"reference": appointment.reference}))
         return redirect("widget:done", reference=appointment.reference)
     context = _review_context(request, form, confirm_form, price=price, payment=payment)
+    return render(request, "widget/review.html", context)
+
+
+def _pack_to_use(request, form, *, now) -> tuple[PackagePurchase | None, object, str]:
+    """The patient's purchase named in the address, its bucket for the service and why it cannot be used ("" if it
+    can). Only the patient's own purchases are found: another patient's reference reads as unknown."""
+    data = form.cleaned_data
+    purchase = (
+        PackagePurchase.objects.filter(reference=data["purchase"], patient__user_id=request.user.pk)
+        .select_related("package")
+        .first()
+    )
+    if purchase is None:
+        return None, None, _("That pack was not found among yours.")
+    refusal = purchase_refusal(purchase, service=data["service"], professional=data["professional"], now=now)
+    if refusal:
+        return purchase, None, refusal
+    bucket = balances(purchase).for_service(data["service"].pk)
+    if bucket is None or bucket.remaining < 1:
+        return purchase, bucket, _("There are no sessions left in this pack for that service.")
+    if data["start"] >= purchase.expires_at:
+        return purchase, bucket, PackError("expired").message
+    return purchase, bucket, ""
+
+
+def _review_with_pack(request, form, *, privacy, price, payment: OnlinePayment, now):
+    """Step 4 with "use my pack": the credit instead of a price, and the booking through ``book_from_pack``.
+
+    A pack that is not the patient's, not active, expired, used up or that does not cover this session is named
+    with its reason and nothing is booked (the review offers paying as usual instead). The booking itself checks
+    everything again with the purchase locked, so a pack used up in another tab meanwhile is refused the same way.
+    """
+    data = form.cleaned_data
+    purchase, bucket, refusal = _pack_to_use(request, form, now=now)
+    posted = request.method == "POST"
+    confirm_form = _confirm_form(request, request.POST if posted else None, privacy, with_coupon=False)
+    context = _review_context(request, form, confirm_form, price=price, payment=payment, offer_packs=False)
+    context.update(
+        {
+            "pack_purchase": purchase,
+            "pack_bucket": bucket,
+            "pack_left_after": bucket.remaining - 1 if bucket is not None else 0,
+            "pay_normally_url": flow_url(
+                request, "review", {key: value for key, value in form.filters().items() if key != "purchase"}
+            ),
+            "online_unavailable": False,
+        }
+    )
+    if refusal:
+        context["pack_error"] = refusal
+        return render(request, "widget/review.html", context, status=409 if posted else 200)
+    if not posted or not confirm_form.is_valid():
+        return render(request, "widget/review.html", context)
+    try:
+        with transaction.atomic():
+            if privacy is not None:
+                record_consents(
+                    request.user, [privacy], ip_address=get_account_adapter(request).get_client_ip(request)
+                )
+            appointment = book_from_pack(
+                purchase=purchase,
+                professional=data["professional"],
+                service=data["service"],
+                start=data["start"],
+                location=data["location"],
+                modality=data["modality"],
+                source=AppointmentSource.BOOKING_BOX,
+                actor=request.user,
+                note=confirm_form.cleaned_data["note"],
+                now=now,
+            )
+    except BookingError as error:
+        if error.code == "slot_unavailable":
+            return _unavailable(request, form, status=409)
+        confirm_form.add_error(None, error.message)
+    except PackError as error:
+        context["pack_error"] = error.message
+        return render(request, "widget/review.html", context, status=409)
+    else:
+        return redirect("widget:done", reference=appointment.reference)
     return render(request, "widget/review.html", context)
 
 
@@ -738,7 +840,7 @@ def pay(request, reference: str):
 def done(request, reference: str):
     """Step 6: the booked session, with its calendar file and the way to the portal."""
     appointment = get_object_or_404(
-        Appointment.objects.select_related("service", "professional", "location"),
+        Appointment.objects.select_related("service", "professional", "location", "pack_purchase"),
         reference=reference.upper(),
         patient__user_id=request.user.pk,
     )
@@ -753,5 +855,20 @@ def done(request, reference: str):
         "calendar_links": calendar_links(appointment, portal_url=request.build_absolute_uri(portal_url)),
         "portal_url": portal_url,
         "confirmed": appointment.status == AppointmentStatus.CONFIRMED,
+        **_pack_done_context(appointment),
     }
     return render(request, "widget/done.html", context)
+
+
+def _pack_done_context(appointment: Appointment) -> dict:
+    """For a session booked with a pack: the pack, the sessions left of this service (or the pool), and the way to
+    book the next one."""
+    purchase = appointment.pack_purchase
+    if purchase is None:
+        return {}
+    bucket = balances(purchase).for_service(appointment.service_id)
+    return {
+        "pack_purchase": purchase,
+        "pack_left": bucket.remaining if bucket is not None else 0,
+        "pack_url": purchase_url(purchase),
+    }

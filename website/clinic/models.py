@@ -31,6 +31,7 @@ from wagtail.search import index
 from booking.scheduling.models import ServiceCategory
 from booking.scheduling.money import quantize
 from booking.scheduling.timefmt import format_local_time
+from booking.widget.pack_offers import professional_pack_links, service_pack_links
 from website.blocks import BaseStreamBlock
 from website.models import clinic_name
 from website.models.pages import SeoMixin, meta_description_text
@@ -211,6 +212,7 @@ class ServicePage(SeoMixin, PathRoutingMixin, Page):
         context["service"] = self.service
         context["service_description"] = self.get_service_description()
         context["providers"] = self.get_providers() if self.service.active else []
+        context["pack_links"] = service_pack_links(self.service) if self.service.active else []
         if self.service.active:
             from .selectors import next_free_time_of_service
 
@@ -397,6 +399,7 @@ class ProfessionalPage(SeoMixin, PathRoutingMixin, Page):
         context["offered_services"] = self.active_offers
         context["locations"] = [location for location in self.profile.locations.all() if location.active]
         context["video_embed_html"] = self.get_video_embed_html()
+        context["pack_links"] = professional_pack_links(self.profile) if self.profile.active else []
         if self.profile.accepting_new_patients:
             from .selectors import next_free_time_of_professional
 

@@ -58,9 +58,22 @@ from .checkout import (
 )
 from .coupons import apply_coupon, check_coupon, remove_coupon
 from .holds import confirm_held_appointment, void_lapsed_hold_invoices
-from .invoices import book_with_invoice, create_invoice_for_appointment, record_tax_document, void_invoice
+from .invoices import (
+    book_with_invoice,
+    create_invoice_for_appointment,
+    create_pack_invoice,
+    record_tax_document,
+    void_invoice,
+)
 from .offline import record_offline_payment
-from .refunds import apply_cancellation_outcome, record_provider_refund, refund_payment, send_due_refunds, send_refund
+from .refunds import (
+    apply_cancellation_outcome,
+    record_provider_refund,
+    refund_invoice,
+    refund_payment,
+    send_due_refunds,
+    send_refund,
+)
 
 __all__ = [
     "LATE_CANCELLATION",
@@ -89,6 +102,7 @@ __all__ = [
     "confirm_held_appointment",
     "confirm_payment",
     "create_invoice_for_appointment",
+    "create_pack_invoice",
     "expire_checkout",
     "expire_stale_checkouts",
     "fail_payment",
@@ -97,6 +111,7 @@ __all__ = [
     "record_offline_payment",
     "record_provider_refund",
     "record_tax_document",
+    "refund_invoice",
     "refund_payment",
     "remove_coupon",
     "send_due_refunds",

@@ -26,6 +26,7 @@ from ..models import (
     Payment,
     PaymentStatus,
 )
+from ..signals import invoice_voided
 
 logger = logging.getLogger(__name__)
 
@@ -375,10 +376,12 @@ def _void(invoice: Invoice, *, actor, reason: str, now: datetime) -> list[tuple[
     (``_expire_sessions_after_commit``).
 
     The coupon redemption stays as history; redemptions on void invoices no longer count against the limits.
+    ``signals.invoice_voided`` lets what the invoice sells (a pack) follow, or refuse, in this transaction.
     """
     stale_sessions = _cancel_pending_checkouts(invoice, now=now)
     from_status = invoice.status
     invoice.status = InvoiceStatus.VOID
     invoice.save(update_fields=["status", "updated_at"])
     _log(invoice, Action.VOIDED, actor=actor, at=now, from_status=from_status, reason=reason)
+    invoice_voided.send(sender=Invoice, invoice=invoice, actor=actor, reason=reason, now=now)
     return stale_sessions

@@ -20,7 +20,7 @@ from django.db import transaction
 
 from booking.scheduling import services as scheduling
 from booking.scheduling.models import Appointment, AppointmentStatus
-from booking.scheduling.services import CancellationOutcome
+from booking.scheduling.services import CancellationOutcome, PackCredit
 
 from .. import providers
 from ..errors import PaymentError
@@ -48,6 +48,11 @@ class CancelledBooking:
     @property
     def appointment(self) -> Appointment:
         return self.outcome.appointment
+
+    @property
+    def pack_credit(self) -> PackCredit | None:
+        """For a session booked from a pack: whether its session went back to the pack or was lost (else None)."""
+        return self.outcome.pack_credit
 
     @property
     def refund_failed(self) -> bool:
@@ -80,10 +85,14 @@ def cancel_booking(
     ``apply_cancellation_outcome``: inside the window everything paid is refunded (an unpaid invoice voided); a
     late cancellation keeps the invoice owed; a hold's invoice is voided.
 
-    ONE transaction: the session is cancelled and its invoice settled together, or neither. The refunds are
-    written in it as pending rows and sent to the provider by a huey task once it commits (no provider call under
-    a row lock); the refunds returned are re-read after that commit, so one the provider refused already shows
-    failed (``refund_failed``) for staff to retry when the task ran at once, and pending when it is queued.
+    A session booked from a pack has no invoice of its own (the pack's carries the money): nothing is refunded
+    here; its pack credit is settled inside ``cancel_appointment`` (``pack_credit`` says returned or lost) — a
+    staff override returns the session as it would refund the money.
+
+    ONE transaction: the session is cancelled and its invoice (or pack credit) settled together, or neither. The
+    refunds are written in it as pending rows and sent to the provider by a huey task once it commits (no provider
+    call under a row lock); the refunds returned are re-read after that commit, so one the provider refused already
+    shows failed (``refund_failed``) for staff to retry when the task ran at once, and pending when it is queued.
     """
     now = _now(now)
     with transaction.atomic():

@@ -24,8 +24,10 @@ from ..models import (
 )
 from ..providers import BasePaymentProvider, CheckoutState, ProviderError
 from ..selectors import payment_for_checkout
+from ..signals import checkout_lapsed
 from ._common import (
     REASON_ALREADY_SETTLED,
+    REASON_CHECKOUT_NOT_COMPLETED,
     REASON_HOLD_LAPSED,
     REASON_OVERPAID,
     REASON_TIME_TAKEN,
@@ -278,7 +280,9 @@ def expire_checkout(*, payment: Payment, now: datetime | None = None) -> Payment
     """A checkout was abandoned or expired: cancel the payment and give the held sessions' time back.
 
     Does nothing to a succeeded or already cancelled payment (a late "expired" message changes nothing), and
-    keeps the holds while a newer checkout of the same invoice is still open.
+    keeps the holds while a newer checkout of the same invoice is still open. An unpaid invoice that nothing is
+    owed on any more is voided: a hold's whose time went back, or one an app says lapsed with its checkout (a pack
+    bought online, ``signals.checkout_lapsed``).
     """
     now = _now(now)
     with transaction.atomic():
@@ -300,7 +304,16 @@ def expire_checkout(*, payment: Payment, now: datetime | None = None) -> Payment
             _release_held_appointments(invoice, now)
             if _lapsed_hold_invoice(invoice):
                 _void(invoice, actor=None, reason=REASON_HOLD_LAPSED, now=now)
+            elif invoice.amount_paid == 0 and _nothing_owed_after_lapse(invoice, now):
+                _void(invoice, actor=None, reason=REASON_CHECKOUT_NOT_COMPLETED, now=now)
     return payment
+
+
+def _nothing_owed_after_lapse(invoice: Invoice, now: datetime) -> bool:
+    """Whether an app selling through this invoice says it is owed no more now that its checkout lapsed (a pack
+    bought online and never paid: ``signals.checkout_lapsed``)."""
+    responses = checkout_lapsed.send(sender=Invoice, invoice=invoice, now=now)
+    return any(response is True for _receiver, response in responses)
 
 
 def expire_stale_checkouts(*, now: datetime | None = None) -> int:

@@ -18,6 +18,7 @@ from ..models import (
     PaymentStatus,
 )
 from ..selectors import invoice_for_appointment
+from ..signals import invoice_paid
 from ._common import (
     REASON_CHECKOUT_NOT_COMPLETED,
     REASON_HOLD_LAPSED,
@@ -37,8 +38,9 @@ def _place_held_appointments(invoice: Invoice, now: datetime) -> list[InvoiceLin
 
     A hold whose time someone else took after it expired is released (left cancelled), never confirmed twice.
     A session that was a hold and was cancelled before the money came (a lapsed hold) cannot be given either.
-    Both are paid for nothing, so the caller refunds them. The invoice, paid now, is numbered if it was a hold's
-    (last, as ``_give_number`` asks).
+    Both are paid for nothing, so the caller refunds them. ``signals.invoice_paid`` lets what else the invoice
+    sells (a pack) be activated in this transaction. The invoice, paid now, is numbered if it was a hold's (last, as
+    ``_give_number`` asks).
     """
     lines = list(invoice.lines.filter(appointment__isnull=False).select_related("appointment"))
     unplaced = []
@@ -52,6 +54,7 @@ def _place_held_appointments(invoice: Invoice, now: datetime) -> list[InvoiceLin
                 unplaced.append(line)
         elif appointment.is_lapsed_hold:
             unplaced.append(line)
+    invoice_paid.send(sender=Invoice, invoice=invoice, now=now)
     _give_number(invoice, actor=None, now=now)
     return unplaced
 

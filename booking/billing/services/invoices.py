@@ -171,6 +171,68 @@ def _issue_appointment_invoice(appointment: Appointment, *, actor, now: datetime
     return invoice
 
 
+def create_pack_invoice(
+    *, patient, description: str, price, currency: str, actor, numbered: bool, now: datetime | None = None
+) -> InvoiceLine:
+    """Write the open invoice selling one pack, with its one line of kind ``pack``; returns that line.
+
+    For ``booking.packs.services.purchase_pack``, inside its transaction (the caller checks who may sell; the pack
+    links its purchase to the line). ``numbered``: a pack paid at the clinic is owed at once, so its invoice is
+    issued (numbered) now; one bought online is open and payable but numbered only once paid (``_give_number``
+    from ``_place_held_appointments``), like a hold's, so an abandoned checkout uses no number. A pack that costs
+    nothing is issued and paid at once (the caller activates it: the pack is not linked to the line yet when
+    ``signals.invoice_paid`` is sent here).
+    """
+    now = _now(now)
+    numbered = numbered or price == 0
+    user = patient.user
+    billing = _billing_settings()
+    local_today = now.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
+    taken = _take_default_series_number() if numbered else None
+    invoice = Invoice(
+        series=taken[0] if taken else _default_series(),
+        patient=patient,
+        billing_name=(user.get_full_name() or user.email)[:200],
+        billing_email=user.email,
+        billing_phone=(patient.phone or user.phone)[:40],
+        billing_tax_id=patient.rut or "",
+        language="en" if (user.preferred_language or "").startswith("en") else "es",
+        currency=currency,
+        status=InvoiceStatus.DRAFT,
+        due_date=local_today + timedelta(days=billing.payment_due_days),
+        tax_document_type=billing.default_tax_document_type,
+        created_by=_user_or_none(actor),
+    )
+    line = InvoiceLine(kind=InvoiceLine.Kind.PACK, description=description[:300], quantity=1, unit_price=price)
+    _compute_totals(invoice, [line])
+    created = _event(invoice, Action.CREATED, actor=actor, at=now)
+    if taken is None:
+        invoice.status = InvoiceStatus.OPEN  # payable at once; numbered when paid
+    else:
+        _issue(invoice, now, taken)
+    _settle(invoice, now)
+    invoice.save(force_insert=True)
+    line.invoice = invoice
+    line.save(force_insert=True)
+    created.invoice = invoice
+    if taken is None:
+        created.save(force_insert=True)
+    else:
+        _log(
+            invoice,
+            Action.ISSUED,
+            actor=actor,
+            at=now,
+            from_status=InvoiceStatus.DRAFT,
+            preceded_by=(created,),
+            number=invoice.display_number,
+            total=invoice.total,
+        )
+    if invoice.status == InvoiceStatus.PAID:
+        _place_held_appointments(invoice, now)
+    return line
+
+
 def book_with_invoice(
     *,
     patient,

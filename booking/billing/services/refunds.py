@@ -321,6 +321,42 @@ def record_provider_refund(
     return refund
 
 
+def refund_invoice(*, invoice: Invoice, amount, reason: str, actor, now: datetime | None = None) -> list[Refund]:
+    """Give back ``amount`` of what was paid on ``invoice`` by the system's refund path, and void the invoice if
+    nothing is then kept on it (an unpaid one, or one whose every payment is given back while it is still open).
+
+    For a sale cancelled by its own app (``booking.packs.services.cancel_pack``), which decided who may and how
+    much (``amount`` may be zero: nothing to give back, only the void). The newest payments are refunded first,
+    never more than what each still has (a larger ``amount`` is capped at what was paid and not refunded). Runs in
+    the caller's transaction: money given back at the desk is recorded at once, provider refunds are pending rows
+    sent by a huey task after the commit, like ``apply_cancellation_outcome``'s.
+    """
+    now = _now(now)
+    reason = _required_reason(reason)
+    with transaction.atomic():
+        invoice = _lock_invoice(invoice.pk)
+        left = _money(amount, invoice.currency) if amount else ZERO
+        payments = (
+            Payment.objects.select_for_update()
+            .filter(invoice=invoice, status=PaymentStatus.SUCCEEDED)
+            .order_by("-pk")
+            .prefetch_related("refunds")
+        )
+        refunds = []
+        for payment in payments:
+            part = min(left, payment.refundable_amount)
+            if part <= 0:
+                continue
+            refund = _open_refund(invoice=invoice, payment=payment, amount=part, reason=reason, actor=actor, now=now)
+            _send_refund_after_commit(refund)
+            refunds.append(refund)
+            left -= part
+        promised = sum((refund.amount for refund in refunds if refund.status == RefundStatus.PENDING), ZERO)
+        if _voidable(invoice, being_refunded=promised):
+            _expire_sessions_after_commit(_void(invoice, actor=actor, reason=reason, now=now))
+    return refunds
+
+
 def apply_cancellation_outcome(*, outcome: CancellationOutcome, actor, now: datetime | None = None) -> list[Refund]:
     """Carry out what the cancellation policy decided about the cancelled session's invoice.
 

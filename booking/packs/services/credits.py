@@ -28,13 +28,14 @@ from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext, ngettext
 
-from booking.scheduling.models import Appointment, AppointmentStatus, Service
+from booking.scheduling.models import Appointment, AppointmentStatus, Professional, Service
 from booking.scheduling.models.appointments import OPEN_STATUSES
-from booking.scheduling.services import ACT_FOR_CLINIC_PERMISSION
+from booking.scheduling.services import ACT_FOR_CLINIC_PERMISSION, PackCredit
 
 from ..errors import PackError
 from ..models import LIVE_STATUSES, CreditKind, CreditMode, PackagePurchase, PackCreditEntry, PurchaseStatus
 from ..selectors import PackBalances, balances, balances_for_purchases
+from ..signals import pack_exhausted, send_on_commit
 
 ADJUST_PERMISSION = "packs.add_packcreditentry"
 # A larger correction is a typo (or a tampered form), not a pack.
@@ -92,6 +93,8 @@ def _refresh_status(purchase: PackagePurchase, after: PackBalances) -> None:
     if purchase.status != status:
         purchase.status = status
         purchase.save(update_fields=["status"])
+        if exhausted:
+            send_on_commit(pack_exhausted, purchase)
 
 
 def _validated_grants(purchase: PackagePurchase) -> list[tuple[int | None, int]]:
@@ -232,6 +235,56 @@ def _settlement_kind(outcome: SessionOutcome, service: Service) -> str:
     return CreditKind.FORFEITED
 
 
+# What each settlement means to the people who see it (scheduling's ``PackCredit``, shown after a cancellation).
+PACK_CREDIT_OF_KIND = {
+    CreditKind.CONSUMED: PackCredit.USED,
+    CreditKind.RELEASED: PackCredit.RETURNED,
+    CreditKind.FORFEITED: PackCredit.FORFEITED,
+}
+
+
+def cancellation_pack_credit(
+    *, appointment: Appointment, now: datetime | None = None, staff_override: bool = False
+) -> PackCredit | None:
+    """What cancelling ``appointment`` at ``now`` would do to its pack session, without doing it (no write).
+
+    The same rule the cancellation itself applies (``settle_session`` through ``booking.packs.receivers``): within
+    the free window, or with a staff override, the session is returned; later, the service's
+    ``pack_late_cancel_returns_session`` decides. None for a session not booked from a pack. For the "cancel?"
+    confirmations of the portal, the booking box and the admin, which show the outcome before the click.
+    """
+    if appointment.pack_purchase_id is None:
+        return None
+    late = not appointment.cancellation_is_free(_now(now)) and not staff_override
+    outcome = SessionOutcome.CANCELLED_LATE if late else SessionOutcome.CANCELLED_IN_TIME
+    return PACK_CREDIT_OF_KIND[_settlement_kind(outcome, appointment.service)]
+
+
+def check_session_move(*, appointment: Appointment, start: datetime, professional: Professional) -> None:
+    """Refuse (``PackError``) moving a pack session to ``start`` with ``professional`` when its pack does not allow it.
+
+    A rescheduled session keeps its reserved credit, so only what the pack says about *when* and *with whom*
+    matters: not at or after the pack's expiry, and only with a professional the pack allows. Reads the purchase
+    (one query); its expiry and snapshot never change after the sale, so there is nothing to lock.
+    """
+    if appointment.pack_purchase_id is None:
+        return
+    purchase = PackagePurchase.objects.get(pk=appointment.pack_purchase_id)
+    if start >= purchase.expires_at:
+        raise PackError(
+            "expired",
+            gettext("This pack can be used for sessions until %(date)s; choose an earlier time.")
+            % {"date": _local_date(purchase.expires_at)},
+        )
+    allowed = purchase.allowed_professional_ids
+    if allowed and professional.pk not in allowed:
+        raise PackError(
+            "professional_not_in_pack",
+            gettext("The pack “%(pack)s” cannot be used with %(professional)s.")
+            % {"pack": purchase.snapshot_name, "professional": professional.display_name},
+        )
+
+
 def settle_session(
     *, appointment: Appointment, outcome: SessionOutcome, actor=None, now: datetime | None = None
 ) -> PackCreditEntry | None:
@@ -241,6 +294,10 @@ def settle_session(
     patient's no-show → forfeited, or released where the service's ``pack_late_cancel_returns_session`` says
     so. Call it in the transaction that changed the appointment's status, after the change (the status must
     match the outcome). A session not booked from a pack has nothing to settle: None. Settling twice is refused.
+
+    Nobody needs to call it by hand: scheduling's ``appointment_closing`` signal, sent inside the transaction of
+    every cancellation, completion and no-show, reaches ``booking.packs.receivers.settle_closed_session``, which
+    calls it; a refusal here rolls the status change back with it.
     """
     now = _now(now)
     if not isinstance(outcome, SessionOutcome):
@@ -268,12 +325,12 @@ def settle_session(
             actor=actor,
             at=now,
         )
-        if kind == CreditKind.RELEASED and purchase.status == PurchaseStatus.EXPIRED:
-            # The pack's time is over: the session it gets back expires with it.
+        if kind == CreditKind.RELEASED and purchase.status in (PurchaseStatus.EXPIRED, PurchaseStatus.CANCELLED):
+            # The pack's time is over (or it was cancelled): the session it gets back is written off with it.
             PackCreditEntry.objects.create(
                 purchase=purchase,
                 service_id=None if purchase.is_pool else reservation.service_id,
-                kind=CreditKind.EXPIRED,
+                kind=CreditKind.EXPIRED if purchase.status == PurchaseStatus.EXPIRED else CreditKind.CANCELLED,
                 quantity=1,
                 actor=actor,
                 at=now,
@@ -375,8 +432,11 @@ def expire_purchases(*, now: datetime | None = None) -> int:
 
 __all__ = [
     "ADJUST_PERMISSION",
+    "PACK_CREDIT_OF_KIND",
     "SessionOutcome",
     "adjust_credits",
+    "cancellation_pack_credit",
+    "check_session_move",
     "expire_purchases",
     "grant_purchase",
     "reserve_session",

@@ -11,6 +11,13 @@ from types import SimpleNamespace
 import pytest
 
 from portal.accounts.roles import CLINIC_ADMINISTRATORS, ensure_role_groups
+from tests.booking.billing.conftest import (  # noqa: F401  (the local test Stripe's fixtures)
+    pinned_clock,
+    stripe_api,
+    stripe_clock,
+    stripe_live,
+    stripe_server,
+)
 from tests.booking.scheduling.people import receptionist_user
 from tests.factories.accounts import PatientFactory, VerifiedUserFactory, activate_totp
 from tests.factories.packs import PURCHASED_AT, active_purchase, package_with

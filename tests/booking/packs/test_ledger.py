@@ -1,7 +1,9 @@
 """The pack credit ledger's rules: what each step of a session writes, and the balance the patient sees after it.
 
 Rule tables for a per-service pack (3 psychology + 2 nutrition) and a shared pool (5 for both): book a session, then
-close it as it happened (through the scheduling services, as the product does), then settle its credit.
+close it as it happened (through the scheduling services, as the product does), which settles its credit in the
+same transaction (``booking.packs.receivers``). ``test_settlement.py`` runs the same rules through billing's
+``cancel_booking`` and checks the purchase's status and the rollback.
 Psychology forfeits a late-cancelled or missed session; nutrition gives it back (``pack_late_cancel_returns_session``).
 """
 
@@ -93,7 +95,6 @@ def test_booking_then_closing_a_session_moves_the_credit_as_the_rule_says(
     assert session.pack_purchase == purchase
 
     session = close(session, outcome, clinic.receptionist)
-    settle_session(appointment=session, outcome=outcome, actor=clinic.receptionist, now=session.start)
 
     assert kinds_of(session) == [CreditKind.RESERVED, settlement]
     after = balances(purchase).for_service(service.pk)
@@ -179,10 +180,8 @@ def test_using_the_last_session_exhausts_the_pack_and_a_returned_one_reactivates
     assert purchase.status == PurchaseStatus.ACTIVE  # nothing left to book, but sessions still to come
 
     for session in sessions[:-1]:
-        session = close(session, SessionOutcome.COMPLETED, clinic.receptionist)
-        settle_session(appointment=session, outcome=SessionOutcome.COMPLETED, now=session.start)
-    last = close(sessions[-1], SessionOutcome.CANCELLED_LATE, clinic.receptionist)
-    settle_session(appointment=last, outcome=SessionOutcome.CANCELLED_LATE, now=last.start)
+        close(session, SessionOutcome.COMPLETED, clinic.receptionist)
+    close(sessions[-1], SessionOutcome.CANCELLED_LATE, clinic.receptionist)
 
     purchase.refresh_from_db()
     assert purchase.status == PurchaseStatus.ACTIVE  # nutrition's policy gave the late-cancelled session back
@@ -199,7 +198,6 @@ def test_using_the_last_session_exhausts_the_pack_and_a_returned_one_reactivates
     )
     session = purchase.appointments.filter(status="confirmed").get()
     session = close(session, SessionOutcome.COMPLETED, clinic.receptionist)
-    settle_session(appointment=session, outcome=SessionOutcome.COMPLETED, now=session.start)
     purchase.refresh_from_db()
     assert purchase.status == PurchaseStatus.ACTIVE  # the adjustment left one to book
 
@@ -262,7 +260,6 @@ def test_expiry_writes_off_what_was_left_and_keeps_booked_sessions(
 
     # The booked session took place after all: it is used. Had it been cancelled, its credit would expire at once.
     booked = close(booked, SessionOutcome.COMPLETED, clinic.receptionist)
-    settle_session(appointment=booked, outcome=SessionOutcome.COMPLETED, now=booked.start)
     assert (balances(purchase).used, balances(purchase).remaining) == (1, 0)
 
 
@@ -273,7 +270,6 @@ def test_a_session_returned_after_the_pack_expired_expires_with_it(clinic, per_s
     expire_purchases(now=EXPIRES_AT)
 
     session = close(session, SessionOutcome.NO_SHOW_PROFESSIONAL, clinic.receptionist)
-    settle_session(appointment=session, outcome=SessionOutcome.NO_SHOW_PROFESSIONAL, now=session.start)
 
     purchase.refresh_from_db()
     assert purchase.status == PurchaseStatus.EXPIRED

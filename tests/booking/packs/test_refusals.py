@@ -265,7 +265,7 @@ def test_settling_twice_or_against_the_status_is_refused(clinic, per_service_pac
         purchase,
     )
     session = scheduling.mark_completed(appointment=session, actor=clinic.receptionist, now=session.start)
-    settle_session(appointment=session, outcome=SessionOutcome.COMPLETED, now=session.start)
+    # mark_completed settled the credit in its own transaction (booking.packs.receivers)
     refused(
         "already_settled",
         lambda: settle_session(appointment=session, outcome=SessionOutcome.COMPLETED, now=session.start),

@@ -469,7 +469,14 @@ class Command(BaseCommand):
         home.body = [
             (
                 "booking_box",
-                {"heading": "", "intro": "", "show_prices": True, "layout": "compact", "allow_changes": True},
+                {
+                    "heading": "",
+                    "intro": "",
+                    "show_prices": True,
+                    "layout": "compact",
+                    "allow_changes": True,
+                    "offer_packs": "public",  # the demo's packs (website/demo/packs.py) under the services
+                },
             ),
             ("services_list", {"heading": "Psicología", "category": categories["psicologia"], "limit": None}),
             ("services_list", {"heading": "Nutrición", "category": categories["nutricion"], "limit": None}),
