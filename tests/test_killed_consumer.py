@@ -25,10 +25,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
+from booking.scheduling.models import Appointment, AppointmentEvent, AppointmentStatus
 from booking.notifications.events import Event
 from booking.notifications.models import Notification
 from booking.notifications.tasks import dispatch_due_notifications_task
-from booking.scheduling.models import Appointment, AppointmentEvent, AppointmentStatus
 from tests.factories.scheduling import AppointmentFactory
 
 pytestmark = [
