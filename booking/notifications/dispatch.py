@@ -277,7 +277,7 @@ def send_claimed(ids: list[int], *, now: datetime | None = None) -> dict[str, in
             counts["failed" if row.attempts >= MAX_ATTEMPTS else "retry"] += 1
             continue
         status = getattr(message, "anymail_status", None)
-        message_id = "" if status is None or status.message_id is None else str(status.message_id)
+        message_id = (status.message_id if status is not None else "") or ""
         Notification.objects.filter(pk=row.pk, state=State.SENDING).update(
             state=State.SENT, provider_message_id=message_id, sent_at=timezone.now(), error="", updated_at=now
         )
