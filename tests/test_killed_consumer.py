@@ -26,9 +26,7 @@ from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
 from booking.scheduling.models import Appointment, AppointmentEvent, AppointmentStatus
-from booking.notifications.events import Event
-from booking.notifications.models import Notification
-from booking.notifications.tasks import dispatch_due_notifications_task
+from booking.widget.tasks import send_booking_confirmation_task
 from tests.factories.scheduling import AppointmentFactory
 
 pytestmark = [
@@ -41,7 +39,7 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parent.parent
 LEASE_SECONDS = 2
 SLOW_EMAIL_SECONDS = 6  # shorter than the consumer's graceful shutdown timeout, far longer than a kill takes
-DISPATCH_DONE = re.compile(r"dispatch_due_notifications_periodic: \S+ executed in")
+SWEEP_DONE = re.compile(r"send_due_booking_confirmations_task: \S+ executed in")
 
 
 def database_url() -> str:
@@ -129,59 +127,54 @@ def emails(tmp_path: Path) -> list[str]:
     return [path.read_text(errors="replace") for path in sorted((tmp_path / "mail").glob("*.eml"))]
 
 
-def confirmation_owed() -> Notification:
-    """A session confirmed a moment ago whose confirmation email is planned and due, not sent yet."""
+def box_booking_owed_its_confirmation() -> Appointment:
+    """A session confirmed a moment ago in the booking box whose email has not gone out yet."""
     now = timezone.now()
     appointment = AppointmentFactory(
         source="booking_box",
         status=AppointmentStatus.CONFIRMED,
         start=(now + timedelta(days=3)).replace(minute=0, second=0, microsecond=0),
     )
-    user = appointment.patient.user
-    return Notification.objects.create(
-        event=Event.APPOINTMENT_CONFIRMED, object=appointment, recipient=user, to_email=user.email, scheduled_at=now
-    )
+    AppointmentEvent.objects.create(appointment=appointment, action=AppointmentEvent.Action.CONFIRMED, at=now)
+    return appointment
 
 
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=lambda s: s.name)
-def test_a_confirmation_email_taken_by_a_stopped_consumer_is_never_sent_twice(
+def test_a_confirmation_email_taken_by_a_stopped_consumer_is_sent_exactly_once(
     signum, tmp_path, consumers, redis_queue
 ):
-    """SIGTERM (what systemd and containers send) lets the worker finish: one email, recorded ``sent``. SIGKILL
-    kills it while the provider is answering: the email may or may not have gone, so the next consumer does not
-    send it again; it ends ``failed`` with the reason (staff see it and can resend), never twice (the dispatcher's
-    crash rule)."""
-    notification = confirmation_owed()
-    dispatch_due_notifications_task()  # what the planning commit enqueues
+    """SIGKILL drops the task the worker holds (as SIGINT does); SIGTERM (what systemd and containers send) lets it
+    finish.
+    Either way the patient gets one email: the lost one is re-derived by the next consumer's sweep."""
+    appointment = box_booking_owed_its_confirmation()
+    send_booking_confirmation_task(appointment.pk)  # what the confirming commit enqueues
     assert redis_queue.pending_count() == 1
 
-    first = consumers("first", SLOW_EMAIL_SECONDS=str(SLOW_EMAIL_SECONDS))
+    # The first consumer's own sweep waits an hour, so the queued task is what picks the email up.
+    first = consumers("first", OUTBOX_SWEEP_GRACE_SECONDS="3600", SLOW_EMAIL_SECONDS=str(SLOW_EMAIL_SECONDS))
     sending = tmp_path / "mail"
     wait_until(lambda: any(sending.glob("sending-*")), timeout=30, what="the email to be sending", consumers=[first])
     first.stop(signum)
-    notification.refresh_from_db()
-    if signum == signal.SIGTERM:
-        assert notification.state == Notification.State.SENT, first.output()
-    else:
-        assert notification.state == Notification.State.SENDING
-        assert notification.send_started_at is not None
-        lapses = notification.claimed_at + timedelta(seconds=LEASE_SECONDS)
-        time.sleep(max(0.0, (lapses - timezone.now()).total_seconds()) + 0.5)  # the dead worker's claim lapses
+    assert redis_queue.pending_count() == 0  # the task is gone from the queue: only the database remembers
 
-    second = consumers("second")
-    # A consumer enqueues its periodic tasks as it starts: the dispatcher runs at once.
-    wait_until(lambda: DISPATCH_DONE.search(second.output()), timeout=30, what="the dispatcher", consumers=[second])
+    appointment.refresh_from_db()
+    if signum == signal.SIGTERM:
+        assert appointment.confirmation_sent_at is not None, first.output()
+    else:
+        assert appointment.confirmation_sent_at is None
+        assert emails(tmp_path) == []
+        lapses = appointment.confirmation_claimed_at + timedelta(seconds=LEASE_SECONDS)
+        time.sleep(max(0.0, (lapses - timezone.now()).total_seconds()))  # the dead worker's claim lapses
+
+    second = consumers("second", OUTBOX_SWEEP_GRACE_SECONDS="0")
+    # A consumer enqueues its periodic tasks as it starts: the sweep runs at once.
+    wait_until(lambda: SWEEP_DONE.search(second.output()), timeout=30, what="the sweep to run", consumers=[second])
     second.stop(signal.SIGTERM)
 
-    notification.refresh_from_db()
     sent = emails(tmp_path)
-    if signum == signal.SIGTERM:
-        assert len(sent) == 1, sent
-        assert notification.to_email in sent[0]
-    else:
-        assert sent == []
-        assert notification.state == Notification.State.FAILED
-        assert "not resent automatically" in notification.error
+    assert len(sent) == 1, sent
+    assert appointment.reference in sent[0]
+    assert appointment.patient.user.email in sent[0]
 
 
 def test_holds_whose_release_was_cut_short_by_a_killed_consumer_are_released_by_the_next(consumers, tmp_path):

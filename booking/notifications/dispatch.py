@@ -16,8 +16,7 @@
    the provider's message id and ``sent`` right after it answered.
 
 The crash rule (a worker killed with rows in ``sending``), applied by ``recover_stuck`` at the start of every round
-to rows claimed more than ``OUTBOX_CLAIM_LEASE_SECONDS`` ago (the project's outbox lease; a live worker sends
-a batch well within it):
+to rows claimed more than ``LEASE`` ago:
 
 - no ``send_started_at``: the provider was never called → back to ``scheduled`` (sent later, once);
 - ``send_started_at`` and a provider id: sent, the worker died before writing the state → ``sent``;
@@ -38,7 +37,6 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from anymail.exceptions import AnymailRecipientsRefused
-from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
@@ -47,7 +45,7 @@ from django.utils import timezone
 
 from booking.scheduling import ics
 from booking.scheduling.models import Appointment, AppointmentStatus
-from portal.accounts.adapters import clinic_from_email, clinic_settings
+from portal.accounts.adapters import clinic_from_email
 
 from . import preferences, rendering, services
 from .events import AFTER_SESSION_EVENTS, Event, spec
@@ -59,6 +57,7 @@ State = Notification.State
 BATCH = 100
 MAX_ATTEMPTS = 5
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+LEASE = timedelta(minutes=10)
 # Events about a session that only make sense while it is still confirmed.
 WHILE_OPEN = {
     Event.APPOINTMENT_CONFIRMED,
@@ -78,10 +77,9 @@ def _now(now: datetime | None) -> datetime:
 
 
 def recover_stuck(*, now: datetime | None = None) -> int:
-    """Apply the crash rule (module docstring) to rows left in ``sending`` longer than the lease."""
+    """Apply the crash rule (module docstring) to rows left in ``sending`` longer than ``LEASE``."""
     now = _now(now)
-    lease = timedelta(seconds=settings.OUTBOX_CLAIM_LEASE_SECONDS)
-    stuck = Notification.objects.filter(state=State.SENDING, claimed_at__lt=now - lease)
+    stuck = Notification.objects.filter(state=State.SENDING, claimed_at__lt=now - LEASE)
     changed = stuck.filter(send_started_at__isnull=True).update(state=State.SCHEDULED, claimed_at=None, updated_at=now)
     changed += (
         stuck.filter(send_started_at__isnull=False)
@@ -246,7 +244,6 @@ def send_claimed(ids: list[int], *, now: datetime | None = None) -> dict[str, in
     templates = _templates(rows)
     later = _later_sessions(rows, objects)
     clinic_name = site_clinic_name()
-    clinic = clinic_settings()
     for row in rows:
         obj = objects.get((row.content_type_id, row.object_id))
         reason = skip_reason(row, obj, now=now, later=later)
@@ -257,9 +254,7 @@ def send_claimed(ids: list[int], *, now: datetime | None = None) -> dict[str, in
             counts["skipped"] += 1
             continue
         template = templates.get((row.event, spec(row.event).audience, row.language))
-        rendered, broken = rendering.render(
-            row, obj, clinic_name=clinic_name, template=template, clinic_phone=clinic.phone, clinic_email=clinic.email
-        )
+        rendered, broken = rendering.render(row, obj, clinic_name=clinic_name, template=template)
         if broken is not None:
             logger.warning("Email template %s failed (%s); the default was sent", broken.template.pk, broken.error)
             services.plan_template_alert(template=broken.template, error=str(broken.error), now=now)

@@ -57,11 +57,6 @@ CONTEXT_HELP = {
     "remaining": _("Sessions left in the pack."),
     "expires": _("When the pack expires."),
     "amount": _("An amount paid or refunded."),
-    "price": _("The session's price."),
-    "policy": _("The service's cancellation and rescheduling policy."),
-    "calendar_url": _("The session's calendar file in the portal."),
-    "clinic_phone": _("The clinic's phone."),
-    "clinic_email": _("The clinic's email."),
 }
 
 SANDBOX_HTML = Engine(autoescape=True, debug=False, string_if_invalid="")
@@ -101,9 +96,7 @@ def _session_context(appointment: Appointment, language: str) -> dict:
     date = formats.date_format(local, DATE_FORMATS.get(language, DATE_FORMATS["en"]))
     time = format_local_time(local)
     online = appointment.modality == AppointmentModality.ONLINE
-    place = str(_("Online"))
-    if not online and appointment.location_id:
-        place = ", ".join(part for part in (appointment.location.name, appointment.location.full_address) if part)
+    place = str(_("Online")) if online else (appointment.location.full_address if appointment.location_id else "")
     return {
         "when": f"{date}, {time} ({zone.key})",
         "date": date,
@@ -115,9 +108,6 @@ def _session_context(appointment: Appointment, language: str) -> dict:
         "place": place,
         "video_link": appointment.video_link if online else "",
         "reference": appointment.reference,
-        "price": format_money(appointment.price, appointment.currency),
-        "policy": str(appointment.service.cancellation_policy),
-        "calendar_url": absolute(reverse("portal:appointment_calendar", kwargs={"reference": appointment.reference})),
         "reschedule_url": absolute(reverse("portal:home")),
         "cancel_url": absolute(reverse("notifications:cancel", args=[links.make_token(appointment, links.CANCEL)])),
         "confirm_url": absolute(
@@ -148,9 +138,7 @@ def _invoice_context(invoice) -> dict:
     }
 
 
-def build_context(
-    notification, obj, *, clinic_name: str, clinic_phone: str = "", clinic_email: str = "", language: str = "es"
-) -> dict:
+def build_context(notification, obj, *, clinic_name: str) -> dict:
     """The documented context for ``notification`` about ``obj`` (already loaded with its relations)."""
     from booking.billing.models import Invoice
     from booking.packs.models import PackagePurchase
@@ -160,14 +148,12 @@ def build_context(
     user = notification.recipient
     context = {
         "clinic_name": clinic_name,
-        "clinic_phone": clinic_phone,
-        "clinic_email": clinic_email,
         "first_name": (user.first_name if user is not None else "") or "",
         "portal_url": absolute(reverse("portal:home")),
         "unsubscribe_url": preferences.unsubscribe_url(user) if user is not None else "",
     }
     if isinstance(obj, Appointment):
-        context |= _session_context(obj, language)
+        context |= _session_context(obj, notification.language)
     elif isinstance(obj, PackagePurchase):
         context |= _purchase_context(obj, notification)
     elif isinstance(obj, Invoice):
@@ -207,26 +193,14 @@ def _editor(template, context: dict) -> Rendered:
     return Rendered(subject=subject, text=text, html=html)
 
 
-def render(
-    notification, obj, *, clinic_name: str, template=None, clinic_phone: str = "", clinic_email: str = ""
-) -> tuple[Rendered, TemplateBroken | None]:
+def render(notification, obj, *, clinic_name: str, template=None) -> tuple[Rendered, TemplateBroken | None]:
     """The message for ``notification`` in its language; ``template`` is the editors' override, if any.
 
     Returns the rendered message and, when the editor's template failed, the failure (the default was used).
     """
-    language = (notification.language or "es").split("-")[0]
-    language = language if language in DATE_FORMATS else "es"
-    # "es" is the site's Spanish (es-cl: Chile's number formats); "en" is English.
-    active = settings.LANGUAGE_CODE if settings.LANGUAGE_CODE.split("-")[0] == language else language
-    with translation.override(active):
-        context = build_context(
-            notification,
-            obj,
-            clinic_name=clinic_name,
-            clinic_phone=clinic_phone,
-            clinic_email=clinic_email,
-            language=language,
-        )
+    language = notification.language if notification.language in DATE_FORMATS else "es"
+    with translation.override(language):
+        context = build_context(notification, obj, clinic_name=clinic_name)
         if template is not None:
             try:
                 return _editor(template, context), None

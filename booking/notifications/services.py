@@ -48,10 +48,8 @@ def _now(now: datetime | None) -> datetime:
 
 
 def language_of(user) -> str:
-    """The language the person's emails are written in (``es`` or ``en``): their stored preference, else the
-    site's default (``es-cl`` → ``es``: the templates are per language, not per country)."""
-    code = supported_language(getattr(user, "preferred_language", None)) or settings.LANGUAGE_CODE
-    return code.split("-")[0]
+    """The language the person's emails are written in: their stored preference, else the site's default."""
+    return supported_language(getattr(user, "preferred_language", None)) or settings.LANGUAGE_CODE.split("-")[0]
 
 
 def staff_address() -> str:

@@ -7,3 +7,6 @@ class WidgetConfig(AppConfig):
     label = "widget"
     verbose_name = _("Booking box")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import signals  # noqa: F401  (connects the confirmation email)

@@ -12,4 +12,4 @@ from website.settings.test import *  # noqa: F403
 HUEY = base.HUEY
 EMAIL_BACKEND = "tests.killed_consumer.email_backend.SlowFileBackend"
 OUTBOX_CLAIM_LEASE_SECONDS = int(os.environ["OUTBOX_CLAIM_LEASE_SECONDS"])
-OUTBOX_SWEEP_GRACE_SECONDS = int(os.environ.get("OUTBOX_SWEEP_GRACE_SECONDS", "120"))
+OUTBOX_SWEEP_GRACE_SECONDS = int(os.environ["OUTBOX_SWEEP_GRACE_SECONDS"])

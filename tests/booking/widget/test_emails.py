@@ -1,10 +1,11 @@
-"""The booking box's confirmation is the notifications' ``appointment_confirmed`` email, as for every other source.
+"""The booking box's confirmation email: every detail the patient needs, nothing the site cannot do.
 
-Booked Tuesday 1 December 2026, 09:00 in Santiago (the clinic fixture's clock is pinned to 29 November). The email
-is planned on the confirming commit and sent by the dispatcher; these tests run both explicitly.
+Booked Tuesday 1 December 2026, 09:00 in Santiago (the clinic fixture's clock is pinned to 29 November). New
+strings are asserted in English; the Spanish rendering is checked with strings the catalogue already has.
 """
 
 from datetime import datetime
+from decimal import Decimal
 
 import pytest
 from django.conf import settings
@@ -12,15 +13,15 @@ from django.core import mail
 from wagtail.models import Site
 
 from booking.billing import services as billing
-from booking.notifications.dispatch import dispatch_due
-from booking.notifications.events import Event
-from booking.notifications.models import Notification
-from booking.notifications.services import plan_appointment_confirmed
 from booking.scheduling import services as scheduling
 from booking.scheduling.models import AppointmentSource
+from booking.widget.emails import send_booking_confirmation
+from tests.factories.scheduling import SuperuserFactory
 from website.models import SiteSettings
 
 from .conftest import NOW, SANTIAGO, TUESDAY_9
+
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -51,24 +52,22 @@ def book(clinic, *, start=TUESDAY_9, location="default", modality="in_person"):
 
 
 def confirmation(appointment):
-    plan_appointment_confirmed(appointment_id=appointment.pk, now=NOW)
-    dispatch_due(now=NOW)
-    to_patient = [m for m in mail.outbox if m.to == [appointment.patient.user.email]]
-    assert len(to_patient) == 1, [m.subject for m in mail.outbox]
-    message = to_patient[0]
+    send_booking_confirmation(appointment.pk)
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
     html = message.alternatives[0][0]
     assert message.alternatives[0][1] == "text/html"
     return message, html
 
 
 def test_english_email_gives_session_place_reference_price_policy_contact_and_links(clinic, clinic_settings):
-    appointment, _invoice = book(clinic)
+    appointment, invoice = book(clinic)
     message, html = confirmation(appointment)
     site = settings.SITE_URL
 
     assert message.to == [clinic.patient.user.email]
     assert message.from_email == '"Clínica Aurora" <no-reply@clinic.localhost>'
-    assert message.subject == "Clínica Aurora: your session is booked for Tuesday 1 December 2026, 09:00"
+    assert message.subject == f"Your session is booked ({appointment.reference})"
     for body in (message.body, html):
         assert appointment.reference in body
         assert "Individual therapy" in body
@@ -76,13 +75,21 @@ def test_english_email_gives_session_place_reference_price_policy_contact_and_li
         assert "Tuesday 1 December 2026, 09:00 (America/Santiago)" in body
         assert "Providencia, Av. Providencia 1234, Santiago" in body
         assert "$35,000" in body
+        assert "Amount due" in body
+        assert "You pay it at the clinic on the day of your session." in body
         assert "You can cancel free of charge up to 24 hours before the session." in body
+        assert "You can reschedule up to 24 hours before the session" in body
+        contact = f"To cancel or change the time, contact the clinic and give your reference, {appointment.reference}."
+        assert contact in body
         assert "+56 2 2345 6789" in body
         assert "hola@aurora.example" in body
+        assert f"{site}/portal/invoices/{invoice.reference}/" in body
         assert f"{site}/portal/appointments/{appointment.reference}/calendar.ics" in body
+        assert f"{site}/booking/done/{appointment.reference}/" in body
         assert f"{site}/portal/" in body
-        assert f"{site}/notifications/appointment/" in body  # the signed cancel link
-    assert message.attachments[0][0] == "session.ics"
+        # The portal cannot reschedule or cancel yet: the email must not say it can.
+        assert "reschedule or cancel your sessions in your portal" not in body
+        assert "pay it online" not in body  # pay-at-the-clinic service
 
 
 def test_spanish_is_the_default_when_no_language_is_stored(clinic, clinic_settings):
@@ -92,23 +99,49 @@ def test_spanish_is_the_default_when_no_language_is_stored(clinic, clinic_settin
     appointment, _invoice = book(clinic)
     message, html = confirmation(appointment)
 
-    assert message.subject == "Clínica Aurora: tu hora quedó reservada para el Martes 1 de diciembre de 2026, 09:00"
     for body in (message.body, html):
         assert "Referencia" in body
-        assert "artes 1 de diciembre de 2026, 09:00 (America/Santiago)" in body
+        assert "artes 1 diciembre 2026, 09:00 (America/Santiago)" in body
         assert "$35.000" in body
         assert "Puedes cancelar sin costo hasta 24 horas antes de la sesión." in body
         assert "Tuesday" not in body
 
 
-def test_online_session_says_it_is_online(clinic, clinic_settings):
+def test_online_session_says_how_the_video_link_arrives(clinic, clinic_settings):
     start = datetime(2026, 12, 1, 15, 0, tzinfo=SANTIAGO)
     appointment, _invoice = book(clinic, start=start, location=None, modality="online")
     message, html = confirmation(appointment)
 
     for body in (message.body, html):
-        assert "Place: Online" in body
+        assert "Online (video call)" in body
+        assert "The clinic will send you the link to the video call by email before the session." in body
         assert "Tuesday 1 December 2026, 15:00 (America/Santiago)" in body
+
+
+def test_a_paid_session_says_paid_and_owes_nothing(clinic, clinic_settings):
+    appointment, invoice = book(clinic)
+    billing.record_offline_payment(
+        invoice=invoice, method="cash", amount=Decimal("35000"), actor=SuperuserFactory(), now=NOW
+    )
+    message, html = confirmation(appointment)
+
+    for body in (message.body, html):
+        assert "$35,000" in body
+        assert "Paid. Thank you!" in body
+        assert "Amount due" not in body
+
+
+def test_pay_later_with_online_payment_on_points_to_the_invoice(clinic, clinic_settings, settings):
+    settings.STRIPE_ENABLED = True
+    settings.STRIPE_SECRET_KEY = "sk_test_emails"
+    clinic.service.payment_mode = "later"
+    clinic.service.save()
+    appointment, _invoice = book(clinic)
+    message, _html = confirmation(appointment)
+
+    assert "You can pay it online from your invoice in your portal, or at the clinic on the day of your session." in (
+        message.body
+    )
 
 
 def test_the_policy_follows_the_service_windows(clinic, clinic_settings):
@@ -123,7 +156,7 @@ def test_the_policy_follows_the_service_windows(clinic, clinic_settings):
     assert "You can reschedule up to 12 hours before the session (at most 1 time per booking)." in message.body
 
 
-def test_confirming_a_box_booking_plans_and_sends_the_email_on_commit(
+def test_confirming_a_box_booking_sends_the_email_on_commit(
     clinic, clinic_settings, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
@@ -138,20 +171,14 @@ def test_confirming_a_box_booking_plans_and_sends_the_email_on_commit(
             actor=clinic.patient.user,
             now=NOW,
         )
-    to_patient = [m for m in mail.outbox if m.to == [clinic.patient.user.email]]
-    assert [m.subject for m in to_patient] == [
-        "Clínica Aurora: your session is booked for Tuesday 1 December 2026, 09:00"
-    ]
-    assert "$35,000" in to_patient[0].body
-    row = Notification.objects.get(event=Event.APPOINTMENT_CONFIRMED, object_id=appointment.pk)
-    assert row.state == Notification.State.SENT
+    assert [message.subject for message in mail.outbox] == [f"Your session is booked ({appointment.reference})"]
+    assert "$35,000" in mail.outbox[0].body
 
 
 def test_a_session_cancelled_before_the_email_goes_out_gets_no_booked_email(clinic, clinic_settings):
     appointment, _invoice = book(clinic)
-    plan_appointment_confirmed(appointment_id=appointment.pk, now=NOW)
     scheduling.cancel_appointment(appointment=appointment, actor=clinic.patient.user, now=NOW)
 
-    dispatch_due(now=NOW)
+    send_booking_confirmation(appointment.pk)
 
-    assert not [m for m in mail.outbox if "booked" in m.subject]
+    assert mail.outbox == []
