@@ -122,15 +122,6 @@ class Service(index.Indexed, models.Model):
     )
     available_in_packs = models.BooleanField(_("available in packs"), default=True)
     # A yes/no policy (default: the session is lost), so that forms posted without it keep the default.
-    control_reminder_days = models.PositiveSmallIntegerField(
-        _("control reminder after (days)"),
-        null=True,
-        blank=True,
-        help_text=_(
-            "Email the patient this many days after a session to book their control, unless they already booked a "
-            "next session. Empty: no control reminder."
-        ),
-    )
     pack_late_cancel_returns_session = models.BooleanField(
         _("return pack sessions cancelled late or missed"),
         default=False,
