@@ -2,8 +2,7 @@
 panel of the last 24 hours' failures.
 
 Thin views: the list reads, the resend POST calls ``resend.resend_notification``. The list loads each page's
-rows with their recipient and planned object in a fixed number of queries (one for the rows with their users,
-one for the count, one per kind of object shown), whatever the number of rows.
+rows with their recipient and their appointment in one query (plus the count), whatever the number of rows.
 
 Permissions are Django's model permissions: ``notifications.view_notification`` to see the log and the panel,
 ``notifications.change_notification`` to resend.
@@ -35,11 +34,11 @@ from wagtail.admin.viewsets.base import ViewSet
 from booking.scheduling.admin_forms import MIDNIGHT, clinic_zone, local_datetime
 from booking.scheduling.date_range import validate_in_range
 
-from .models import Notification
+from .events import Event
+from .models import Notification, State
 from .resend import RESEND_PERMISSION, RESENDABLE, ResendError, resend_notification
 
 VIEW_PERMISSION = "notifications.view_notification"
-State = Notification.State
 FAILED_STATES = (State.FAILED, State.BOUNCED, State.COMPLAINED)
 STATE_BADGES = {
     State.SCHEDULED: "w-status--label",
@@ -60,7 +59,7 @@ class NotificationFilterForm(forms.Form):
     """The log's filters; every one optional. Dates are the planned day in the clinic's time zone."""
 
     state = forms.ChoiceField(label=_("State"), required=False, choices=[("", _("Any state")), *State.choices])
-    event = forms.CharField(label=_("Event"), required=False, max_length=60)
+    event = forms.ChoiceField(label=_("Event"), required=False, choices=[("", _("Any event")), *Event.choices])
     recipient = forms.CharField(
         label=_("Recipient"), required=False, max_length=254, help_text=_("Part of the email address or the name.")
     )
@@ -80,61 +79,43 @@ class NotificationFilterForm(forms.Form):
         if data.get("state"):
             queryset = queryset.filter(state=data["state"])
         if data.get("event"):
-            queryset = queryset.filter(event=data["event"].strip())
+            queryset = queryset.filter(event=data["event"])
         recipient = (data.get("recipient") or "").strip()
         if recipient:
             queryset = queryset.filter(
-                Q(to_email__icontains=recipient)
-                | Q(recipient__first_name__icontains=recipient)
-                | Q(recipient__last_name__icontains=recipient)
+                Q(email__icontains=recipient)
+                | Q(user__first_name__icontains=recipient)
+                | Q(user__last_name__icontains=recipient)
             )
         if data.get("date_from"):
-            queryset = queryset.filter(scheduled_at__gte=local_datetime(data["date_from"], MIDNIGHT, zone))
+            queryset = queryset.filter(scheduled_for__gte=local_datetime(data["date_from"], MIDNIGHT, zone))
         if data.get("date_to"):
             end = local_datetime(data["date_to"] + datetime.timedelta(days=1), MIDNIGHT, zone)
-            queryset = queryset.filter(scheduled_at__lt=end)
+            queryset = queryset.filter(scheduled_for__lt=end)
         return queryset
 
 
 def log_queryset():
-    return Notification.objects.select_related("recipient", "content_type")
+    return Notification.objects.select_related("user", "appointment")
 
 
 def notification_rows(notifications, *, can_resend: bool):
-    """What a row shows; the planned object (an appointment, a pack...) fetched per kind in one query each."""
-    notifications = list(notifications)
-    by_type: dict[int, set[int]] = {}
-    for notification in notifications:
-        if notification.content_type_id and notification.object_id:
-            by_type.setdefault(notification.content_type_id, set()).add(notification.object_id)
-    objects = {}
-    for notification in notifications:
-        content_type = notification.content_type
-        if content_type is not None and content_type.pk in by_type:
-            ids = by_type.pop(content_type.pk)
-            model = content_type.model_class()
-            if model is not None:
-                for obj in model._base_manager.filter(pk__in=ids):
-                    objects[(content_type.pk, obj.pk)] = obj
+    """What a row shows: the planned time in the clinic's zone, the state's badge, the appointment's page."""
     zone = clinic_zone()
     return [
         {
             "notification": notification,
-            "local_scheduled_at": timezone.localtime(notification.scheduled_at, zone),
+            "local_scheduled_for": timezone.localtime(notification.scheduled_for, zone),
             "badge": STATE_BADGES.get(notification.state, ""),
-            "object": objects.get((notification.content_type_id, notification.object_id)),
-            "object_url": _object_url(objects.get((notification.content_type_id, notification.object_id))),
+            "appointment_url": (
+                reverse("clinic_appointments:detail", args=[notification.appointment.reference])
+                if notification.appointment is not None
+                else ""
+            ),
             "can_resend": can_resend and notification.state in RESENDABLE,
         }
         for notification in notifications
     ]
-
-
-def _object_url(obj) -> str:
-    reference = getattr(obj, "reference", None)
-    if obj is not None and obj._meta.label == "scheduling.Appointment" and reference:
-        return reverse("clinic_appointments:detail", args=[reference])
-    return ""
 
 
 class NotificationAdminView(PermissionRequiredMixin, WagtailAdminTemplateMixin, View):
@@ -152,7 +133,7 @@ class NotificationLogView(NotificationAdminView):
         filter_form = NotificationFilterForm(request.GET)
         notifications = Notification.objects.none()
         if filter_form.is_valid():
-            notifications = filter_form.filter(log_queryset()).order_by("-scheduled_at", "-pk")
+            notifications = filter_form.filter(log_queryset()).order_by("-scheduled_for", "-pk")
         page = Paginator(notifications, self.per_page).get_page(request.GET.get("p"))
         query = request.GET.copy()
         query.pop("p", None)

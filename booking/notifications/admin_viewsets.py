@@ -1,8 +1,8 @@
 """The editors' rules "after the Nth session, send this email" as a Wagtail snippet screen.
 
-Plain rows (no revisions: a rule has no text of its own; the words are the templates'). Model permissions apply
-(``notifications.add_sessionnumberrule`` and friends); two rules for the same service and number are refused by
-the form with a message, as the database would.
+Plain rows (no revisions: the email's words are the ``session_number`` templates'; a rule adds one paragraph).
+Model permissions apply (``notifications.add_sessionnumberrule`` and friends); two rules for the same service and
+number are refused by the form with a message, as the database would.
 """
 
 from django.utils.translation import gettext_lazy as _
@@ -31,7 +31,14 @@ class SessionNumberRuleViewSet(SnippetViewSet):
     ]
     list_filter = ["active"]
     ordering = ["session_number", "pk"]
-    panels = [FieldPanel("name"), FieldPanel("service"), FieldPanel("session_number"), FieldPanel("active")]
+    panels = [
+        FieldPanel("name"),
+        FieldPanel("service"),
+        FieldPanel("session_number"),
+        FieldPanel("message_es"),
+        FieldPanel("message_en"),
+        FieldPanel("active"),
+    ]
 
     def get_queryset(self, request):
         return SessionNumberRule.objects.select_related("service")

@@ -15,14 +15,31 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from booking.billing import services as billing
-from booking.billing.services import CancelledBooking
 from booking.scheduling.errors import BookingError
 from booking.scheduling.models import Appointment, AppointmentStatus
 
+from . import links
 from .web_models import AttendanceConfirmation
 
 CANCELLED_FROM_EMAIL = "cancelled by the patient from the email link"
+# The purposes of the appointment links (``links.PURPOSES``): a token signed for one never reads as the other.
+CONFIRM = "confirm"
+CANCEL = "cancel"
+
+
+def link_key(appointment: Appointment) -> str:
+    """What an appointment link's token carries: the session's reference and its patient."""
+    return f"{appointment.reference}:{appointment.patient_id}"
+
+
+def confirm_url(appointment: Appointment) -> str:
+    """The absolute "I will come" link of the attendance request email."""
+    return links.action_url(CONFIRM, link_key(appointment))
+
+
+def cancel_url(appointment: Appointment) -> str:
+    """The absolute "cancel" link of the patient's emails about a session."""
+    return links.action_url(CANCEL, link_key(appointment))
 
 
 def _now(now: datetime | None) -> datetime:
@@ -87,12 +104,16 @@ def cancellation_preview(*, appointment: Appointment, now: datetime | None = Non
     )
 
 
-def cancel_from_link(*, appointment: Appointment, now: datetime | None = None) -> CancelledBooking:
+def cancel_from_link(*, appointment: Appointment, now: datetime | None = None):
     """Cancel ``appointment`` for its patient (the link's owner), under the same rules as the portal.
 
     The actor is the patient's user: scheduling checks the session is theirs and still cancellable; billing refunds
     or keeps the money as the policy says. Raises ``BookingError`` / ``PaymentError`` with a message for the page.
+    Returns billing's ``CancelledBooking``. (Billing is imported here, not at the top: the renderer imports this
+    module for ``link_key``, and billing's import chain is long.)
     """
+    from booking.billing import services as billing
+
     return billing.cancel_booking(
         appointment=appointment, actor=appointment.patient.user, reason=CANCELLED_FROM_EMAIL, now=_now(now)
     )

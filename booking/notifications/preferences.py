@@ -20,6 +20,8 @@ from django.core import signing
 from django.db import transaction
 from django.urls import reverse
 
+from .events import rule
+from .models import Notification
 from .web_models import NotificationPreference
 
 UNSUBSCRIBE_SALT = "booking.notifications.unsubscribe"
@@ -27,16 +29,13 @@ Via = NotificationPreference.Via
 
 
 def _is_essential(event: str) -> bool:
-    from .events import is_essential
-
-    return is_essential(event)
+    return rule(event).essential
 
 
 def _user_of(notification_or_user):
-    """The user a notification goes to, or the user itself."""
-    recipient = getattr(notification_or_user, "recipient", None)
-    if recipient is not None or hasattr(notification_or_user, "recipient_id"):
-        return recipient
+    """The user a notification goes to (None for a bare address), or the user itself."""
+    if isinstance(notification_or_user, Notification):
+        return notification_or_user.user
     return notification_or_user
 
 
@@ -45,7 +44,12 @@ def wants(notification_or_user, event: str | None = None) -> bool:
 
     Essential events: always True. Non-essential ones: False once the person turned them off. A notification with
     no user (an address only, e.g. the clinic's staff inbox) gets everything. One query at most (the preference
-    row), none for an essential event or a preference already loaded with ``select_related``.
+    row), none for an essential event or a preference already loaded
+    (``select_related("user__notification_preference")``).
+
+    Where it is asked: the dispatcher, before rendering a claimed row (``dispatch.send_claimed``): a row it refuses
+    is recorded ``skipped`` with the reason "the patient unsubscribed from these emails", never sent. Asking at
+    sending time (not only when planning) honours an unsubscribe made after the row was planned.
     """
     if event is None:
         event = notification_or_user.event

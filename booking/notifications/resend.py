@@ -5,7 +5,7 @@ Two cases, so the log keeps the truth about every attempt:
 - a ``failed`` message (never accepted by the provider) is re-queued as it is: the same row goes back to
   ``scheduled`` with its attempts and error cleared, and the dispatcher's next run sends it (the row's planned time
   is kept, so the dispatcher's "still useful?" rule still applies: a "1 hour before" after the session started ends
-  ``skipped``, not sent);
+  ``skipped``, not sent; ``next_attempt_at`` becomes now, so the next run takes it);
 - a message the provider took (``sent``, ``delivered``, ``bounced``, ``complained``) gets a NEW row, due now, to the
   recipient's current address (staff may have corrected a bounced one), and the old row stays as it was.
 
@@ -23,9 +23,8 @@ from django.utils.translation import gettext_lazy as _
 
 from booking.errors import DomainError
 
-from .models import Notification
+from .models import Notification, State
 
-State = Notification.State
 RESEND_PERMISSION = "notifications.change_notification"
 REQUEUED = (State.FAILED,)
 COPIED = (State.SENT, State.DELIVERED, State.BOUNCED, State.COMPLAINED)
@@ -45,24 +44,30 @@ def resend_notification(*, notification: Notification, actor, now: datetime | No
         raise ResendError("not_allowed")
     now = now if now is not None else timezone.now()
     with transaction.atomic():
-        notification = Notification.objects.select_for_update().select_related("recipient").get(pk=notification.pk)
+        notification = Notification.objects.select_for_update().get(pk=notification.pk)
         if notification.state in REQUEUED:
             notification.state = State.SCHEDULED
             notification.attempts = 0
             notification.error = ""
-            notification.save(update_fields=["state", "attempts", "error", "updated_at"])
+            notification.next_attempt_at = now
+            notification.save(update_fields=["state", "attempts", "error", "next_attempt_at", "updated_at"])
             return notification
         if notification.state not in COPIED:
             raise ResendError("not_resendable")
-        recipient = notification.recipient
+        user = notification.user
         return Notification.objects.create(
             event=notification.event,
-            channel=notification.channel,
-            content_type_id=notification.content_type_id,
-            object_id=notification.object_id,
-            recipient=recipient,
-            to_email=recipient.email if recipient is not None else notification.to_email,
+            audience=notification.audience,
+            object_key=notification.object_key,
+            appointment_id=notification.appointment_id,
+            invoice_id=notification.invoice_id,
+            pack_purchase_id=notification.pack_purchase_id,
+            user=user,
+            email=user.email if user is not None and user.email else notification.email,
             language=notification.language,
-            scheduled_at=now,
+            channel=notification.channel,
+            scheduled_for=now,
+            next_attempt_at=now,
+            data=notification.data,
             state=State.SCHEDULED,
         )

@@ -40,16 +40,21 @@ EXPIRED_LINK_STATUS = 410
 
 
 def _appointment_for(token: str, purpose: str):
-    """``(appointment, problem)``: the appointment the token names for ``purpose``, or why it cannot be used."""
+    """``(appointment, problem)``: the appointment the token names for ``purpose``, or why it cannot be used.
+
+    The token's key is ``attendance.link_key``: the appointment's reference and its patient, so a link answers
+    only for that session of that patient.
+    """
     try:
-        claim = links.read_token(token, purpose=purpose)
-    except links.ExpiredToken:
-        return None, "expired"
-    except links.InvalidToken:
+        key = links.read_token(purpose, token)
+    except links.BadToken as error:
+        return None, "expired" if error.expired else "invalid"
+    reference, _sep, patient_id = str(key).partition(":")
+    if not reference or not patient_id.isdigit():
         return None, "invalid"
     appointment = (
         Appointment.objects.select_related("service", "professional", "location", "patient__user", "room")
-        .filter(pk=claim.appointment_id, patient_id=claim.patient_id)
+        .filter(reference=reference, patient_id=int(patient_id))
         .first()
     )
     if appointment is None:
@@ -92,7 +97,7 @@ def _closed_context(appointment: Appointment) -> dict:
 @require_http_methods(["GET", "POST"])
 def confirm_attendance(request, token: str):
     """ "I will come": the confirmation request email's first button."""
-    appointment, problem = _appointment_for(token, links.CONFIRM_ATTENDANCE)
+    appointment, problem = _appointment_for(token, attendance.CONFIRM)
     if problem:
         return _link_problem(request, problem)
     _in_patient_language(appointment)
@@ -118,7 +123,7 @@ def confirm_attendance(request, token: str):
 @require_http_methods(["GET", "POST"])
 def cancel_appointment(request, token: str):
     """Cancel from the email: the policy's outcome (late, no refund, the pack session) is shown before the button."""
-    appointment, problem = _appointment_for(token, links.CANCEL)
+    appointment, problem = _appointment_for(token, attendance.CANCEL)
     if problem:
         return _link_problem(request, problem)
     _in_patient_language(appointment)

@@ -1,11 +1,25 @@
-"""The notification log ("Emails"), the rules by session number, and the dashboard's failures panel."""
+"""The notifications admin: the email templates (a snippet with revisions and drafts: only the live version is
+sent), the rules by session number, the email log ("Emails") and the dashboard's failures panel."""
 
+from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.snippets.models import register_snippet
+from wagtail.snippets.views.snippets import SnippetViewSet
 
-from .admin_viewsets import SessionNumberRuleViewSet
 from .admin_views import VIEW_PERMISSION, NotificationLogViewSet, RecentFailuresPanel
+from .admin_viewsets import SessionNumberRuleViewSet
+from .models import NotificationTemplate
 
+
+class NotificationTemplateViewSet(SnippetViewSet):
+    model = NotificationTemplate
+    icon = "mail"
+    menu_label = _("Email templates")
+    list_display = ["event", "audience", "language", "live"]
+    list_filter = ["event", "audience", "language"]
+
+
+register_snippet(NotificationTemplateViewSet)
 register_snippet(SessionNumberRuleViewSet)
 
 

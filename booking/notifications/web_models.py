@@ -76,10 +76,10 @@ class SessionNumberRule(models.Model):
     """ "After the Nth session of a patient with a service, send this email": editors configure it in the admin.
 
     When a session is marked completed and it is the patient's Nth completed session with the rule's service (any
-    service when empty, counting all their completed sessions), the patient gets the rule's email
-    (``rules.rules_matching``, ``rules.plan_session_number_emails``). The email's words are the
-    ``session_number`` templates' (one per language), with this rule's subject and message as the placeholders
-    ``rule_subject`` and ``rule_message``.
+    service when empty, counting all their completed sessions), the patient gets the ``session_number`` email
+    (``rules.rules_matching``, ``rules.plan_session_number_emails``). Its template is the event's (one per
+    language, editable like every other); this rule's own paragraph, in the patient's language, goes into it as
+    ``rule_message`` (kept on the notification's ``data`` when it is planned).
     """
 
     name = models.CharField(
@@ -98,6 +98,15 @@ class SessionNumberRule(models.Model):
         _("after session number"),
         validators=[MinValueValidator(1), MaxValueValidator(500)],
         help_text=_("1 sends it after the patient's first completed session, 5 after the fifth."),
+    )
+    message_es = models.TextField(
+        _("message (Spanish)"),
+        help_text=_("The paragraph this rule adds to the email, for patients who read Spanish. Plain text."),
+    )
+    message_en = models.TextField(
+        _("message (English)"),
+        blank=True,
+        help_text=_("The same for patients who read English; empty uses the Spanish one."),
     )
     active = models.BooleanField(_("active"), default=True)
 
@@ -119,3 +128,9 @@ class SessionNumberRule(models.Model):
 
     def __str__(self):
         return self.name
+
+    def message_for(self, language: str) -> str:
+        """The rule's paragraph in ``language`` (a site language code such as "es-cl" or "en")."""
+        if language.startswith("en") and self.message_en.strip():
+            return self.message_en
+        return self.message_es

@@ -24,11 +24,10 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from . import preferences
-from .models import Notification
+from .events import Audience, Event
+from .models import Notification, State, object_key
 
 logger = logging.getLogger(__name__)
-
-State = Notification.State
 
 # How far along a message is; an event moves a notification only to a higher rank.
 STATE_RANK = {
@@ -89,7 +88,7 @@ def apply_tracking_state(*, message_id: str, recipient: str, state: str, detail:
     with transaction.atomic():
         rows = list(Notification.objects.select_for_update().filter(provider_message_id=message_id).order_by("pk"))
         if len(rows) > 1 and recipient:
-            rows = [row for row in rows if row.to_email.lower() == recipient.lower()] or rows
+            rows = [row for row in rows if row.email.lower() == recipient.lower()] or rows
         for notification in rows:
             if STATE_RANK.get(state, 0) <= STATE_RANK.get(notification.state, 99):
                 continue
@@ -100,31 +99,33 @@ def apply_tracking_state(*, message_id: str, recipient: str, state: str, detail:
                 fields.append("error")
             notification.save(update_fields=fields)
             changed.append(notification.pk)
-            if state in UNDELIVERED:
-                _alert_staff(notification, at=at or timezone.now())
+            if state in UNDELIVERED and notification.audience != Audience.STAFF:
+                _alert_staff(notification, at=at or timezone.now(), detail=detail)
     if not changed:
         logger.info("tracking event %s for %s changed nothing", state, message_id)
     return changed
 
 
-def _alert_staff(notification: Notification, *, at) -> None:
-    from .services import plan_undeliverable_alert
+def _alert_staff(notification: Notification, *, at, detail: str) -> None:
+    """ "A message could not be delivered", to the clinic's staff, once per notification (the planner's key)."""
+    from .services import plan_staff_alert
 
-    plan_undeliverable_alert(notification=notification, now=at)
+    plan_staff_alert(
+        Event.STAFF_UNDELIVERABLE,
+        about=object_key(notification),
+        at=at,
+        data={"detail": f"{notification.get_event_display()} → {notification.email}: {detail}"[:2000]},
+    )
 
 
 def _turn_off_non_essential(event) -> None:
     """Mailgun says the person unsubscribed or marked a message as spam: stop the optional emails too."""
     if not event.message_id:
         return
-    user = (
-        Notification.objects.filter(provider_message_id=event.message_id, recipient__isnull=False)
-        .select_related("recipient")
-        .values_list("recipient", flat=True)
+    notification = (
+        Notification.objects.filter(provider_message_id=event.message_id, user__isnull=False)
+        .select_related("user")
         .first()
     )
-    if user is None:
-        return
-    from django.contrib.auth import get_user_model
-
-    preferences.set_non_essential_email(user=get_user_model()(pk=user), enabled=False, via=preferences.Via.PROVIDER)
+    if notification is not None:
+        preferences.set_non_essential_email(user=notification.user, enabled=False, via=preferences.Via.PROVIDER)

@@ -187,6 +187,7 @@ class ServiceViewSet(CatalogViewSet):
                         FieldPanel("max_reschedules"),
                     ]
                 ),
+                FieldPanel("control_reminder_days"),
             ],
             heading=_("Booking rules"),
         ),

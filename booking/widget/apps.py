@@ -7,6 +7,4 @@ class WidgetConfig(AppConfig):
     label = "widget"
     verbose_name = _("Booking box")
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self):
-        from . import signals  # noqa: F401  (connects the confirmation email)
+    # The booking confirmation email of every source, box included, is booking.notifications'.

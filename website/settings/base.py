@@ -27,8 +27,8 @@ INSTALLED_APPS = [
     "booking.scheduling",
     "booking.billing",
     "booking.packs",
-    "booking.notifications",
     "booking.widget",
+    "booking.notifications",
     "blog",
     "resources",
     # Wagtail

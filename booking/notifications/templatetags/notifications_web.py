@@ -19,8 +19,6 @@ def email_preferences_form(context):
 @register.inclusion_tag("notifications/admin/appointment_notifications.html", takes_context=True)
 def appointment_notifications(context, appointment):
     """The emails planned and sent about ``appointment``, for its admin page (one query; none without permission)."""
-    from django.contrib.contenttypes.models import ContentType
-
     from ..admin_views import VIEW_PERMISSION, log_queryset, notification_rows
     from ..resend import RESEND_PERMISSION
     from ..web_models import AttendanceConfirmation
@@ -28,11 +26,8 @@ def appointment_notifications(context, appointment):
     request = context["request"]
     if not request.user.has_perm(VIEW_PERMISSION):
         return {"allowed": False}
-    content_type = ContentType.objects.get_for_model(appointment)
-    notifications = log_queryset().filter(content_type=content_type, object_id=appointment.pk)
-    rows = notification_rows(
-        notifications.order_by("scheduled_at", "pk"), can_resend=request.user.has_perm(RESEND_PERMISSION)
-    )
+    notifications = log_queryset().filter(appointment=appointment).order_by("scheduled_for", "pk")
+    rows = notification_rows(notifications, can_resend=request.user.has_perm(RESEND_PERMISSION))
     confirmation = AttendanceConfirmation.objects.filter(appointment=appointment).first()
     return {
         "allowed": True,

@@ -131,6 +131,17 @@ class Service(index.Indexed, models.Model):
             "return it."
         ),
     )
+    # The nutrition control reminder: a session of this service with no later one booked gets an email this many
+    # days after it (booking.notifications). Empty: no reminder (most services).
+    control_reminder_days = models.PositiveIntegerField(
+        _("control reminder after (days)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Email the patient this many days after a session of this service when no next session is booked. "
+            "Leave empty for no reminder."
+        ),
+    )
     active = models.BooleanField(_("active"), default=True, help_text=_("Inactive services cannot be booked."))
     sort_order = models.PositiveIntegerField(_("order"), default=0)
 

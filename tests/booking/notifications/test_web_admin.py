@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 
-from booking.notifications.models import Notification
+from booking.notifications.models import Notification, State
 from booking.notifications.resend import ResendError, resend_notification
 from booking.notifications.web_models import AttendanceConfirmation, SessionNumberRule
 from tests.factories.scheduling import AppointmentFactory, ServiceFactory, StaffUserFactory
@@ -21,7 +21,6 @@ pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 11, 29, 13, 0, tzinfo=UTC)
 LOG_URL = "/admin/notifications/log/"
-State = Notification.State
 
 
 @pytest.fixture(autouse=True)
@@ -81,10 +80,10 @@ def test_an_anonymous_visitor_is_sent_to_the_admin_login(client):
 
 def test_the_log_lists_and_filters_by_state_event_recipient_and_date(viewer):
     appointment = AppointmentFactory()
-    make_notification(event=ESSENTIAL_EVENT, state=State.SENT, obj=appointment, to_email="ana@example.com")
-    make_notification(event=NON_ESSENTIAL_EVENT, state=State.BOUNCED, to_email="bruno@example.com", error="550 gone")
+    make_notification(event=ESSENTIAL_EVENT, state=State.SENT, appointment=appointment, email="ana@example.com")
+    make_notification(event=NON_ESSENTIAL_EVENT, state=State.BOUNCED, email="bruno@example.com", error="550 gone")
     make_notification(
-        event=ESSENTIAL_EVENT, state=State.SCHEDULED, to_email="carla@example.com", scheduled_at=NOW + timedelta(days=3)
+        event=ESSENTIAL_EVENT, state=State.SCHEDULED, email="carla@example.com", scheduled_for=NOW + timedelta(days=3)
     )
     page = viewer.get(LOG_URL).content.decode()
     assert all(email in page for email in ("ana@example.com", "bruno@example.com", "carla@example.com"))
@@ -113,7 +112,7 @@ def test_bad_filters_are_shown_as_errors_not_a_500(viewer):
 def test_the_log_runs_a_fixed_number_of_queries(resender, rows, django_assert_max_num_queries):
     client, _user = resender
     for number in range(rows):
-        make_notification(state=State.FAILED if number % 2 else State.SENT, obj=AppointmentFactory())
+        make_notification(state=State.FAILED if number % 2 else State.SENT, appointment=AppointmentFactory())
     client.get(LOG_URL)  # warm the session, the content types and Wagtail's caches
     with django_assert_max_num_queries(13):  # the same for 3 and for 30 rows
         response = client.get(LOG_URL)
@@ -136,14 +135,14 @@ def test_resending_a_failed_message_queues_the_same_row_again(resender):
 
 def test_resending_a_bounced_message_writes_a_new_row_to_the_current_address(resender):
     client, _user = resender
-    bounced = make_notification(state=State.BOUNCED, to_email="old@example.com")
-    bounced.recipient.email = "new@example.com"
-    bounced.recipient.save()
+    bounced = make_notification(state=State.BOUNCED, email="old@example.com")
+    bounced.user.email = "new@example.com"
+    bounced.user.save()
     client.post(reverse("notification_log:resend", args=[bounced.pk]))
     bounced.refresh_from_db()
     assert bounced.state == State.BOUNCED
     copy = Notification.objects.exclude(pk=bounced.pk).get()
-    assert (copy.event, copy.state, copy.to_email, copy.scheduled_at) == (
+    assert (copy.event, copy.state, copy.email, copy.scheduled_for) == (
         bounced.event,
         State.SCHEDULED,
         "new@example.com",
@@ -187,8 +186,8 @@ def test_the_resend_service_checks_the_permission_itself():
 
 def test_the_appointment_page_lists_its_emails_and_the_attendance_confirmation(superuser_client):
     appointment = AppointmentFactory()
-    make_notification(event=ESSENTIAL_EVENT, state=State.DELIVERED, obj=appointment, to_email="mine@example.com")
-    make_notification(event=ESSENTIAL_EVENT, state=State.DELIVERED, to_email="someone-else@example.com")
+    make_notification(event=ESSENTIAL_EVENT, state=State.DELIVERED, appointment=appointment, email="mine@example.com")
+    make_notification(event=ESSENTIAL_EVENT, state=State.DELIVERED, email="someone-else@example.com")
     AttendanceConfirmation.objects.create(appointment=appointment, confirmed_at=NOW)
     page = superuser_client.get(reverse("clinic_appointments:detail", args=[appointment.reference])).content.decode()
     assert 'id="appointment-notification-list"' in page
@@ -199,7 +198,7 @@ def test_the_appointment_page_lists_its_emails_and_the_attendance_confirmation(s
 def test_the_appointment_page_hides_the_emails_from_staff_who_may_not_see_them():
     client, _user = staff_client("scheduling.view_appointment", email="reception@clinic.example")
     appointment = AppointmentFactory()
-    make_notification(state=State.DELIVERED, obj=appointment, to_email="mine@example.com")
+    make_notification(state=State.DELIVERED, appointment=appointment, email="mine@example.com")
     page = client.get(reverse("clinic_appointments:detail", args=[appointment.reference]))
     assert page.status_code == 200
     assert "mine@example.com" not in page.content.decode()
@@ -210,10 +209,10 @@ def test_the_appointment_page_hides_the_emails_from_staff_who_may_not_see_them()
 
 def test_the_dashboard_shows_the_last_24_hours_failures_to_who_may_see_them(viewer):
     with time_machine.travel(NOW - timedelta(hours=30), tick=False):
-        make_notification(state=State.BOUNCED, to_email="yesterday@example.com")
+        make_notification(state=State.BOUNCED, email="yesterday@example.com")
     with time_machine.travel(NOW - timedelta(hours=2), tick=False):
-        make_notification(state=State.BOUNCED, to_email="today@example.com")
-        make_notification(state=State.DELIVERED, to_email="fine@example.com")
+        make_notification(state=State.BOUNCED, email="today@example.com")
+        make_notification(state=State.DELIVERED, email="fine@example.com")
     page = viewer.get("/admin/").content.decode()
     assert 'id="notification-failures-panel"' in page
     assert "today@example.com" in page
@@ -232,7 +231,7 @@ def test_editors_with_the_permission_add_a_rule_and_a_duplicate_is_refused():
     )
     service = ServiceFactory()
     url = reverse("wagtailsnippets_notifications_sessionnumberrule:add")
-    data = {"name": "Welcome", "service": service.pk, "session_number": 1, "active": "on"}
+    data = {"name": "Welcome", "service": service.pk, "session_number": 1, "message_es": "Gracias", "active": "on"}
     assert client.post(url, data).status_code == 302
     again = client.post(url, data)
     assert again.status_code == 200

@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import reverse
 
 from booking.billing.models import InvoiceStatus
-from booking.notifications import links
+from booking.notifications import attendance, links
 from booking.notifications.web_models import AttendanceConfirmation
 from booking.scheduling.models import AppointmentStatus
 from tests.factories.billing import InvoiceFactory
@@ -53,14 +53,16 @@ def appointment():
     return appointment
 
 
-def confirm_url(appointment, **kwargs):
-    return reverse(
-        "notifications:confirm_attendance", args=[links.make_token(appointment, links.CONFIRM_ATTENDANCE, **kwargs)]
-    )
+def token(appointment, purpose):
+    return links.make_token(purpose, attendance.link_key(appointment))
 
 
-def cancel_url(appointment, **kwargs):
-    return reverse("notifications:cancel", args=[links.make_token(appointment, links.CANCEL, **kwargs)])
+def confirm_url(appointment):
+    return reverse("notifications:confirm_attendance", args=[token(appointment, attendance.CONFIRM)])
+
+
+def cancel_url(appointment):
+    return reverse("notifications:cancel", args=[token(appointment, attendance.CANCEL)])
 
 
 def csrf_client():
@@ -121,15 +123,15 @@ def test_a_cancelled_session_cannot_be_confirmed(appointment):
 @pytest.mark.parametrize(
     "mangle",
     [
-        lambda token: token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
-        lambda token: "x" + token,
-        lambda token: "nonsense",
+        lambda signed: signed[:-2] + ("AA" if not signed.endswith("AA") else "BB"),
+        lambda signed: "x" + signed,
+        lambda signed: "nonsense",
     ],
     ids=["signature-changed", "payload-changed", "garbage"],
 )
 def test_a_tampered_link_gets_a_clear_page_and_does_nothing(client, appointment, mangle):
-    token = mangle(links.make_token(appointment, links.CONFIRM_ATTENDANCE))
-    url = reverse("notifications:confirm_attendance", args=[token])
+    bad = mangle(token(appointment, attendance.CONFIRM))
+    url = reverse("notifications:confirm_attendance", args=[bad])
     for response in (client.get(url), client.post(url)):
         assert response.status_code == 400
         assert "This link is not valid" in response.content.decode()
@@ -137,8 +139,8 @@ def test_a_tampered_link_gets_a_clear_page_and_does_nothing(client, appointment,
 
 
 def test_a_cancel_link_does_not_confirm_and_a_confirm_link_does_not_cancel(client, appointment):
-    cancel_token = links.make_token(appointment, links.CANCEL)
-    confirm_token = links.make_token(appointment, links.CONFIRM_ATTENDANCE)
+    cancel_token = token(appointment, attendance.CANCEL)
+    confirm_token = token(appointment, attendance.CONFIRM)
     assert client.post(reverse("notifications:confirm_attendance", args=[cancel_token])).status_code == 400
     assert client.post(reverse("notifications:cancel", args=[confirm_token])).status_code == 400
     appointment.refresh_from_db()

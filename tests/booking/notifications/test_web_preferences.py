@@ -51,8 +51,8 @@ def test_essential_emails_always_go_and_the_others_until_the_patient_says_no(dja
 def test_wants_reads_a_notifications_event_and_recipient():
     user = VerifiedUserFactory()
     preferences.set_non_essential_email(user=user, enabled=False, via=NotificationPreference.Via.PROFILE)
-    assert not preferences.wants(make_notification(recipient=user, event=NON_ESSENTIAL_EVENT))
-    assert preferences.wants(make_notification(recipient=user, event=ESSENTIAL_EVENT))
+    assert not preferences.wants(make_notification(user=user, event=NON_ESSENTIAL_EVENT))
+    assert preferences.wants(make_notification(user=user, event=ESSENTIAL_EVENT))
 
 
 # --- headers -----------------------------------------------------------------------------------------------
@@ -66,7 +66,7 @@ def test_a_non_essential_email_carries_the_one_click_unsubscribe_headers(setting
     url = headers["List-Unsubscribe"]
     assert url.startswith("<https://clinica.example/notifications/unsubscribe/") and url.endswith("/>")
     token = url.removeprefix("<https://clinica.example/notifications/unsubscribe/").removesuffix("/>")
-    assert preferences.read_unsubscribe_token(token) == notification.recipient
+    assert preferences.read_unsubscribe_token(token) == notification.user
 
 
 def test_an_essential_email_has_no_unsubscribe_headers():

@@ -113,7 +113,7 @@ def test_the_second_23_00_keeps_its_label_from_the_box_to_the_email_calendar_and
     assert appointment.start == SECOND_23_00
 
     assert expected in client.get(response["Location"], **EN).content.decode()
-    (message,) = mail.outbox
+    (message,) = [m for m in mail.outbox if m.to == [appointment.patient.user.email]]
     assert expected in message.body
     assert expected in message.alternatives[0][0]
 

@@ -1,0 +1,305 @@
+"""Planning: which messages a fact owes, to whom, in which language and when. One function per use case.
+
+Every function only writes ``Notification`` rows (the dispatcher sends them later) and is idempotent: rows go in
+with ``bulk_create(ignore_conflicts=True)`` against the unique (event, object, recipient, scheduled time), so a
+signal delivered twice, or a planner run again after a crash, inserts nothing new. Messages "sent at once" are
+scheduled at the time of the fact (the audit event's ``at``), not at the planner's clock, for the same reason.
+
+Timing (see ``events.RULES``): offsets before a session are absolute (the 24 h reminder is exactly 24 hours
+before, so across a clock change it reads one hour off on the wall clock); the nutrition control reminder is N
+calendar days after the session at the same local time (wall-clock arithmetic in the place's zone). Only times
+still ahead are planned: a session booked 3 hours ahead gets no "day before" reminder.
+
+Connecting another app's facts is one call each; the appointment ones are wired in ``signals``. The pack ones
+(``plan_pack_purchased`` / ``plan_pack_cancelled`` / ``plan_pack_expiring``) wait for the packs signals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import getaddresses
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from booking.scheduling.models import Appointment, AppointmentEvent, AppointmentModality, AppointmentStatus
+from portal.accounts.adapters import clinic_settings, supported_language
+
+from .events import AFTER_SESSION_EVENTS, BEFORE_SESSION_EVENTS, Anchor, Event, rule
+from .models import Notification, State, object_key
+
+SESSION_EVENTS = (*BEFORE_SESSION_EVENTS, *AFTER_SESSION_EVENTS)
+# The immediate messages of an appointment change, per audience.
+CONFIRMED_EVENTS = (Event.APPOINTMENT_CONFIRMED, Event.PRO_APPOINTMENT_CONFIRMED)
+CANCELLED_EVENTS = (Event.APPOINTMENT_CANCELLED, Event.PRO_APPOINTMENT_CANCELLED)
+RESCHEDULED_EVENTS = (Event.APPOINTMENT_RESCHEDULED, Event.PRO_APPOINTMENT_RESCHEDULED)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who a message goes to: the account when there is one (its language), else a bare address (staff)."""
+
+    email: str
+    language: str
+    user: object | None = None
+
+
+def user_recipient(user) -> Recipient | None:
+    """The user's address in the language they chose (es-CL when none or an unsupported one is stored)."""
+    if user is None or not user.email:
+        return None
+    language = supported_language(user.preferred_language) or settings.LANGUAGE_CODE
+    return Recipient(email=user.email, language=language, user=user)
+
+
+def staff_recipients() -> list[Recipient]:
+    """The clinic's own address (site settings), else the ``ADMINS``; in the clinic's default language."""
+    address = clinic_settings().email
+    emails = [address] if address else [email for _name, email in getaddresses([a for _n, a in settings.ADMINS])]
+    return [Recipient(email=email, language=settings.LANGUAGE_CODE) for email in emails if email]
+
+
+def _row(
+    event: str, *, about, recipient: Recipient, at: datetime, data: dict | None = None, **objects
+) -> Notification:
+    return Notification(
+        event=event,
+        audience=rule(event).audience,
+        object_key=about if isinstance(about, str) else object_key(about),
+        user=recipient.user,
+        email=recipient.email,
+        language=recipient.language,
+        scheduled_for=at,
+        next_attempt_at=at,
+        data=data or {},
+        **objects,
+    )
+
+
+def _insert(rows: Iterable[Notification]) -> None:
+    Notification.objects.bulk_create(list(rows), ignore_conflicts=True)
+
+
+# --- appointments -------------------------------------------------------------------------
+
+
+def session_plan(appointment: Appointment) -> dict[str, datetime]:
+    """The patient's timed messages of one session and when each is due, whether or not that time has passed."""
+    in_person = appointment.modality == AppointmentModality.IN_PERSON
+    events = [Event.REMINDER_24H]
+    events += [Event.REMINDER_1H_IN_PERSON, Event.ATTENDANCE_REQUEST] if in_person else [Event.REMINDER_30M_ONLINE]
+    events.append(Event.AFTER_SESSION_IN_PERSON if in_person else Event.AFTER_SESSION_ONLINE)
+    plan = {}
+    for event in events:
+        timing = rule(event)
+        anchor = appointment.start if timing.anchor == Anchor.START else appointment.end
+        plan[event] = anchor + timing.offset
+    days = appointment.service.control_reminder_days
+    if days:
+        local_end = appointment.end.astimezone(_zone(appointment))
+        plan[Event.NUTRITION_CONTROL] = local_end + timedelta(days=days)  # wall-clock: same local time
+    return plan
+
+
+def _zone(appointment: Appointment):
+    """The place's zone, else the clinic's (online sessions): the clock the patient reads."""
+    return appointment.location.tzinfo if appointment.location_id else timezone.get_default_timezone()
+
+
+def _session_rows(appointment: Appointment, recipient: Recipient, plan: dict[str, datetime], now: datetime):
+    return [
+        _row(event, about=appointment, recipient=recipient, at=when, appointment=appointment)
+        for event, when in plan.items()
+        if when > now
+    ]
+
+
+def _revive(appointment: Appointment, recipient: Recipient, plan: dict[str, datetime], now: datetime) -> None:
+    """Back to scheduled: rows at exactly a planned future time that an earlier change cancelled or skipped (a
+    session moved away and back, or online and back to in person) — the insert above would collide with them."""
+    matches = Q()
+    for event, when in plan.items():
+        if when > now:
+            matches |= Q(event=event, scheduled_for=when)
+    if matches:
+        Notification.objects.filter(
+            matches,
+            object_key=object_key(appointment),
+            email=recipient.email,
+            state__in=[State.CANCELLED, State.SKIPPED],
+        ).update(state=State.SCHEDULED, next_attempt_at=F("scheduled_for"), error="", updated_at=now)
+
+
+def _immediate(events, appointment: Appointment, at: datetime, data: dict | None = None) -> list[Notification]:
+    recipients = (user_recipient(appointment.patient.user), user_recipient(_professional_user(appointment)))
+    return [
+        _row(event, about=appointment, recipient=recipient, at=at, data=data, appointment=appointment)
+        for event, recipient in zip(events, recipients, strict=True)
+        if recipient is not None
+    ]
+
+
+def _professional_user(appointment: Appointment):
+    return appointment.professional.user if appointment.professional.user_id else None
+
+
+def plan_appointment_confirmed(appointment: Appointment, *, at: datetime, now: datetime | None = None) -> None:
+    """The booking confirmation to the patient and the professional, and the patient's reminders and follow-ups.
+
+    Whatever confirmed it (staff, the box, the API, the portal, the payment webhook): scheduling's
+    ``appointment_changed`` is the one door. Nothing for a session no longer confirmed when this runs.
+    """
+    now = now or timezone.now()
+    if appointment.status != AppointmentStatus.CONFIRMED:
+        return
+    rows = _immediate(CONFIRMED_EVENTS, appointment, at)
+    patient = user_recipient(appointment.patient.user)
+    with transaction.atomic():
+        if patient is not None:
+            plan = session_plan(appointment)
+            rows += _session_rows(appointment, patient, plan, now)
+            _revive(appointment, patient, plan, now)
+        _insert(rows)
+
+
+def plan_appointment_rescheduled(
+    appointment: Appointment, *, at: datetime, previous_start: str = "", now: datetime | None = None
+) -> None:
+    """Tell both sides the new time; move the patient's pending reminders to it.
+
+    A pending row whose new time has already passed is ``skipped`` (a "day before" for a session moved to this
+    afternoon); one that no longer applies (the session went online: no "1 hour before, in person") is
+    ``cancelled``; times the old plan lacked and the new one has ahead are planned.
+    """
+    now = now or timezone.now()
+    if appointment.status != AppointmentStatus.CONFIRMED:
+        return
+    patient = user_recipient(appointment.patient.user)
+    rows = _immediate(RESCHEDULED_EVENTS, appointment, at, data={"previous_start": previous_start})
+    with transaction.atomic():
+        if patient is not None:
+            plan = session_plan(appointment)
+            pending = list(
+                Notification.objects.select_for_update().filter(
+                    object_key=object_key(appointment), event__in=SESSION_EVENTS, state=State.SCHEDULED
+                )
+            )
+            for row in pending:
+                when = plan.get(row.event)
+                if when is None:
+                    row.state, row.error = State.CANCELLED, "no longer applies after the reschedule"
+                else:
+                    row.scheduled_for = row.next_attempt_at = when
+                    if when <= now:
+                        row.state, row.error = State.SKIPPED, "its time had passed when the session was moved"
+                row.updated_at = now
+            Notification.objects.bulk_update(
+                pending, ["state", "error", "scheduled_for", "next_attempt_at", "updated_at"]
+            )
+            rows += _session_rows(appointment, patient, plan, now)
+            _revive(appointment, patient, plan, now)
+        _insert(rows)
+
+
+def plan_appointment_cancelled(appointment: Appointment, *, at: datetime, was_confirmed: bool) -> None:
+    """Cancel everything still pending about the session (its confirmation too) and, if it had been confirmed,
+    tell both sides. A payment hold that lapsed was never announced, so it is not "cancelled" either."""
+    with transaction.atomic():
+        Notification.objects.filter(object_key=object_key(appointment), state=State.SCHEDULED).exclude(
+            event__in=CANCELLED_EVENTS
+        ).update(state=State.CANCELLED, error="the session was cancelled", updated_at=timezone.now())
+        if was_confirmed:
+            _insert(_immediate(CANCELLED_EVENTS, appointment, at))
+
+
+def plan_appointment_no_show(appointment: Appointment) -> None:
+    """A session that did not take place gets no after-session messages."""
+    Notification.objects.filter(
+        object_key=object_key(appointment), event__in=AFTER_SESSION_EVENTS, state=State.SCHEDULED
+    ).update(state=State.CANCELLED, error="the session did not take place", updated_at=timezone.now())
+
+
+def plan_for_appointment_change(appointment_id: int, action: str, *, now: datetime | None = None) -> bool:
+    """Route one ``appointment_changed`` (after its commit) to the use case above; True if messages may be due now.
+
+    The appointment is read again with what the messages name (one query), and the fact's time is the latest
+    audit event of that action, so a repeated signal plans the very same rows.
+    """
+    Action = AppointmentEvent.Action
+    if action not in (
+        Action.CONFIRMED,
+        Action.RESCHEDULED,
+        Action.CANCELLED,
+        Action.NO_SHOW_PATIENT,
+        Action.NO_SHOW_PROFESSIONAL,
+    ):
+        return False
+    appointment = (
+        Appointment.objects.select_related("service", "location", "professional__user", "patient__user")
+        .filter(pk=appointment_id)
+        .first()
+    )
+    if appointment is None:
+        return False
+    if action in (Action.NO_SHOW_PATIENT, Action.NO_SHOW_PROFESSIONAL):
+        plan_appointment_no_show(appointment)
+        return False
+    fact = appointment.events.filter(action=action).order_by("-at", "-pk").first()
+    at = fact.at if fact else (now or timezone.now())
+    before = fact.before if fact else {}
+    if action == Action.CONFIRMED:
+        plan_appointment_confirmed(appointment, at=at, now=now)
+    elif action == Action.RESCHEDULED:
+        plan_appointment_rescheduled(appointment, at=at, previous_start=before.get("start", ""), now=now)
+    else:
+        plan_appointment_cancelled(
+            appointment, at=at, was_confirmed=before.get("status") == AppointmentStatus.CONFIRMED
+        )
+    return True
+
+
+# --- packs (connect to the packs signals when they land) ----------------------------------
+
+
+def _pack_rows(purchase, events, *, at: datetime) -> list[Notification]:
+    """The patient's message, and each allowed professional's for their patient (``events`` = patient, pro)."""
+    patient_event, pro_event = events
+    rows = []
+    patient = user_recipient(purchase.patient.user)
+    if patient is not None:
+        rows.append(_row(patient_event, about=purchase, recipient=patient, at=at, pack_purchase=purchase))
+    if pro_event is not None:
+        from booking.scheduling.models import Professional
+
+        professionals = Professional.objects.filter(pk__in=purchase.allowed_professional_ids).select_related("user")
+        for professional in professionals:
+            recipient = user_recipient(professional.user)
+            if recipient is not None:
+                rows.append(_row(pro_event, about=purchase, recipient=recipient, at=at, pack_purchase=purchase))
+    return rows
+
+
+def plan_pack_purchased(purchase, *, at: datetime) -> None:
+    """To the patient, and to the professionals the pack may be used with."""
+    _insert(_pack_rows(purchase, (Event.PACK_PURCHASED, Event.PRO_PACK_PURCHASED), at=at))
+
+
+def plan_pack_cancelled(purchase, *, at: datetime) -> None:
+    _insert(_pack_rows(purchase, (Event.PACK_CANCELLED, Event.PRO_PACK_CANCELLED), at=at))
+
+
+def plan_pack_expiring(purchase, *, at: datetime) -> None:
+    """To the patient only; ``at`` is when packs decided to warn (its daily job), one message per warning day."""
+    _insert(_pack_rows(purchase, (Event.PACK_EXPIRING, None), at=at))
+
+
+# --- staff --------------------------------------------------------------------------------
+
+
+def plan_staff_alert(event: str, *, about: str, at: datetime, data: dict | None = None) -> None:
+    """One alert per staff address about ``about`` (an object key) at ``at``: the same failure alerts once."""
+    _insert(_row(event, about=about, recipient=recipient, at=at, data=data) for recipient in staff_recipients())

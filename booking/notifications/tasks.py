@@ -1,0 +1,24 @@
+"""The one job that sends every notification: every minute, whatever is due (see ``dispatch``).
+
+Nothing is queued per message: the rows are the queue, so a worker killed mid-run loses nothing (its claimed
+rows come back after the lease) and two workers never send one row twice.
+"""
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from .dispatch import dispatch_due
+
+
+@db_periodic_task(crontab(minute="*"))
+def dispatch_due_notifications() -> dict[str, int]:
+    return dispatch_due()
+
+
+@db_task()
+def dispatch_soon() -> dict[str, int]:
+    """Right after a change planned messages due now (a confirmation): the patient need not wait for the minute.
+
+    Only a shortcut: if it is lost (a killed consumer), the periodic run sends the same rows, and claiming keeps
+    the two from sending one row twice."""
+    return dispatch_due(budget_seconds=10)
