@@ -28,7 +28,7 @@ PAID_AT = datetime(2027, 3, 1, 15, 0, tzinfo=UTC)
 @pytest.fixture
 def purchase():
     patient = PatientFactory(user__preferred_language="en")
-    return purchase_of(package_with({ServiceFactory(): 4}), patient=patient, status="active")
+    return purchase_of(package_with({ServiceFactory(): 4}), patient=patient, status="active", purchased_at=PAID_AT)
 
 
 def rows(event):
@@ -84,3 +84,30 @@ def test_a_payment_rolled_back_leaves_no_receipt():
         raise Refused
 
     assert rows(Event.PAYMENT_RECEIVED) == []
+
+
+def test_the_pack_and_receipt_emails_go_out_discreetly_in_the_patients_language(purchase):
+    from django.core import mail
+
+    from booking.notifications.dispatch import dispatch_due
+
+    pack_purchased.send(sender=PackagePurchase, purchase=purchase, actor=None)
+    invoice = InvoiceFactory(patient=purchase.patient, paid_at=PAID_AT)
+    with transaction.atomic():
+        invoice_paid.send(sender=Invoice, invoice=invoice, now=PAID_AT)
+    mail.outbox.clear()
+
+    dispatch_due(now=datetime(2027, 3, 1, 15, 1, tzinfo=UTC))
+
+    to_patient = [m for m in mail.outbox if m.to == [purchase.patient.user.email]]
+    assert len(to_patient) == 2, list(Notification.objects.values_list("event", "state", "error", "scheduled_for"))
+    service_name = purchase.package.items.first().service.name
+    for message in to_patient:
+        assert service_name not in message.subject
+        assert service_name not in message.body.splitlines()[0]
+    states = set(
+        Notification.objects.filter(event__in=[Event.PACK_PURCHASED, Event.PAYMENT_RECEIVED]).values_list(
+            "state", flat=True
+        )
+    )
+    assert states == {"sent"}
