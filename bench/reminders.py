@@ -268,10 +268,10 @@ def still_to_send() -> int:
 # ``manage.py run_huey`` with one worker, the dispatcher's lease shortened (``--lease``): a row the killed worker had
 # claimed comes back after that, not after the production 10 minutes, so the killed run ends in bench time.
 CONSUMER = """
-import os, sys, datetime, django
+import django
 django.setup()
-from booking.notifications import dispatch
-dispatch.LEASE = datetime.timedelta(seconds={lease})
+from django.conf import settings
+settings.OUTBOX_CLAIM_LEASE_SECONDS = {lease}
 from django.core.management import execute_from_command_line
 execute_from_command_line(["manage.py", "run_huey", "--workers", "1"])
 """

@@ -25,8 +25,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
+from booking.notifications import services as notifications
+from booking.notifications.models import Notification, State
 from booking.scheduling.models import Appointment, AppointmentEvent, AppointmentStatus
-from booking.widget.tasks import send_booking_confirmation_task
 from tests.factories.scheduling import AppointmentFactory
 
 pytestmark = [
@@ -39,7 +40,7 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parent.parent
 LEASE_SECONDS = 2
 SLOW_EMAIL_SECONDS = 6  # shorter than the consumer's graceful shutdown timeout, far longer than a kill takes
-SWEEP_DONE = re.compile(r"send_due_booking_confirmations_task: \S+ executed in")
+DISPATCH_DONE = re.compile(r"dispatch_due_notifications: \S+ executed in")
 
 
 def database_url() -> str:
@@ -128,14 +129,17 @@ def emails(tmp_path: Path) -> list[str]:
 
 
 def box_booking_owed_its_confirmation() -> Appointment:
-    """A session confirmed a moment ago in the booking box whose email has not gone out yet."""
+    """A session confirmed a moment ago in the booking box whose email has not gone out yet (its professional has
+    no account, so the patient's is the only message due)."""
     now = timezone.now()
     appointment = AppointmentFactory(
         source="booking_box",
         status=AppointmentStatus.CONFIRMED,
         start=(now + timedelta(days=3)).replace(minute=0, second=0, microsecond=0),
+        professional__user=None,
     )
     AppointmentEvent.objects.create(appointment=appointment, action=AppointmentEvent.Action.CONFIRMED, at=now)
+    notifications.plan_appointment_confirmed(appointment, at=now, now=now)
     return appointment
 
 
@@ -143,38 +147,38 @@ def box_booking_owed_its_confirmation() -> Appointment:
 def test_a_confirmation_email_taken_by_a_stopped_consumer_is_sent_exactly_once(
     signum, tmp_path, consumers, redis_queue
 ):
-    """SIGKILL drops the task the worker holds (as SIGINT does); SIGTERM (what systemd and containers send) lets it
-    finish.
-    Either way the patient gets one email: the lost one is re-derived by the next consumer's sweep."""
+    """SIGKILL stops the dispatcher mid-send (as SIGINT does); SIGTERM (what systemd and containers send) lets it
+    finish. Either way the patient gets one email: the row left "sending" is taken again once its lease lapses."""
     appointment = box_booking_owed_its_confirmation()
-    send_booking_confirmation_task(appointment.pk)  # what the confirming commit enqueues
-    assert redis_queue.pending_count() == 1
+    confirmation = Notification.objects.get(appointment=appointment, event="appointment_confirmed")
 
-    # The first consumer's own sweep waits an hour, so the queued task is what picks the email up.
-    first = consumers("first", OUTBOX_SWEEP_GRACE_SECONDS="3600", SLOW_EMAIL_SECONDS=str(SLOW_EMAIL_SECONDS))
+    # A consumer enqueues its periodic tasks as it starts: the dispatcher runs at once.
+    first = consumers("first", SLOW_EMAIL_SECONDS=str(SLOW_EMAIL_SECONDS))
     sending = tmp_path / "mail"
     wait_until(lambda: any(sending.glob("sending-*")), timeout=30, what="the email to be sending", consumers=[first])
     first.stop(signum)
-    assert redis_queue.pending_count() == 0  # the task is gone from the queue: only the database remembers
 
-    appointment.refresh_from_db()
+    confirmation.refresh_from_db()
     if signum == signal.SIGTERM:
-        assert appointment.confirmation_sent_at is not None, first.output()
+        assert confirmation.state == State.SENT, first.output()
     else:
-        assert appointment.confirmation_sent_at is None
+        assert confirmation.state == State.SENDING
         assert emails(tmp_path) == []
-        lapses = appointment.confirmation_claimed_at + timedelta(seconds=LEASE_SECONDS)
+        lapses = confirmation.claimed_at + timedelta(seconds=LEASE_SECONDS)
         time.sleep(max(0.0, (lapses - timezone.now()).total_seconds()))  # the dead worker's claim lapses
 
-    second = consumers("second", OUTBOX_SWEEP_GRACE_SECONDS="0")
-    # A consumer enqueues its periodic tasks as it starts: the sweep runs at once.
-    wait_until(lambda: SWEEP_DONE.search(second.output()), timeout=30, what="the sweep to run", consumers=[second])
+    second = consumers("second")
+    wait_until(
+        lambda: DISPATCH_DONE.search(second.output()), timeout=30, what="the dispatcher to run", consumers=[second]
+    )
     second.stop(signal.SIGTERM)
 
     sent = emails(tmp_path)
     assert len(sent) == 1, sent
     assert appointment.reference in sent[0]
     assert appointment.patient.user.email in sent[0]
+    confirmation.refresh_from_db()
+    assert confirmation.state == State.SENT
 
 
 def test_holds_whose_release_was_cut_short_by_a_killed_consumer_are_released_by_the_next(consumers, tmp_path):
@@ -192,7 +196,7 @@ def test_holds_whose_release_was_cut_short_by_a_killed_consumer_are_released_by_
         )
         for hour in range(3)
     ]
-    env = {"OUTBOX_SWEEP_GRACE_SECONDS": "120"}
+    env = {}
 
     with transaction.atomic():
         Appointment.objects.select_for_update().get(pk=holds[0].pk)

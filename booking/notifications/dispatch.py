@@ -10,10 +10,11 @@ Failures (the provider refused, the network) go back to ``scheduled`` with a lat
 (``BACKOFF``) and end ``failed`` with the reason after ``MAX_ATTEMPTS``; staff are alerted of a patient's or a
 professional's message that failed for good.
 
-A row stuck in ``sending`` longer than ``LEASE`` belongs to a dispatcher that died. Rows are marked ``sent``
-(with the provider's message id) in the same UPDATE right after the provider accepts them, so a stuck row without
-a message id was, in all likelihood, never accepted: it goes back to ``scheduled`` (or ``failed`` when out of
-attempts). The only duplicate window is a kill between the provider's answer and that one UPDATE.
+A row stuck in ``sending`` longer than the lease (``OUTBOX_CLAIM_LEASE_SECONDS``) belongs to a dispatcher that
+died. Rows are marked ``sent`` (with the provider's message id) in one UPDATE right after the provider accepts
+them, so a stuck row without a message id was, in all likelihood, never accepted: it goes back to ``scheduled``
+(or ``failed`` when out of attempts). The only duplicate window is a kill between the provider's answer and that
+UPDATE.
 
 Late rows: a message is skipped when it is no longer useful (``events.Rule.useful_for`` after its planned time,
 or a before-session reminder once the session started), or cancelled when its object no longer warrants it (a
@@ -27,6 +28,7 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F
@@ -43,7 +45,6 @@ from .models import Notification, State
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
-LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 # The wait after the 1st, 2nd, ... failed attempt.
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
@@ -64,9 +65,14 @@ ICS_EVENTS = {event for event in Event.values if rule(event).attach_ics}
 LIVE_STATUSES = (AppointmentStatus.CONFIRMED, AppointmentStatus.COMPLETED)
 
 
+def lease() -> timedelta:
+    """How long a claim holds (``OUTBOX_CLAIM_LEASE_SECONDS``, 10 minutes): longer than any send takes."""
+    return timedelta(seconds=settings.OUTBOX_CLAIM_LEASE_SECONDS)
+
+
 def release_stuck(*, now: datetime) -> int:
     """Rows a dead dispatcher left in ``sending``: retried, or failed when out of attempts. Returns how many."""
-    stuck = Notification.objects.filter(state=State.SENDING, claimed_at__lte=now - LEASE, provider_message_id="")
+    stuck = Notification.objects.filter(state=State.SENDING, claimed_at__lte=now - lease(), provider_message_id="")
     failed = stuck.filter(attempts__gte=MAX_ATTEMPTS).update(
         state=State.FAILED, error="the dispatcher stopped while sending", claimed_by="", updated_at=now
     )
@@ -200,11 +206,11 @@ def send_claimed(ids: list[int], *, now: datetime) -> dict[str, int]:
             _record_failure(row, error, now)
             counts["failed"] += 1
             continue
-        status = getattr(message, "anymail_status", None)
+        message_id = getattr(getattr(message, "anymail_status", None), "message_id", None)
         Notification.objects.filter(pk=row.pk).update(
             state=State.SENT,
             sent_at=timezone.now(),
-            provider_message_id=(getattr(status, "message_id", None) or "")[:255],
+            provider_message_id="" if message_id is None else str(message_id)[:255],
             error="",
             claimed_by="",
             updated_at=timezone.now(),

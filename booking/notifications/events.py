@@ -95,8 +95,9 @@ RULES: dict[str, Rule] = {
     Event.APPOINTMENT_CONFIRMED: Rule(P, True, attach_ics=True, useful_for=timedelta(days=1), timing="at once"),
     Event.APPOINTMENT_CANCELLED: Rule(P, True, attach_ics=True, useful_for=timedelta(days=1), timing="at once"),
     Event.APPOINTMENT_RESCHEDULED: Rule(P, True, attach_ics=True, useful_for=timedelta(days=1), timing="at once"),
+    # late, still worth it until the 1 hour reminder takes over
     Event.REMINDER_24H: Rule(
-        P, True, Anchor.START, -timedelta(hours=24), timedelta(hours=20), True, timing="24 h before the start"
+        P, True, Anchor.START, -timedelta(hours=24), timedelta(hours=23), True, timing="24 h before the start"
     ),
     Event.REMINDER_1H_IN_PERSON: Rule(
         P, True, Anchor.START, -timedelta(hours=1), timedelta(minutes=45), True, timing="1 h before (in person)"

@@ -69,6 +69,12 @@ RECEPTION_BILLING_PERMISSIONS = (
 # Reception sees the packs and what each patient has left; editing packs and adjusting credits are the clinic
 # administrators'.
 RECEPTION_PACK_PERMISSIONS = ("view_package", "view_packagepurchase", "view_packcreditentry")
+# Reception sees every email the clinic sent and sends one again ("resend" is ``change_notification``); editors
+# write the rules by session number; the clinic administrators have every notifications permission.
+RECEPTION_NOTIFICATION_PERMISSIONS = ("view_notification", "change_notification", "view_sessionnumberrule")
+EDITOR_NOTIFICATION_PERMISSIONS = tuple(
+    f"{action}_sessionnumberrule" for action in ("view", "add", "change", "delete")
+)
 EDITOR_PAGE_PERMISSIONS = ("add_page", "change_page", "publish_page", "lock_page", "unlock_page")
 EDITOR_MEDIA_ACTIONS = ("add", "change", "choose", "delete")
 
@@ -83,6 +89,7 @@ _APPS_WITH_PERMISSIONS = (
     "scheduling",
     "billing",
     "packs",
+    "notifications",
 )
 
 
@@ -139,11 +146,14 @@ def ensure_role_groups(using: str = DEFAULT_DB_ALIAS) -> dict[str, Group]:
         groups[RECEPTIONISTS].permissions.add(*_permissions("scheduling", ["delete_dateoverride"]))
         groups[RECEPTIONISTS].permissions.add(*_permissions("billing", RECEPTION_BILLING_PERMISSIONS))
         groups[RECEPTIONISTS].permissions.add(*_permissions("packs", RECEPTION_PACK_PERMISSIONS))
+        groups[RECEPTIONISTS].permissions.add(*_permissions("notifications", RECEPTION_NOTIFICATION_PERMISSIONS))
+        editors.permissions.add(*_permissions("notifications", EDITOR_NOTIFICATION_PERMISSIONS))
 
         administrators = groups[CLINIC_ADMINISTRATORS]
         administrators.permissions.add(*Permission.objects.filter(content_type__app_label="scheduling"))
         administrators.permissions.add(*Permission.objects.filter(content_type__app_label="billing"))
         administrators.permissions.add(*Permission.objects.filter(content_type__app_label="packs"))
+        administrators.permissions.add(*Permission.objects.filter(content_type__app_label="notifications"))
         administrators.permissions.add(*_permissions("accounts", ["view_user"]))
     return groups
 

@@ -139,12 +139,10 @@ HUEY = envconf.huey_config(ENV, BASE_DIR, immediate=envconf.env_bool(ENV, "HUEY_
 # most HUEY_SHUTDOWN_TIMEOUT seconds; give the service manager longer, see the README) instead of dropping them.
 # SIGINT (Ctrl-C) stops it at once.
 HUEY["consumer"] |= {"graceful_signal": "TERM", "shutdown_timeout": int(ENV.get("HUEY_SHUTDOWN_TIMEOUT", "25"))}
-# A task that dies with its consumer is lost from the queue; what it owed is re-derived from the database by a
-# sweep every minute. An email claimed by a worker is claimed again once the claim is this old (the worker died or
-# the send failed): longer than any send takes. The sweep leaves alone what the on-commit task should have sent
-# less than the grace ago.
+# A task that dies with its consumer is lost from the queue; the notifications outbox (booking.notifications) keeps
+# its rows in the database instead. A row a dispatcher claimed and left "sending" (the worker died) is taken again
+# once the claim is this old: longer than any send takes.
 OUTBOX_CLAIM_LEASE_SECONDS = 600
-OUTBOX_SWEEP_GRACE_SECONDS = 120
 # Stripe calls decided in a transaction (refunds, closing checkouts) run in a huey task after the commit, retried
 # this many times when Stripe cannot be reached, first after this many seconds and then twice as long each time.
 BILLING_PROVIDER_RETRIES = int(ENV.get("BILLING_PROVIDER_RETRIES", "5"))

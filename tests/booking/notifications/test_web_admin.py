@@ -245,3 +245,26 @@ def test_staff_without_the_permission_cannot_add_rules():
     url = reverse("wagtailsnippets_notifications_sessionnumberrule:add")
     assert refused(client.post(url, {"name": "X", "session_number": 1}))
     assert not SessionNumberRule.objects.exists()
+
+
+# --- the role groups ---------------------------------------------------------------------------------------
+
+
+def test_reception_sees_the_log_and_resends_and_editors_keep_the_rules_but_not_the_log():
+    from portal.accounts.roles import EDITORS, ensure_role_groups
+    from tests.booking.scheduling.people import receptionist_user
+
+    failed = make_notification(state=State.FAILED)
+    reception = Client()
+    reception.force_login(receptionist_user())
+    assert reception.get(LOG_URL).status_code == 200
+    reception.post(reverse("notification_log:resend", args=[failed.pk]))
+    failed.refresh_from_db()
+    assert failed.state == State.SCHEDULED
+
+    editor = StaffUserFactory(email="editor-role@clinic.example")
+    editor.groups.add(ensure_role_groups()[EDITORS])
+    client = Client()
+    client.force_login(editor)
+    assert refused(client.get(LOG_URL))
+    assert client.get(reverse("wagtailsnippets_notifications_sessionnumberrule:add")).status_code == 200
