@@ -10,6 +10,7 @@ class NotificationsConfig(AppConfig):
 
     def ready(self):
         from . import (
+            hooks,  # noqa: F401  (plans the pack emails and the payment receipt)
             signals,  # noqa: F401  (plans the emails of every appointment change)
             web_signals,  # noqa: F401  (Mailgun's tracking events; emails by session number)
         )

@@ -10,8 +10,8 @@ before, so across a clock change it reads one hour off on the wall clock); the n
 calendar days after the session at the same local time (wall-clock arithmetic in the place's zone). Only times
 still ahead are planned: a session booked 3 hours ahead gets no "day before" reminder.
 
-Connecting another app's facts is one call each; the appointment ones are wired in ``signals``. The pack ones
-(``plan_pack_purchased`` / ``plan_pack_cancelled`` / ``plan_pack_expiring``) wait for the packs signals.
+Connecting another app's facts is one call each; the appointment ones are wired in ``signals``, the packs' and
+billing's ``invoice_paid`` in ``hooks``.
 """
 
 from __future__ import annotations
@@ -262,7 +262,7 @@ def plan_for_appointment_change(appointment_id: int, action: str, *, now: dateti
     return True
 
 
-# --- packs (connect to the packs signals when they land) ----------------------------------
+# --- packs (connected to the packs signals in ``hooks``) -----------------------------------
 
 
 def _pack_rows(purchase, events, *, at: datetime) -> list[Notification]:
@@ -295,6 +295,20 @@ def plan_pack_cancelled(purchase, *, at: datetime) -> None:
 def plan_pack_expiring(purchase, *, at: datetime) -> None:
     """To the patient only; ``at`` is when packs decided to warn (its daily job), one message per warning day."""
     _insert(_pack_rows(purchase, (Event.PACK_EXPIRING, None), at=at))
+
+
+# --- billing --------------------------------------------------------------------------------
+
+
+def plan_payment_received(invoice, *, at: datetime) -> None:
+    """The receipt email to the invoice's patient once it is paid in full (none for an invoice without a patient
+    account). Written inside billing's transaction (``invoice_paid``), so a payment rolled back plans nothing."""
+    patient = invoice.patient
+    recipient = user_recipient(patient.user) if patient is not None else None
+    if recipient is None:
+        return
+    data = {"amount": str(invoice.total)}
+    _insert([_row(Event.PAYMENT_RECEIVED, about=invoice, recipient=recipient, at=at, data=data, invoice=invoice)])
 
 
 # --- staff --------------------------------------------------------------------------------
