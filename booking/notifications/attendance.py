@@ -84,17 +84,16 @@ class CancellationPreview:
 def cancellation_preview(*, appointment: Appointment, now: datetime | None = None) -> CancellationPreview:
     """The policy's answer for ``appointment`` at ``now``, without changing anything.
 
-    The same predicates ``cancel_appointment`` uses (``can_cancel``, ``cancellation_is_free``). For a pack session,
-    the service's ``pack_late_cancel_returns_session`` decides whether a late cancellation gives it back, as
-    ``booking.packs`` settles it.
+    The same predicates ``cancel_appointment`` uses (``can_cancel``, ``cancellation_is_free``); for a pack session,
+    the packs' own preview (``cancellation_pack_credit``), the rule its settlement applies.
     """
+    from booking.packs.services import cancellation_pack_credit
+
     now = _now(now)
     service = appointment.service
     late = not appointment.cancellation_is_free(now)
-    pack_session = None
-    if appointment.pack_purchase_id is not None:
-        returned = not late or service.pack_late_cancel_returns_session
-        pack_session = "returned" if returned else "forfeited"
+    pack_credit = cancellation_pack_credit(appointment=appointment, now=now)
+    pack_session = pack_credit.value if pack_credit is not None else None
     return CancellationPreview(
         allowed=appointment.can_cancel(now),
         late=late,

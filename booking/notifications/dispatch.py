@@ -38,7 +38,7 @@ from booking.scheduling import ics
 from booking.scheduling.models import Appointment, AppointmentStatus
 from portal.accounts.adapters import clinic_from_email
 
-from . import rendering
+from . import preferences, rendering
 from .events import AFTER_SESSION_EVENTS, Audience, Event, rule
 from .models import Notification, State
 
@@ -53,6 +53,7 @@ RUN_BUDGET_SECONDS = 50
 
 RELATED = (
     "user",
+    "user__notification_preference",  # preferences.wants() without a query per row
     "appointment__service",
     "appointment__location",
     "appointment__professional__user",
@@ -105,6 +106,8 @@ def claim_due(*, now: datetime, limit: int = BATCH_SIZE) -> list[int]:
 
 def _stale_reason(row: Notification, now: datetime, next_booked: set[int]) -> tuple[str, str] | None:
     """(state, why) when the row must not be sent now; None to send it."""
+    if not preferences.wants(row):
+        return State.SKIPPED, "the patient unsubscribed from these emails"
     timing = rule(row.event)
     appointment = row.appointment
     if appointment is not None and row.audience == Audience.PATIENT:
@@ -154,6 +157,7 @@ def build_message(row: Notification, rendered: rendering.Rendered, *, clinic_nam
     message.attach_alternative(rendered.html, "text/html")
     message.tags = [row.event]
     message.metadata = {"notification": str(row.pk), "event": row.event}
+    message.extra_headers.update(preferences.unsubscribe_headers(row))  # RFC 8058, non-essential emails only
     if row.event in ICS_EVENTS and row.appointment is not None:
         with translation.override(row.language):
             calendar = ics.calendar_for(

@@ -36,8 +36,9 @@ from booking.scheduling.timefmt import format_local_time
 
 from . import links
 from .attendance import link_key
-from .events import Audience, Event
+from .events import Audience, Event, rule
 from .models import Notification, NotificationTemplate, object_key
+from .preferences import unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ CONTEXT_DOC = {
     "amount": "An amount with its currency.",
     "invoice_url": "The invoice in the portal (receipt download).",
     "detail": "Staff alerts: what happened.",
+    "unsubscribe_url": "Non-essential emails: the one-click page that turns them off.",
+    "rule_message": "Emails by session number: the rule's own paragraph, in the email's language.",
 }
 
 ENGINE = Engine(dirs=[], app_dirs=False, libraries={}, string_if_invalid="")
@@ -243,6 +246,9 @@ def build_context(notification: Notification, *, clinic_name: str) -> dict:
             context |= _invoice_context(notification)
         if notification.audience == Audience.STAFF:
             context["detail"] = str(notification.data.get("detail", ""))
+        context["rule_message"] = str(notification.data.get("rule_message", ""))
+        if notification.user_id and not rule(notification.event).essential:
+            context["unsubscribe_url"] = unsubscribe_url(notification.user)
         return {key: str(value) for key, value in context.items()}
 
 
