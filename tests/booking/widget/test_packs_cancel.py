@@ -12,11 +12,13 @@ from decimal import Decimal
 import pytest
 from bs4 import BeautifulSoup
 from django.contrib.messages import constants
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from booking.billing import providers
 from booking.billing import services as billing
-from booking.billing.models import InvoiceStatus, Refund
+from booking.billing.models import InvoiceStatus, Payment, Refund, RefundStatus
 from booking.packs.models import CreditKind, PackagePurchase, PurchaseStatus
 from booking.packs.services import purchase_pack, reserve_session
 from booking.scheduling.models import AppointmentStatus
@@ -218,3 +220,35 @@ def test_the_quote_is_in_the_patients_local_time(patient_client, clinic, pack, r
     booked(clinic, purchase, receptionist, FREE_START + timedelta(hours=1))
     html = patient_client.get(cancel_url(purchase), **EN).content.decode()
     assert "11:00" in html or "11 a.m." in html
+
+
+def test_a_pack_paid_online_is_refunded_to_the_card_pending_until_sent(patient_client, clinic, pack, fakepay):
+    patient_client.post("/booking/packs/therapy-4/", {"pay": "online"}, **EN)
+    purchase, payment = PackagePurchase.objects.get(), Payment.objects.get()
+    fakepay.pay(payment.provider_reference)
+    patient_client.get(f"{page_url(purchase)}?session_id={payment.provider_reference}", **EN)
+    purchase.refresh_from_db()
+    assert purchase.status == PurchaseStatus.ACTIVE
+
+    soup = BeautifulSoup(patient_client.get(cancel_url(purchase), **EN).content, "html.parser")
+    assert Decimal(soup.select_one("#cancel-refund-amount")["data-amount"]) == Decimal("100000")
+    assert "card" in soup.select_one("#cancel-refund-destination").get_text()
+
+    response = patient_client.post(cancel_url(purchase), {}, follow=True, **EN)
+    assert levels(response) == [constants.SUCCESS]
+    refund = Refund.objects.get()
+    assert (refund.payment_id, refund.amount, refund.status) == (payment.pk, Decimal("100000"), RefundStatus.PENDING)
+
+
+def test_the_quote_page_takes_the_same_queries_for_1_and_4_sessions(patient_client, clinic, pack, receptionist):
+    patient_client.get(page_url(sold(clinic, pack, receptionist)), **EN)  # warm the per-process caches
+    counts = []
+    for sessions in (1, 4):
+        purchase = sold(clinic, pack, receptionist)
+        for day in range(sessions):
+            booked(clinic, purchase, receptionist, FREE_START + timedelta(days=day, hours=sessions))
+        with CaptureQueriesContext(connection) as queries:
+            response = patient_client.get(cancel_url(purchase), **EN)
+        assert len(BeautifulSoup(response.content, "html.parser").select(".cancel-session")) == sessions
+        counts.append(len(queries))
+    assert counts[0] == counts[1] and counts[0] <= 25
