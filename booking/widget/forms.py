@@ -367,3 +367,14 @@ class OptionsForm(forms.Form):
         self.helper.form_tag = False
         self.helper.disable_csrf = True
         self.helper.layout = Layout("professional", "where")
+
+
+class PackCancelForm(forms.Form):
+    """The patient's optional reason for cancelling their pack (kept in its ledger and the invoice's history)."""
+
+    reason = forms.CharField(
+        label=_("Why are you cancelling? (optional)"),
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

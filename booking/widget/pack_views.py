@@ -12,6 +12,10 @@
   billing's return page does). Once active it lists what is left and "book your first session": the normal slot
   flow with ``purchase=<reference>``, limited to the pack's services and professionals, whose review books with
   ``book_from_pack``.
+- ``cancel_purchase``: the patient cancels their own pack where the pack allows it (its snapshot's
+  ``patient_may_cancel``): GET shows what cancelling would do now (``pack_refund_quote``: sessions not used, price
+  per session, the refund and where it goes, the upcoming sessions cancelled and whether a late one is lost), POST
+  cancels it (``cancel_pack``) and goes back to the purchase page with what happened to the money.
 
 Only the patient's own purchase is ever found (anyone else's reference is a 404), and every POST is a use case
 that writes all or nothing.
@@ -44,16 +48,17 @@ from django_htmx.http import HttpResponseClientRedirect
 from booking.billing import providers
 from booking.billing import services as billing
 from booking.billing.errors import PaymentError
-from booking.billing.models import Invoice, InvoiceStatus, Payment, PaymentMethod, PaymentStatus
+from booking.billing.models import Invoice, InvoiceStatus, Payment, PaymentMethod, PaymentStatus, RefundStatus
 from booking.http import HttpResponseSeeOther
 from booking.packs.errors import PackError
 from booking.packs.models import LIVE_STATUSES, Package, PackagePurchase, PurchaseStatus
 from booking.packs.selectors import balances
-from booking.packs.services import purchase_pack
+from booking.packs.services import PackRefundQuote, cancel_pack, pack_refund_quote, purchase_pack
 from booking.scheduling.models import AppointmentSource, Professional, Service
+from booking.scheduling.money import format_money
 from portal.accounts.services import ensure_patient
 
-from .forms import MAX_TEAM
+from .forms import MAX_TEAM, PackCancelForm
 from .identify import PENDING_REVIEW_SESSION_KEY
 from .identify_forms import BookingSignupForm
 from .pack_offers import offered_pack, offered_packs, pack_contents, pack_sessions, purchase_url
@@ -317,6 +322,7 @@ def purchase(request, reference: str):
     usable = live and bought.status == PurchaseStatus.ACTIVE and not bought.has_expired(now)
     context = {
         "purchase": bought,
+        "may_cancel": patient_may_cancel(bought),
         "balances": current,
         "pending": bought.status == PurchaseStatus.PENDING_PAYMENT,
         "invoice": invoice,
@@ -328,3 +334,137 @@ def purchase(request, reference: str):
         "refresh_url": purchase_url(bought),
     }
     return render(request, "widget/pack_purchase.html", context)
+
+
+# ------------------------------------------------------------------------------------------------ cancelling
+
+# Kept in the pack's ledger and the invoice's history when the patient gives no reason of their own.
+PATIENT_CANCEL_REASON = "Cancelled by the patient in the booking box."
+
+CANCELLABLE_STATUSES = (PurchaseStatus.ACTIVE, PurchaseStatus.PENDING_PAYMENT)
+
+
+def patient_may_cancel(purchase: PackagePurchase) -> bool:
+    """Whether the page offers "Cancel this pack": active or waiting for payment, and the pack (as sold) allows it.
+
+    Only what to show: ``cancel_pack`` decides again under its locks."""
+    return purchase.status in CANCELLABLE_STATUSES and bool((purchase.snapshot or {}).get("patient_may_cancel"))
+
+
+@dataclass(frozen=True)
+class UpcomingSession:
+    appointment: object
+    local_start: object
+    lost: bool  # a late cancellation the service does not give back: the session counts as used
+
+
+def _upcoming(quote: PackRefundQuote, now) -> list[UpcomingSession]:
+    """The sessions cancelling would cancel, each saying whether it is lost (the rule ``pack_refund_quote`` counts)."""
+    return [
+        UpcomingSession(
+            appointment=session,
+            local_start=timezone.localtime(session.start),
+            lost=not (session.cancellation_is_free(now) or session.service.pack_late_cancel_returns_session),
+        )
+        for session in quote.upcoming
+    ]
+
+
+def _refund_destinations(purchase: PackagePurchase) -> tuple[bool, bool]:
+    """``(to the card, at the clinic)``: where a refund of the pack's invoice goes, from how it was paid. One query."""
+    if purchase.invoice_line_id is None:
+        return False, False
+    methods = set(
+        Payment.objects.filter(invoice_id=purchase.invoice_line.invoice_id, status=PaymentStatus.SUCCEEDED)
+        .values_list("method", flat=True)
+        .distinct()
+    )
+    return PaymentMethod.ONLINE in methods, bool(methods - {PaymentMethod.ONLINE})
+
+
+def _cancel_page(request, bought: PackagePurchase, form: PackCancelForm, *, now, status: int = 200):
+    try:
+        quote = pack_refund_quote(purchase=bought, actor=request.user, now=now)
+    except PackError as error:
+        messages.error(request, error.message)
+        return HttpResponseSeeOther(purchase_url(bought))
+    to_card, at_clinic = _refund_destinations(bought)
+    upcoming = _upcoming(quote, now)
+    context = {
+        "purchase": bought,
+        "quote": quote,
+        "upcoming": upcoming,
+        "lost_sessions": sum(1 for item in upcoming if item.lost),
+        "refund_to_card": to_card,
+        "refund_at_clinic": at_clinic,
+        "form": form,
+        "back_url": purchase_url(bought),
+    }
+    return render(request, "widget/pack_cancel.html", context, status=status)
+
+
+def _cancelled_message(result) -> str:
+    """What happened to the money: on its way to the card (a provider refund pending or sent), given back at the
+    clinic, the invoice voided, or nothing to give back."""
+    amount = format_money(result.refund_amount, result.purchase.currency)
+    online_payments = set(
+        Payment.objects.filter(
+            pk__in=[refund.payment_id for refund in result.refunds], method=PaymentMethod.ONLINE
+        ).values_list("pk", flat=True)
+    )
+    online = [refund for refund in result.refunds if refund.payment_id in online_payments]
+    if result.refund_amount > 0 and any(refund.status == RefundStatus.PENDING for refund in online):
+        return _("Your pack was cancelled. A refund of %(amount)s is pending; it will reach your card.") % {
+            "amount": amount
+        }
+    if result.refund_amount > 0 and online:
+        return _("Your pack was cancelled. A refund of %(amount)s was sent to your card.") % {"amount": amount}
+    if result.refund_amount > 0:
+        return _("Your pack was cancelled. The clinic gives you back %(amount)s.") % {"amount": amount}
+    if result.invoice_voided:
+        return _("Your pack was cancelled and its invoice voided: you owe nothing for it.")
+    return _("Your pack was cancelled. There is nothing left to refund.")
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def cancel_purchase(request, reference: str):
+    """Cancel the patient's own pack: what it would do (GET), then doing it (POST, optional ``reason``).
+
+    Refused with a message and nothing changed where the pack does not allow it; a second POST (another tab, a
+    double click) finds the pack cancelled and says so, with no second refund.
+    """
+    bought = get_object_or_404(
+        PackagePurchase.objects.select_related("package", "invoice_line"),
+        reference=reference.upper(),
+        patient__user_id=request.user.pk,
+    )
+    now = timezone.now()
+    if bought.status == PurchaseStatus.CANCELLED:
+        messages.info(request, _("This pack is already cancelled."))
+        return HttpResponseSeeOther(purchase_url(bought))
+    if not patient_may_cancel(bought):
+        messages.error(request, _("This pack cannot be cancelled online; please contact the clinic."))
+        return HttpResponseSeeOther(purchase_url(bought))
+    if request.method == "GET":
+        return _cancel_page(request, bought, PackCancelForm(), now=now)
+    form = PackCancelForm(request.POST)
+    if not form.is_valid():
+        return _cancel_page(request, bought, form, now=now, status=400)
+    try:
+        result = cancel_pack(
+            purchase=bought,
+            actor=request.user,
+            reason=form.cleaned_data["reason"] or PATIENT_CANCEL_REASON,
+            now=now,
+        )
+    except PackError as error:
+        bought.refresh_from_db(fields=["status"])
+        if bought.status == PurchaseStatus.CANCELLED:
+            messages.info(request, _("This pack is already cancelled."))
+        else:
+            messages.error(request, error.message)
+        return HttpResponseSeeOther(purchase_url(bought))
+    messages.success(request, _cancelled_message(result))
+    return HttpResponseSeeOther(purchase_url(bought))

@@ -16,6 +16,7 @@ urlpatterns = [
     path("done/<slug:reference>/", views.done, name="done"),
     path("packs/", pack_views.packs, name="packs"),
     path("my-packs/<slug:reference>/", pack_views.purchase, name="pack_purchase"),
+    path("my-packs/<slug:reference>/cancel/", pack_views.cancel_purchase, name="pack_cancel"),
     path("my-packs/<slug:reference>/schedule/", pack_schedule.schedule, name="pack_schedule"),
     path("packs/<slug:slug>/", pack_views.pack, name="pack"),
     path("packs/<slug:slug>/identify/", pack_views.pack_identify, name="pack_identify"),

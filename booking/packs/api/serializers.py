@@ -47,6 +47,16 @@ class BookFromPackSerializer(AppointmentCreateSerializer):
     """The same body as booking a slot: the pack pays for it instead of an invoice."""
 
 
+class PurchaseCancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Why the pack is cancelled (optional); kept in its ledger and the invoice's history."),
+    )
+
+
 class SchedulePreviewSerializer(serializers.Serializer):
     professionals = serializers.ListField(
         child=serializers.SlugField(max_length=150),
@@ -374,3 +384,49 @@ class ScheduleConflictSerializer(serializers.Serializer):
     )
     detail = serializers.CharField()
     failures = ProposalFailureSerializer(many=True, required=False)
+
+
+class CancelQuoteSessionSerializer(serializers.Serializer):
+    reference = serializers.CharField()
+    start = serializers.DateTimeField()
+    service = serializers.CharField(help_text=_("The service's slug."))
+    lost = serializers.BooleanField(
+        help_text=_("Too late to cancel for free and the service keeps it: the session counts as used.")
+    )
+
+
+class CancelQuoteSerializer(serializers.Serializer):
+    """What cancelling the pack now would do (``pack_refund_quote``); the POST applies the same rules."""
+
+    reference = serializers.CharField()
+    sessions_sold = serializers.IntegerField()
+    sessions_unused = serializers.IntegerField(
+        help_text=_("Sessions left to book plus the upcoming ones whose cancellation gives them back.")
+    )
+    per_session = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+    refund_amount = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+    paid = serializers.DecimalField(
+        max_digits=12, decimal_places=2, coerce_to_string=True, help_text=_("Paid and not yet refunded.")
+    )
+    currency = serializers.CharField()
+    voids_invoice = serializers.BooleanField(help_text=_("Nothing was paid: the invoice is voided instead."))
+    upcoming_sessions = CancelQuoteSessionSerializer(many=True)
+
+
+class PurchaseCancelledSerializer(PurchaseSerializer):
+    """The cancelled purchase, what is given back and the sessions cancelled with it."""
+
+    refund_amount = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+    refund_status = serializers.ChoiceField(
+        choices=["none", "pending", "sent"],
+        help_text=_("none: nothing to give back; pending: a card refund not yet sent; sent: every refund is done."),
+    )
+    invoice_voided = serializers.BooleanField()
+    cancelled_sessions = serializers.ListField(
+        child=serializers.CharField(), help_text=_("References of the upcoming sessions cancelled.")
+    )
+
+    class Meta(PurchaseSerializer.Meta):
+        fields = [*PurchaseSerializer.Meta.fields, "refund_amount", "refund_status", "invoice_voided",
+                  "cancelled_sessions"]  # fmt: skip
+        read_only_fields = fields

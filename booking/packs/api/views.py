@@ -1,5 +1,6 @@
 """The packs JSON API: the public packs, the patient's purchases with their balances and ledger, buying a pack,
-booking a session from it and auto-scheduling the rest (preview, then confirm all or none).
+booking a session from it, auto-scheduling the rest (preview, then confirm all or none) and cancelling it (what it
+would give back, then the cancellation).
 
 Same conventions as the scheduling API (``booking.scheduling.api.views``): thin views over the packs services,
 the same authentication, throttles and ``{"error", "detail"}`` bodies. A purchase is looked up in the user's own
@@ -13,12 +14,14 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
+from booking.billing.models import RefundStatus
 from booking.packs import services
 from booking.packs.errors import PackError
 from booking.packs.models import Package, PackageItem, PackagePurchase, PurchaseStatus
@@ -39,8 +42,11 @@ from portal.accounts.services import ensure_patient
 
 from .serializers import (
     BookFromPackSerializer,
+    CancelQuoteSerializer,
     InvoiceSummarySerializer,
     PackageSerializer,
+    PurchaseCancelledSerializer,
+    PurchaseCancelSerializer,
     PurchaseCreatedSerializer,
     PurchaseCreateSerializer,
     PurchaseDetailSerializer,
@@ -71,6 +77,8 @@ PACK_ERROR_STATUS = {
     "limit_reached": status.HTTP_409_CONFLICT,
     "changed_meanwhile": status.HTTP_409_CONFLICT,
     "schedule_conflict": status.HTTP_409_CONFLICT,
+    "session_not_cancellable": status.HTTP_409_CONFLICT,
+    "refund_refused": status.HTTP_409_CONFLICT,
 }
 
 NOT_FOUND = _("No pack purchase with that reference is visible to you.")
@@ -368,3 +376,111 @@ class ScheduleConfirmView(PurchaseObjectView):
             source=AppointmentSource.API,
         )
         return Response(ScheduledSerializer({"appointments": appointments}).data, status=status.HTTP_201_CREATED)
+
+
+# Kept in the pack's ledger and the invoice's history when the API client gives no reason.
+API_CANCEL_REASON = "Cancelled through the API."
+
+ERRORS_409_CANCEL = OpenApiResponse(
+    ErrorSerializer,
+    description=_(
+        "The pack cannot be cancelled now: already cancelled or expired (invalid_state), an upcoming session that "
+        "can no longer be cancelled, its sessions changed meanwhile, or the refund could not be prepared."
+    ),
+)
+ERRORS_403_CANCEL = OpenApiResponse(
+    ErrorSerializer,
+    description=_("Email not verified, or the pack may not be cancelled by you online (cancel_not_allowed)."),
+)
+
+
+class PurchaseCancelView(PurchaseObjectView):
+    """The patient cancels their own pack where it allows it (``cancel_pack``); staff with the permission to cancel
+    packs any they see. GET is the same calculation without changing anything (``pack_refund_quote``)."""
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsAuthenticated(), HasVerifiedEmail()]
+        return super().get_permissions()
+
+    def get_throttles(self):
+        self.throttle_scope = "booking" if self.request.method == "POST" else None
+        return super().get_throttles()
+
+    @extend_schema(
+        parameters=[REFERENCE],
+        responses={
+            200: CancelQuoteSerializer,
+            401: ERRORS_401,
+            403: ERRORS_403_CANCEL,
+            404: ERRORS_404,
+            409: ERRORS_409_CANCEL,
+        },  # fmt: skip
+        summary=_("What cancelling the pack now would give back"),
+        description=_("Nothing is changed: the sessions it would cancel and the refund, as the POST computes them."),
+    )
+    def get(self, request, reference):
+        purchase = self.get_purchase(reference)
+        now = timezone.now()
+        quote = services.pack_refund_quote(purchase=purchase, actor=request.user, now=now)
+        staff = services.may_cancel_for_clinic(request.user)
+        data = {
+            "reference": purchase.reference,
+            "sessions_sold": quote.sessions_sold,
+            "sessions_unused": quote.sessions_unused,
+            "per_session": quote.per_session,
+            "refund_amount": quote.amount,
+            "paid": quote.paid,
+            "currency": quote.currency,
+            "voids_invoice": quote.voids_invoice,
+            "upcoming_sessions": [
+                {
+                    "reference": session.reference,
+                    "start": session.start,
+                    "service": session.service.slug,
+                    "lost": not (
+                        staff or session.cancellation_is_free(now) or session.service.pack_late_cancel_returns_session
+                    ),
+                }
+                for session in quote.upcoming
+            ],
+        }
+        return Response(CancelQuoteSerializer(data).data)
+
+    @extend_schema(
+        parameters=[REFERENCE],
+        request=PurchaseCancelSerializer,
+        responses={
+            200: PurchaseCancelledSerializer,
+            400: ERRORS_400,
+            401: ERRORS_401,
+            403: ERRORS_403_CANCEL,
+            404: ERRORS_404,
+            409: ERRORS_409_CANCEL,
+        },
+        summary=_("Cancel the pack"),
+        description=_(
+            "Its upcoming sessions are cancelled (a late one may count as used), the sessions left are written off "
+            "and the unused part is refunded pro rata (to the card it was paid with), or the invoice voided if "
+            "nothing was paid. All or nothing; a second call finds it cancelled (409 invalid_state)."
+        ),
+    )
+    def post(self, request, reference):
+        purchase = self.get_purchase(reference)
+        body = PurchaseCancelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = services.cancel_pack(
+            purchase=purchase, actor=request.user, reason=body.validated_data["reason"].strip() or API_CANCEL_REASON
+        )
+        purchase = PackagePurchase.objects.select_related("package").get(pk=purchase.pk)
+        data = PurchaseSerializer(purchase, context=_list_context([purchase])).data
+        data["refund_amount"] = f"{result.refund_amount:.2f}"
+        if result.refund_amount <= 0:
+            data["refund_status"] = "none"
+        elif any(refund.status == RefundStatus.PENDING for refund in result.refunds):
+            data["refund_status"] = "pending"
+        else:
+            data["refund_status"] = "sent"
+        data["invoice_voided"] = result.invoice_voided
+        data["cancelled_sessions"] = [session.reference for session in result.cancelled_appointments]
+        return Response(data)
