@@ -134,7 +134,7 @@ def test_a_tampered_link_gets_a_clear_page_and_does_nothing(client, appointment,
     url = reverse("notifications:confirm_attendance", args=[bad])
     for response in (client.get(url), client.post(url)):
         assert response.status_code == 400
-        assert "This link is not valid" in response.content.decode()
+        assert "Este enlace no es válido" in response.content.decode()  # no patient known: the default language
     assert not AttendanceConfirmation.objects.exists()
 
 
@@ -153,7 +153,7 @@ def test_an_expired_link_says_so_and_does_nothing(client, appointment, pinned_cl
     pinned_clock.shift(links.MAX_AGE + timedelta(minutes=1))
     response = client.post(url)
     assert response.status_code == 410
-    assert "This link has expired" in response.content.decode()
+    assert "Este enlace expiró" in response.content.decode()  # no patient known: the default language
     assert not AttendanceConfirmation.objects.exists()
 
 

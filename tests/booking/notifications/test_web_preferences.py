@@ -111,7 +111,7 @@ def test_a_bad_unsubscribe_link_changes_nothing(client, token):
     user = VerifiedUserFactory()
     response = client.post(reverse("notifications:unsubscribe", args=[token]), {"List-Unsubscribe": "One-Click"})
     assert response.status_code == 400
-    assert "This link is not valid" in response.content.decode()
+    assert "Este enlace no es válido" in response.content.decode()  # no patient known: the default language
     assert not NotificationPreference.objects.filter(user=user).exists()
 
 
