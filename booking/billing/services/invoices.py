@@ -16,6 +16,7 @@ from ..errors import PaymentError
 from ..models import (
     Invoice,
     InvoiceLine,
+    InvoiceSeries,
     InvoiceStatus,
     TaxDocumentType,
 )
@@ -110,26 +111,14 @@ def _issue_appointment_invoice(appointment: Appointment, *, actor, now: datetime
     if appointment.status not in PLACEABLE_STATUSES:
         raise PaymentError("invalid_state")
     patient = appointment.patient
-    user = patient.user
-    billing = _billing_settings()
+    due_in = timedelta(days=_billing_settings().payment_due_days)
     location = appointment.location
     zone = location.tzinfo if location is not None else ZoneInfo(settings.TIME_ZONE)
     local_start = appointment.start.astimezone(zone)
     numbered = numbered and appointment.status != AppointmentStatus.PENDING_PAYMENT
     taken = _take_default_series_number() if numbered else None
-    invoice = Invoice(
-        series=taken[0] if taken else _default_series(),
-        patient=patient,
-        billing_name=(user.get_full_name() or user.email)[:200],
-        billing_email=user.email,
-        billing_phone=(patient.phone or user.phone)[:40],
-        billing_tax_id=patient.rut or "",
-        language="en" if (user.preferred_language or "").startswith("en") else "es",
-        currency=appointment.currency,
-        status=InvoiceStatus.DRAFT,
-        due_date=local_start.date() + timedelta(days=billing.payment_due_days),
-        tax_document_type=billing.default_tax_document_type,
-        created_by=_user_or_none(actor),
+    invoice = _new_invoice(
+        patient, currency=appointment.currency, due_date=local_start.date() + due_in, actor=actor, taken=taken
     )
     description = f"{appointment.service} · {appointment.professional} · {local_start:%Y-%m-%d %H:%M}"
     line = InvoiceLine(
@@ -140,13 +129,47 @@ def _issue_appointment_invoice(appointment: Appointment, *, actor, now: datetime
         appointment=appointment,
         service=appointment.service,
     )
+    _insert_invoice(invoice, line, taken=taken, actor=actor, now=now, appointment=appointment.reference)
+    return invoice
+
+
+def _new_invoice(patient, *, currency: str, due_date, actor, taken: tuple[InvoiceSeries, int] | None) -> Invoice:
+    """An unsaved draft invoice for ``patient`` (loaded with its user), billed to their name, email and RUT."""
+    user = patient.user
+    billing = _billing_settings()
+    return Invoice(
+        series=taken[0] if taken else _default_series(),
+        patient=patient,
+        billing_name=(user.get_full_name() or user.email)[:200],
+        billing_email=user.email,
+        billing_phone=(patient.phone or user.phone)[:40],
+        billing_tax_id=patient.rut or "",
+        language="en" if (user.preferred_language or "").startswith("en") else "es",
+        currency=currency,
+        status=InvoiceStatus.DRAFT,
+        due_date=due_date,
+        tax_document_type=billing.default_tax_document_type,
+        created_by=_user_or_none(actor),
+    )
+
+
+def _insert_invoice(
+    invoice: Invoice, line: InvoiceLine, *, taken: tuple[InvoiceSeries, int] | None, actor, now: datetime, **data
+) -> None:
+    """Insert a new invoice with its one line, already totalled, and its history.
+
+    With a number ``taken``, it is issued at once: "created" as a draft and "issued" in one statement. Without one
+    it is open and payable but unnumbered, with only its "created" event (``_give_number`` numbers it once paid or
+    confirmed), so an abandoned hold or checkout uses no number of the gapless series. An invoice that costs
+    nothing is paid at once, and what it holds is placed (``_place_held_appointments``).
+    """
     _compute_totals(invoice, [line])
     if taken is None:
-        invoice.status = InvoiceStatus.OPEN  # payable at once; numbered when paid or confirmed
+        invoice.status = InvoiceStatus.OPEN
         _settle(invoice, now)
-        created = _event(invoice, Action.CREATED, actor=actor, at=now, appointment=appointment.reference)
+        created = _event(invoice, Action.CREATED, actor=actor, at=now, **data)
     else:
-        created = _event(invoice, Action.CREATED, actor=actor, at=now, appointment=appointment.reference)
+        created = _event(invoice, Action.CREATED, actor=actor, at=now, **data)
         _issue(invoice, now, taken)
         _settle(invoice, now)
     invoice.save(force_insert=True)
@@ -168,7 +191,6 @@ def _issue_appointment_invoice(appointment: Appointment, *, actor, now: datetime
         )
     if invoice.status == InvoiceStatus.PAID:
         _place_held_appointments(invoice, now)
-    return invoice
 
 
 def create_pack_invoice(
@@ -185,51 +207,12 @@ def create_pack_invoice(
     """
     now = _now(now)
     numbered = numbered or price == 0
-    user = patient.user
-    billing = _billing_settings()
     local_today = now.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
+    due_date = local_today + timedelta(days=_billing_settings().payment_due_days)
     taken = _take_default_series_number() if numbered else None
-    invoice = Invoice(
-        series=taken[0] if taken else _default_series(),
-        patient=patient,
-        billing_name=(user.get_full_name() or user.email)[:200],
-        billing_email=user.email,
-        billing_phone=(patient.phone or user.phone)[:40],
-        billing_tax_id=patient.rut or "",
-        language="en" if (user.preferred_language or "").startswith("en") else "es",
-        currency=currency,
-        status=InvoiceStatus.DRAFT,
-        due_date=local_today + timedelta(days=billing.payment_due_days),
-        tax_document_type=billing.default_tax_document_type,
-        created_by=_user_or_none(actor),
-    )
+    invoice = _new_invoice(patient, currency=currency, due_date=due_date, actor=actor, taken=taken)
     line = InvoiceLine(kind=InvoiceLine.Kind.PACK, description=description[:300], quantity=1, unit_price=price)
-    _compute_totals(invoice, [line])
-    created = _event(invoice, Action.CREATED, actor=actor, at=now)
-    if taken is None:
-        invoice.status = InvoiceStatus.OPEN  # payable at once; numbered when paid
-    else:
-        _issue(invoice, now, taken)
-    _settle(invoice, now)
-    invoice.save(force_insert=True)
-    line.invoice = invoice
-    line.save(force_insert=True)
-    created.invoice = invoice
-    if taken is None:
-        created.save(force_insert=True)
-    else:
-        _log(
-            invoice,
-            Action.ISSUED,
-            actor=actor,
-            at=now,
-            from_status=InvoiceStatus.DRAFT,
-            preceded_by=(created,),
-            number=invoice.display_number,
-            total=invoice.total,
-        )
-    if invoice.status == InvoiceStatus.PAID:
-        _place_held_appointments(invoice, now)
+    _insert_invoice(invoice, line, taken=taken, actor=actor, now=now)
     return line
 
 
