@@ -7,8 +7,8 @@ What it does, twice (a clean run, then a run whose worker is killed with SIGKILL
 
 1. deletes what an earlier run left (every ``bench-reminder-…@bench.invalid`` user and what hangs from them) and
    writes ``--count`` confirmed sessions, one per patient, each with a reminder notification already due;
-2. starts a local fake Mailgun (``http.server`` on 127.0.0.1, a free port) that answers like Mailgun's
-   ``POST /v3/<domain>/messages`` and records every recipient it was asked to send to;
+2. starts a local fake Mailgun (``bench/fake_mailgun.py``: 127.0.0.1, a free port) that answers like Mailgun's
+   ``POST /v3/<domain>/messages`` and its events API, and records every recipient it was asked to send to;
 3. starts ``manage.py run_huey`` (one worker) with anymail's Mailgun backend pointed at it (``MAILGUN_API_URL``),
    enqueues the dispatcher on Redis and waits until no reminder is left to send;
 4. in the second run, kills the worker (SIGKILL: no graceful shutdown) once ``--kill-at`` of the messages have
@@ -26,25 +26,22 @@ Needs ``REDIS_URL`` (huey on Redis, as in production) and a database every proce
 from __future__ import annotations
 
 import argparse
-import email
-import email.policy
-import email.utils
-import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.fake_mailgun import FakeMailgun  # noqa: E402
+
 EMAIL = "bench-reminder-{:06d}@bench.invalid"
 SENDER_DOMAIN = "bench.invalid"
 
@@ -60,86 +57,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--migrate", action="store_true", help="run migrate first (a fresh database)")
     parser.add_argument("--json", type=Path, help="write the figures to this file as well")
     return parser.parse_args(argv)
-
-
-# --- The fake Mailgun ----------------------------------------------------------------------------------------
-
-
-class FakeMailgun(ThreadingHTTPServer):
-    """Mailgun's sending endpoint on 127.0.0.1: answers ``{"id": ..., "message": "Queued"}`` and records each call."""
-
-    daemon_threads = True
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), _MailgunHandler)
-        self.lock = threading.Lock()
-        self.recipients: list[str] = []
-        self.first_at: float | None = None
-        self.last_at: float | None = None
-        self.requests = 0
-        self.ids = itertools.count(1)
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    @property
-    def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v3"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.shutdown()
-        self.server_close()
-
-    def reset(self) -> None:
-        with self.lock:
-            self.recipients, self.first_at, self.last_at, self.requests = [], None, None, 0
-
-    def received(self) -> int:
-        with self.lock:
-            return len(self.recipients)
-
-    def record(self, recipients: list[str]) -> str:
-        with self.lock:
-            now = time.monotonic()
-            self.first_at = self.first_at or now
-            self.last_at = now
-            self.requests += 1
-            self.recipients.extend(recipients)
-            return f"<{next(self.ids)}.{int(now * 1000)}@fake-mailgun.bench.invalid>"
-
-
-def form_fields(content_type: str, body: bytes) -> list[tuple[str, str]]:
-    """The text fields of anymail's Mailgun request: urlencoded, or multipart with attachments (left out here)."""
-    if content_type.startswith("application/x-www-form-urlencoded"):
-        return parse_qsl(body.decode(), keep_blank_values=True)
-    message = email.message_from_bytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + body, policy=email.policy.HTTP
-    )
-    fields = []
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if name and not part.get_filename():
-            fields.append((name, part.get_content()))
-    return fields
-
-
-class _MailgunHandler(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        fields = form_fields(self.headers.get("Content-Type", ""), body)
-        recipients = [email.utils.parseaddr(value)[1].lower() for name, value in fields if name == "to"]
-        message_id = self.server.record(recipients)
-        payload = json.dumps({"id": message_id, "message": "Queued. Thank you."}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format, *args):  # one line per message would drown the figures
-        pass
 
 
 # --- Data ----------------------------------------------------------------------------------------------------

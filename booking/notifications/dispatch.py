@@ -12,9 +12,11 @@ professional's message that failed for good.
 
 A row stuck in ``sending`` longer than the lease (``OUTBOX_CLAIM_LEASE_SECONDS``) belongs to a dispatcher that
 died. Rows are marked ``sent`` (with the provider's message id) in one UPDATE right after the provider accepts
-them, so a stuck row without a message id was, in all likelihood, never accepted: it goes back to ``scheduled``
-(or ``failed`` when out of attempts). The only duplicate window is a kill between the provider's answer and that
-UPDATE.
+them; a stuck row without a message id died either before the provider took it or between the provider's answer
+and that UPDATE. Every email carries a Message-ID fixed per row, so the provider is asked which of them it
+accepted (``provider.accepted_ids``, Mailgun's events API): those are recorded ``sent``, the others go back to
+``scheduled`` (or ``failed`` when out of attempts). When Mailgun cannot be reached the rows wait for the next run;
+with a backend that cannot tell (the console, tests) they are retried.
 
 Late rows: a message is skipped when it is no longer useful (``events.Rule.useful_for`` after its planned time,
 or a before-session reminder once the session started), or cancelled when its object no longer warrants it (a
@@ -38,9 +40,9 @@ from booking.scheduling import ics
 from booking.scheduling.models import Appointment, AppointmentStatus
 from portal.accounts.adapters import clinic_from_email
 
-from . import preferences, rendering
+from . import preferences, provider, rendering
 from .events import AFTER_SESSION_EVENTS, Audience, Event, rule
-from .models import Notification, State
+from .models import Notification, State, message_id_domain, message_id_expression
 
 logger = logging.getLogger(__name__)
 
@@ -72,13 +74,33 @@ def lease() -> timedelta:
 
 
 def release_stuck(*, now: datetime) -> int:
-    """Rows a dead dispatcher left in ``sending``: retried, or failed when out of attempts. Returns how many."""
+    """Rows a dead dispatcher left in ``sending``: sent if the provider took them, else retried or failed when
+    out of attempts. Returns how many rows left ``sending``."""
     stuck = Notification.objects.filter(state=State.SENDING, claimed_at__lte=now - lease(), provider_message_id="")
+    rows = {row.message_id: row.pk for row in stuck.only("pk", "message_key")}
+    if not rows:
+        return 0
+    try:
+        accepted = provider.accepted_ids(list(rows), domain=message_id_domain())
+    except provider.ProviderUnavailable as error:
+        logger.warning("%s stuck notifications wait: the provider could not be asked (%s)", len(rows), error)
+        return 0
+    delivered = Notification.objects.filter(
+        pk__in=[rows[message_id] for message_id in accepted or {}], state=State.SENDING
+    ).update(
+        state=State.SENT,
+        sent_at=now,
+        provider_message_id=message_id_expression(),
+        error="",
+        claimed_by="",
+        updated_at=now,
+    )
+    stuck = stuck.filter(pk__in=list(rows.values()))
     failed = stuck.filter(attempts__gte=MAX_ATTEMPTS).update(
         state=State.FAILED, error="the dispatcher stopped while sending", claimed_by="", updated_at=now
     )
     retried = stuck.update(state=State.SCHEDULED, next_attempt_at=now, claimed_by="", updated_at=now)
-    return failed + retried
+    return delivered + failed + retried
 
 
 def claim_due(*, now: datetime, limit: int = BATCH_SIZE) -> list[int]:
@@ -157,6 +179,7 @@ def build_message(row: Notification, rendered: rendering.Rendered, *, clinic_nam
     message.attach_alternative(rendered.html, "text/html")
     message.tags = [row.event]
     message.metadata = {"notification": str(row.pk), "event": row.event}
+    message.extra_headers["Message-ID"] = row.message_id  # the same on every attempt: see release_stuck
     message.extra_headers.update(preferences.unsubscribe_headers(row))  # RFC 8058, non-essential emails only
     if row.event in ICS_EVENTS and row.appointment is not None:
         with translation.override(row.language):

@@ -10,8 +10,12 @@ keys beside it let the dispatcher load what it renders with ``select_related``.
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
+from django.db.models import Value
+from django.db.models.functions import Cast, Concat
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel
 from wagtail.models import DraftStateMixin, RevisionMixin
@@ -38,6 +42,11 @@ class State(models.TextChoices):
 class Language(models.TextChoices):
     ES = "es", _("Spanish")
     EN = "en", _("English")
+
+
+def new_message_key() -> str:
+    """The random half of a message's Message-ID (the row's pk is the other half): unique across databases too."""
+    return secrets.token_hex(8)
 
 
 def object_key(obj) -> str:
@@ -99,6 +108,9 @@ class Notification(models.Model):
     # The dispatcher run that claimed it: it sends only the rows it finds under its own token.
     claimed_by = models.CharField(_("claimed by"), max_length=32, blank=True)
     provider_message_id = models.CharField(_("provider message id"), max_length=255, blank=True)
+    # Set as the email's Message-ID before every send: after a dispatcher died mid-send, the provider is asked
+    # whether it accepted this Message-ID before the row is sent again (``dispatch.release_stuck``).
+    message_key = models.CharField(_("message key"), max_length=32, default=new_message_key, editable=False)
     error = models.TextField(_("error"), blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     # Facts the message needs that the object no longer holds, e.g. the previous time of a rescheduled session.
@@ -124,6 +136,29 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_event_display()} → {self.email} ({self.get_state_display()})"
+
+    @property
+    def message_id(self) -> str:
+        """The Message-ID header this row's email carries, the same on every attempt."""
+        return f"<notification-{self.pk}.{self.message_key}@{message_id_domain()}>"
+
+
+def message_id_expression():
+    """``Notification.message_id`` in SQL, for one UPDATE over many rows."""
+    return Concat(
+        Value("<notification-"),
+        Cast("pk", models.CharField()),
+        Value("."),
+        "message_key",
+        Value(f"@{message_id_domain()}>"),
+        output_field=models.CharField(),
+    )
+
+
+def message_id_domain() -> str:
+    """The sending domain (Mailgun's, else ``DEFAULT_FROM_EMAIL``'s): Message-IDs are unique under it."""
+    domain = settings.ANYMAIL.get("MAILGUN_SENDER_DOMAIN") or settings.DEFAULT_FROM_EMAIL.rpartition("@")[2]
+    return domain.strip(" >") or "localhost"
 
 
 class NotificationTemplate(DraftStateMixin, RevisionMixin, models.Model):
