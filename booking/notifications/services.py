@@ -5,9 +5,10 @@ with ``bulk_create(ignore_conflicts=True)`` against the unique (event, object, r
 signal delivered twice, or a planner run again after a crash, inserts nothing new. Messages "sent at once" are
 scheduled at the time of the fact (the audit event's ``at``), not at the planner's clock, for the same reason.
 
-Timing (see ``events.RULES``): offsets before a session are absolute (the 24 h reminder is exactly 24 hours
-before, so across a clock change it reads one hour off on the wall clock); the nutrition control reminder is N
-calendar days after the session at the same local time (wall-clock arithmetic in the place's zone). Only times
+Timing (see ``events.RULES``): offsets of whole days are counted on the wall clock of the place's zone (the
+"24 h" reminder arrives the day before at the session's local time, also across a clock change, and the nutrition
+control reminder N calendar days after at the same local time); shorter offsets are absolute (1 hour before is
+60 minutes before). Only times
 still ahead are planned: a session booked 3 hours ahead gets no "day before" reminder.
 
 Connecting another app's facts is one call each; the appointment ones are wired in ``signals``, the packs' and
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import getaddresses
 
 from django.conf import settings
@@ -97,12 +98,20 @@ def session_plan(appointment: Appointment) -> dict[str, datetime]:
     for event in events:
         timing = rule(event)
         anchor = appointment.start if timing.anchor == Anchor.START else appointment.end
-        plan[event] = anchor + timing.offset
+        plan[event] = _offset(anchor, timing.offset, _zone(appointment))
     days = appointment.service.control_reminder_days
     if days:
-        local_end = appointment.end.astimezone(_zone(appointment))
-        plan[Event.NUTRITION_CONTROL] = local_end + timedelta(days=days)  # wall-clock: same local time
+        plan[Event.NUTRITION_CONTROL] = _offset(appointment.end, timedelta(days=days), _zone(appointment))
     return plan
+
+
+def _offset(anchor: datetime, offset: timedelta, zone) -> datetime:
+    """``anchor + offset``: whole days on the zone's wall clock (what a patient means by "the day before"), other
+    offsets in absolute time. Python adds a timedelta to an aware datetime on its wall clock, so the whole-day
+    case is the local time plus the days, then back to UTC with the offset of the new date."""
+    if offset % timedelta(days=1):
+        return anchor + offset
+    return (anchor.astimezone(zone) + offset).astimezone(UTC)
 
 
 def _zone(appointment: Appointment):

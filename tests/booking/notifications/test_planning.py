@@ -92,19 +92,19 @@ def test_times_already_passed_when_booked_are_not_planned(clinic):
 
 
 # America/Santiago: winter time from Sunday 2027-04-04 00:00 (clocks back to Saturday 23:00), summer time from
-# Sunday 2027-09-05 00:00 (clocks forward to 01:00). Offsets before a session are absolute hours; the control
-# reminder keeps the local wall-clock time N days later.
+# Sunday 2027-09-05 00:00 (clocks forward to 01:00). Whole-day offsets (the day-before reminder, the attendance
+# request two days before, the control reminder N days later) keep the local wall-clock time; hours are absolute.
 @pytest.mark.parametrize(
     ("local_start", "modality", "expected_local"),
     [
-        # session on the first winter day: the day-before reminder reads 11:00 (summer time), 24 h earlier
+        # session on the first winter day: the day-before reminder still reads 10:00 (25 hours earlier)
         (
             datetime(2027, 4, 4, 10, 0, tzinfo=SANTIAGO),
             "in_person",
             {
-                Event.REMINDER_24H: datetime(2027, 4, 3, 11, 0, tzinfo=SANTIAGO),
+                Event.REMINDER_24H: datetime(2027, 4, 3, 10, 0, tzinfo=SANTIAGO),
                 Event.REMINDER_1H_IN_PERSON: datetime(2027, 4, 4, 9, 0, tzinfo=SANTIAGO),
-                Event.ATTENDANCE_REQUEST: datetime(2027, 4, 2, 11, 0, tzinfo=SANTIAGO),
+                Event.ATTENDANCE_REQUEST: datetime(2027, 4, 2, 10, 0, tzinfo=SANTIAGO),
                 Event.AFTER_SESSION_IN_PERSON: datetime(2027, 4, 4, 12, 50, tzinfo=SANTIAGO),
                 Event.NUTRITION_CONTROL: datetime(2027, 4, 11, 10, 50, tzinfo=SANTIAGO),
             },
@@ -120,12 +120,12 @@ def test_times_already_passed_when_booked_are_not_planned(clinic):
                 Event.NUTRITION_CONTROL: datetime(2027, 4, 12, 10, 50, tzinfo=SANTIAGO),
             },
         ),
-        # session on the first summer day: the reminder reads 09:00 (winter time)
+        # session on the first summer day: the reminder reads 10:00 (23 hours earlier)
         (
             datetime(2027, 9, 5, 10, 0, tzinfo=SANTIAGO),
             "online",
             {
-                Event.REMINDER_24H: datetime(2027, 9, 4, 9, 0, tzinfo=SANTIAGO),
+                Event.REMINDER_24H: datetime(2027, 9, 4, 10, 0, tzinfo=SANTIAGO),
                 Event.REMINDER_30M_ONLINE: datetime(2027, 9, 5, 9, 30, tzinfo=SANTIAGO),
                 Event.AFTER_SESSION_ONLINE: datetime(2027, 9, 5, 12, 50, tzinfo=SANTIAGO),
                 Event.NUTRITION_CONTROL: datetime(2027, 9, 12, 10, 50, tzinfo=SANTIAGO),
