@@ -97,7 +97,7 @@ RULES: dict[str, Rule] = {
     Event.APPOINTMENT_RESCHEDULED: Rule(P, True, attach_ics=True, useful_for=timedelta(days=1), timing="at once"),
     # late, still worth it until the 1 hour reminder takes over
     Event.REMINDER_24H: Rule(
-        P, True, Anchor.START, -timedelta(hours=24), timedelta(hours=23), True, timing="the day before, at the same local time"
+        P, True, Anchor.START, -timedelta(days=1), timedelta(hours=23), True, timing="the day before, same local time"
     ),
     Event.REMINDER_1H_IN_PERSON: Rule(
         P, True, Anchor.START, -timedelta(hours=1), timedelta(minutes=45), True, timing="1 h before (in person)"
@@ -106,7 +106,13 @@ RULES: dict[str, Rule] = {
         P, True, Anchor.START, -timedelta(minutes=30), timedelta(minutes=25), True, timing="30 min before (online)"
     ),
     Event.ATTENDANCE_REQUEST: Rule(
-        P, True, Anchor.START, -ATTENDANCE_REQUEST_BEFORE, timedelta(hours=36), True, timing="2 days before, same local time (in person)"
+        P,
+        True,
+        Anchor.START,
+        -ATTENDANCE_REQUEST_BEFORE,
+        timedelta(hours=36),
+        True,
+        timing="2 days before (in person)",
     ),
     Event.AFTER_SESSION_IN_PERSON: Rule(
         P, False, Anchor.END, AFTER_SESSION_DELAY, timedelta(days=2), timing="2 h after the end (in person)"
