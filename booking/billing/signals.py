@@ -15,6 +15,10 @@ part in the same transaction as the invoice change: a receiver that raises rolls
   cancelled or expired (the patient went back, or the time ran out). A receiver returns True when nothing is owed
   on that invoice any more (packs: a pack bought online that was never paid); billing then voids it, which sends
   ``invoice_voided``.
+- ``refund_succeeded`` (``invoice``, ``refund``, ``now``): a refund has just been confirmed by the provider (or
+  recorded as given back at the desk) and counted on the invoice. Notifications plans the "refund issued" email.
+- ``payment_failed`` (``invoice``, ``payment``, ``now``): a checkout's payment was just declined (the hold
+  stays; the patient may try again). Notifications plans the staff's "payment failed" alert.
 """
 
 import django.dispatch
@@ -22,3 +26,5 @@ import django.dispatch
 invoice_paid = django.dispatch.Signal()
 invoice_voided = django.dispatch.Signal()
 checkout_lapsed = django.dispatch.Signal()
+refund_succeeded = django.dispatch.Signal()
+payment_failed = django.dispatch.Signal()

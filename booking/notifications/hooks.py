@@ -5,9 +5,8 @@ Each message is scheduled at the time of the fact as the pack or invoice recorde
 ``cancelled_at``, ``expiry_notified_at``, ``paid_at``), never the receiver's clock: a signal delivered twice plans
 the same (event, object, recipient, time) and the outbox's unique constraint drops the second.
 
-Not connected, because billing sends no signal for them: "refund issued" to the patient and "payment failed" to
-the staff (their events and default templates exist; billing needs a ``refund_completed`` / ``payment_failed``
-hook first).
+Billing's ``refund_succeeded`` plans "refund issued" to the patient and ``payment_failed`` the staff's alert, in
+billing's transaction too.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from booking.billing.models import Invoice
-from booking.billing.signals import invoice_paid
+from booking.billing.signals import invoice_paid, payment_failed, refund_succeeded
 from booking.packs.models import PackagePurchase
 from booking.packs.signals import pack_cancelled, pack_expiring, pack_purchased
 
@@ -53,4 +52,16 @@ def plan_pack_expiring(sender, purchase: PackagePurchase, **kwargs) -> None:
 @receiver(invoice_paid, sender=Invoice, dispatch_uid="notifications.invoice_paid")
 def plan_payment_received(sender, invoice: Invoice, now=None, **kwargs) -> None:
     services.plan_payment_received(invoice, at=invoice.paid_at or now or timezone.now())
+    transaction.on_commit(dispatch_soon, robust=True)
+
+
+@receiver(refund_succeeded, sender=Invoice, dispatch_uid="notifications.refund_succeeded")
+def plan_refund_issued(sender, invoice: Invoice, refund, now=None, **kwargs) -> None:
+    services.plan_refund_issued(invoice, refund, at=refund.completed_at or now or timezone.now())
+    transaction.on_commit(dispatch_soon, robust=True)
+
+
+@receiver(payment_failed, sender=Invoice, dispatch_uid="notifications.payment_failed")
+def plan_payment_failed(sender, invoice: Invoice, payment, now=None, **kwargs) -> None:
+    services.plan_payment_failed(invoice, payment, at=now or timezone.now())
     transaction.on_commit(dispatch_soon, robust=True)

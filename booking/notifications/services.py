@@ -320,6 +320,27 @@ def plan_payment_received(invoice, *, at: datetime) -> None:
     _insert([_row(Event.PAYMENT_RECEIVED, about=invoice, recipient=recipient, at=at, data=data, invoice=invoice)])
 
 
+def plan_refund_issued(invoice, refund, *, at: datetime) -> None:
+    """"Refund issued" to the invoice's patient, once per refund (its own object key: two refunds of one invoice
+    are two emails). Written inside billing's transaction (``refund_succeeded``)."""
+    patient = invoice.patient
+    recipient = user_recipient(patient.user) if patient is not None else None
+    if recipient is None:
+        return
+    data = {"amount": str(refund.amount)}
+    _insert([_row(Event.REFUND_ISSUED, about=refund, recipient=recipient, at=at, data=data, invoice=invoice)])
+
+
+def plan_payment_failed(invoice, payment, *, at: datetime) -> None:
+    """The staff's alert that a patient's payment was declined, once per payment."""
+    detail = payment.failure_message or ""
+    data = {"amount": str(payment.amount), "detail": detail}
+    _insert(
+        _row(Event.STAFF_PAYMENT_FAILED, about=payment, recipient=recipient, at=at, data=data, invoice=invoice)
+        for recipient in staff_recipients()
+    )
+
+
 # --- staff --------------------------------------------------------------------------------
 
 

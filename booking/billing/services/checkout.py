@@ -12,7 +12,7 @@ from django.db.models import Q
 
 from booking.scheduling.models import Appointment
 
-from .. import providers
+from .. import providers, signals
 from ..errors import PaymentError
 from ..models import (
     ZERO,
@@ -273,6 +273,7 @@ def fail_payment(*, payment: Payment, message: str = "", now: datetime | None = 
             reason=payment.failure_message,
             payment=payment.pk,
         )
+        signals.payment_failed.send(sender=Invoice, invoice=invoice, payment=payment, now=now)
     return payment
 
 

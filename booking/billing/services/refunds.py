@@ -9,7 +9,7 @@ from django.db import transaction
 
 from booking.scheduling.services import CancellationOutcome, RefundDecision
 
-from .. import providers
+from .. import providers, signals
 from ..errors import PaymentError
 from ..models import (
     ZERO,
@@ -75,6 +75,7 @@ def _complete_refund(invoice: Invoice, refund: Refund, now: datetime) -> None:
         refund=refund.pk,
         amount=refund.amount,
     )
+    signals.refund_succeeded.send(sender=Invoice, invoice=invoice, refund=refund, now=now)
 
 
 def _fail_refund(refund: Refund, message: str) -> None:
