@@ -321,7 +321,7 @@ def plan_payment_received(invoice, *, at: datetime) -> None:
 
 
 def plan_refund_issued(invoice, refund, *, at: datetime) -> None:
-    """"Refund issued" to the invoice's patient, once per refund (its own object key: two refunds of one invoice
+    """The "refund issued" email to the invoice's patient, once per refund (its own object key: two refunds of one invoice
     are two emails). Written inside billing's transaction (``refund_succeeded``)."""
     patient = invoice.patient
     recipient = user_recipient(patient.user) if patient is not None else None
