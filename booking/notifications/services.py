@@ -321,8 +321,10 @@ def plan_payment_received(invoice, *, at: datetime) -> None:
 
 
 def plan_refund_issued(invoice, refund, *, at: datetime) -> None:
-    """The "refund issued" email to the invoice's patient, once per refund (its own object key: two refunds of one invoice
-    are two emails). Written inside billing's transaction (``refund_succeeded``)."""
+    """The "refund issued" email to the invoice's patient, once per refund.
+
+    Each refund has its own object key, so two refunds of one invoice are two emails. Written inside billing's
+    transaction (``refund_succeeded``)."""
     patient = invoice.patient
     recipient = user_recipient(patient.user) if patient is not None else None
     if recipient is None:
