@@ -36,6 +36,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone, translation
 
+from booking.billing import receipts
 from booking.scheduling import ics
 from booking.scheduling.models import Appointment, AppointmentStatus
 from portal.accounts.adapters import clinic_from_email
@@ -174,7 +175,8 @@ def _next_booked(rows: list[Notification]) -> set[int]:
 
 
 def build_message(row: Notification, rendered: rendering.Rendered, *, clinic_name: str) -> EmailMultiAlternatives:
-    """The email: text with an HTML alternative, Mailgun tags/metadata, and the session's .ics when it has one."""
+    """The email: text with an HTML alternative, Mailgun tags/metadata, the session's .ics when it has one, and the
+    receipt's PDF with "payment received" (the very document the portal and the admin download)."""
     message = EmailMultiAlternatives(rendered.subject, rendered.text, clinic_from_email(clinic_name), [row.email])
     message.attach_alternative(rendered.html, "text/html")
     message.tags = [row.event]
@@ -187,6 +189,9 @@ def build_message(row: Notification, rendered: rendering.Rendered, *, clinic_nam
                 [row.appointment], name=clinic_name, for_professional=row.audience == Audience.PROFESSIONAL
             )
         message.attach(f"{row.appointment.reference}.ics", calendar, "text/calendar")
+    if row.event == Event.PAYMENT_RECEIVED and row.invoice is not None:
+        pdf = receipts.render_receipt_pdf(row.invoice, language=row.language)
+        message.attach(receipts.receipt_filename(row.invoice), pdf, receipts.PDF_CONTENT_TYPE)
     return message
 
 

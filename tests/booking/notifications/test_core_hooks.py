@@ -111,3 +111,23 @@ def test_the_pack_and_receipt_emails_go_out_discreetly_in_the_patients_language(
         )
     )
     assert states == {"sent"}
+
+
+def test_the_payment_received_email_carries_the_receipt_pdf_in_the_patients_language():
+    from django.core import mail
+
+    from booking.notifications.dispatch import dispatch_due
+
+    patient = PatientFactory(user__preferred_language="en")
+    invoice = InvoiceFactory(patient=patient, paid_at=PAID_AT, status="paid")
+    with transaction.atomic():
+        invoice_paid.send(sender=Invoice, invoice=invoice, now=PAID_AT)
+    mail.outbox.clear()
+
+    dispatch_due(now=datetime(2027, 3, 1, 15, 1, tzinfo=UTC))
+
+    [message] = mail.outbox
+    [(filename, content, mimetype)] = message.attachments
+    assert (filename, mimetype) == (f"{invoice.display_number}.pdf", "application/pdf")
+    assert content.startswith(b"%PDF")
+    assert "attached" in message.body
