@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from booking.notifications.forms import DailyAgendaForm
 from booking.scheduling.api.permissions import is_scheduling_staff
 from booking.scheduling.ics import calendar_for
 from booking.scheduling.models import Appointment
@@ -34,6 +35,9 @@ def home(request):
         "is_staff": request.user.has_perm("wagtailadmin.access_admin"),
         "is_professional": roles.ROLE_PROFESSIONAL in user_roles,
     }
+    if context["is_professional"]:
+        agenda_choice = {"daily_agenda_email": request.user.professional.daily_agenda_email}
+        context["daily_agenda_form"] = DailyAgendaForm(initial=agenda_choice)
     return render(request, "portal/home.html", context)
 
 

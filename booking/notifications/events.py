@@ -134,7 +134,8 @@ RULES: dict[str, Rule] = {
     Event.PRO_APPOINTMENT_RESCHEDULED: Rule(PRO, True, useful_for=timedelta(days=1), timing="at once"),
     Event.PRO_PACK_PURCHASED: Rule(PRO, True, timing="at once"),
     Event.PRO_PACK_CANCELLED: Rule(PRO, True, timing="at once"),
-    Event.PRO_DAILY_AGENDA: Rule(PRO, False, useful_for=timedelta(hours=6), timing="every morning (optional)"),
+    # opt-in already (Professional.daily_agenda_email, switched in the portal): the patients' preference does not apply
+    Event.PRO_DAILY_AGENDA: Rule(PRO, True, useful_for=timedelta(hours=5), timing="07:00 local, if opted in"),
     Event.STAFF_PAYMENT_FAILED: Rule(STAFF, True, timing="at once"),
     Event.STAFF_UNDELIVERABLE: Rule(STAFF, True, timing="at once"),
     Event.STAFF_TEMPLATE_BROKEN: Rule(STAFF, True, timing="at once"),

@@ -1,4 +1,4 @@
-"""The patient's email preference, as the profile page shows it."""
+"""Email choices people make themselves: the patient's in the profile, the professional's on the portal home."""
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -11,4 +11,14 @@ class EmailPreferencesForm(forms.Form):
         label=_("Send me emails after my sessions and about my progress"),
         required=False,
         help_text=_("Confirmations, reminders and receipts of your sessions are always sent."),
+    )
+
+
+class DailyAgendaForm(forms.Form):
+    """The professional's box on the portal home. Unticked (absent from the POST) means "no"."""
+
+    daily_agenda_email = forms.BooleanField(
+        label=_("Email me my agenda every morning"),
+        required=False,
+        help_text=_("At 07:00, on days with sessions: each session's time, patient, service and place."),
     )

@@ -117,3 +117,9 @@ def unsubscribe_headers(notification) -> dict[str, str]:
         "List-Unsubscribe": f"<{unsubscribe_url(user)}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
+
+
+def set_daily_agenda(*, professional, enabled: bool) -> None:
+    """The professional's own choice of the morning agenda email (read by ``services.plan_daily_agendas``)."""
+    type(professional).objects.filter(pk=professional.pk).update(daily_agenda_email=enabled)
+    professional.daily_agenda_email = enabled

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.template import Context, Engine
@@ -73,6 +75,8 @@ CONTEXT_DOC = {
     "detail": "Staff alerts: what happened.",
     "unsubscribe_url": "Non-essential emails: the one-click page that turns them off.",
     "rule_message": "Emails by session number: the rule's own paragraph, in the email's language.",
+    "agenda": "Professionals' daily agenda: one line per session (time, patient, service, where).",
+    "session_count": "Professionals' daily agenda: how many sessions the day has.",
 }
 
 ENGINE = Engine(dirs=[], app_dirs=False, libraries={}, string_if_invalid="")
@@ -229,6 +233,28 @@ def _invoice_context(notification: Notification) -> dict:
     }
 
 
+def _agenda_context(notification: Notification) -> dict:
+    """The daily agenda's day and lines, from the facts copied when it was planned (``services``)."""
+    zone = timezone.get_default_timezone()
+    sessions = notification.data.get("sessions", [])
+    lines = []
+    for session in sessions:
+        place_zone = ZoneInfo(session.get("zone") or zone.key)
+        start = datetime.fromisoformat(session["start"]).astimezone(place_zone)
+        end = datetime.fromisoformat(session["end"]).astimezone(place_zone)
+        modality = str(AppointmentModality(session["modality"]).label)
+        where = f"{modality}, {session['place']}" if session.get("place") else modality
+        times = f"{format_local_time(start, 'H:i')}–{format_local_time(end, 'H:i')}"
+        lines.append(f"{times}  {session['patient']} · {session['service']} · {where}")
+    day = date.fromisoformat(notification.data["day"]) if notification.data.get("day") else None
+    return {
+        "date": formats.date_format(day, DATE_FORMAT) if day else "",
+        "time_zone": zone.key,
+        "agenda": "\n".join(lines),
+        "session_count": str(len(sessions)),
+    }
+
+
 def build_context(notification: Notification, *, clinic_name: str) -> dict:
     """The documented context of one message, in its language. Needs the objects ``dispatch`` select_related."""
     from django.urls import reverse
@@ -246,10 +272,71 @@ def build_context(notification: Notification, *, clinic_name: str) -> dict:
             context |= _invoice_context(notification)
         if notification.audience == Audience.STAFF:
             context["detail"] = str(notification.data.get("detail", ""))
+        if notification.event == Event.PRO_DAILY_AGENDA:
+            context |= _agenda_context(notification)
         context["rule_message"] = str(notification.data.get("rule_message", ""))
         if notification.user_id and not rule(notification.event).essential:
             context["unsubscribe_url"] = unsubscribe_url(notification.user)
         return {key: str(value) for key, value in context.items()}
+
+
+# --- the editor's preview ---------------------------------------------------------------------------------
+
+# A believable session for the preview: names nobody has, in Santiago, the day before a clock change is irrelevant.
+SAMPLE_START = datetime(2027, 3, 9, 16, 0, tzinfo=ZoneInfo("America/Santiago"))
+
+
+def sample_context(language: str) -> dict:
+    """Every documented name filled with made-up values in ``language`` ("es"/"en"): what an editor previews with.
+
+    Nothing is read from the database except the clinic's name, so a preview never shows a real patient."""
+    site = settings.SITE_URL
+    with translation.override("es-cl" if language == "es" else "en"):
+        context = {
+            **_local_phrases(SAMPLE_START, SAMPLE_START.tzinfo),
+            "clinic_name": clinic_name(),
+            "recipient_first_name": "Camila",
+            "patient_first_name": "Camila",
+            "service": "Psicoterapia individual",
+            "professional": "Ps. Ana Rojas",
+            "previous_when": _local_phrases(SAMPLE_START - timedelta(days=1), SAMPLE_START.tzinfo)["when"],
+            "modality": str(AppointmentModality.IN_PERSON.label),
+            "place": "Providencia, Av. Providencia 1234, of. 501",
+            "directions": "Metro Pedro de Valdivia, salida norte.",
+            "video_link": "https://meet.example.com/abc-defg-hij",
+            "reference": "K7Q2MX",
+            "portal_url": f"{site}/portal/",
+            "calendar_url": f"{site}/portal/calendar/K7Q2MX.ics",
+            "reschedule_url": f"{site}/portal/",
+            "cancel_url": f"{site}/notifications/cancel/sample/",
+            "confirm_url": f"{site}/notifications/confirm/sample/",
+            "pack_name": "Pack 4 sesiones",
+            "pack_expires": formats.date_format(SAMPLE_START + timedelta(days=90), DATE_FORMAT),
+            "amount": format_money(Decimal("35000"), "CLP"),
+            "invoice_url": f"{site}/portal/invoices/K7Q2MX/",
+            "detail": "Tarjeta rechazada (card_declined)",
+            "unsubscribe_url": f"{site}/notifications/unsubscribe/sample/",
+            "rule_message": "Gracias por confiar en nosotros para tu primera sesión.",
+            "agenda": "09:00–09:50  Camila Soto · Psicoterapia individual · Presencial, Providencia",
+            "session_count": "1",
+        }
+    return {key: str(context.get(key, "")) for key in CONTEXT_DOC}
+
+
+def preview(template: NotificationTemplate) -> dict:
+    """The editor's (unsaved) template rendered with ``sample_context``: subject, text and HTML, or the error a
+    send would hit, in which case the patient would get the default, which is shown instead."""
+    context = sample_context(template.language)
+    try:
+        subject, text, html = render_strings(
+            template.subject, template.body_text, template.body_html, context, language=template.language
+        )
+        return {"subject": subject, "text": text, "html": html, "error": ""}
+    except Exception as error:  # what a send would do: show it, and show the default that would go instead
+        subject, text, html = render_strings(
+            *default_sources(template.event, template.audience, template.language), context, language=template.language
+        )
+        return {"subject": subject, "text": text, "html": html, "error": f"{type(error).__name__}: {error}"}
 
 
 def clinic_name() -> str:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from email.utils import getaddresses
+from itertools import groupby
 
 from django.conf import settings
 from django.db import transaction
@@ -341,6 +342,70 @@ def plan_payment_failed(invoice, payment, *, at: datetime) -> None:
         _row(Event.STAFF_PAYMENT_FAILED, about=payment, recipient=recipient, at=at, data=data, invoice=invoice)
         for recipient in staff_recipients()
     )
+
+
+# --- professionals ------------------------------------------------------------------------
+
+# The local hour of the professionals' daily agenda, and how many hours after it a late planner still plans it.
+AGENDA_HOUR = 7
+AGENDA_LATE_HOURS = 5
+
+
+def plan_daily_agendas(*, now: datetime | None = None) -> int:
+    """Today's agenda email to each professional who asked for it and has sessions today; how many were planned.
+
+    Run every hour (``tasks``): the first run from 07:00 in the clinic's zone plans the day's rows, scheduled at
+    07:00, and later runs insert nothing (the unique constraint), so a system down at 07:00 still sends the agenda
+    when it comes back, until noon. The sessions are copied into the row's data when planned: the dispatcher
+    renders them without a query per message, and the email lists what was booked at 07:00. The day is the local
+    date: on the night Santiago skips midnight, the day starts at 01:00.
+    """
+    now = now or timezone.now()
+    zone = timezone.get_default_timezone()
+    local_now = now.astimezone(zone)
+    if not AGENDA_HOUR <= local_now.hour < AGENDA_HOUR + AGENDA_LATE_HOURS:
+        return 0
+    day = local_now.date()
+    day_start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    send_at = datetime.combine(day, time(AGENDA_HOUR), tzinfo=zone).astimezone(UTC)
+    sessions = (
+        Appointment.objects.filter(
+            professional__daily_agenda_email=True,
+            professional__active=True,
+            status=AppointmentStatus.CONFIRMED,
+            start__gte=day_start,
+            start__lt=day_end,
+        )
+        .select_related("professional__user", "patient__user", "service", "location")
+        .order_by("professional_id", "start")
+    )
+    rows = []
+    for _professional_id, group in groupby(sessions, key=lambda appointment: appointment.professional_id):
+        appointments = list(group)
+        professional = appointments[0].professional
+        recipient = user_recipient(professional.user if professional.user_id else None)
+        if recipient is None:
+            continue
+        data = {"day": day.isoformat(), "sessions": [_agenda_entry(appointment) for appointment in appointments]}
+        rows.append(_row(Event.PRO_DAILY_AGENDA, about=professional, recipient=recipient, at=send_at, data=data))
+    _insert(rows)
+    return len(rows)
+
+
+def _agenda_entry(appointment: Appointment) -> dict:
+    """One line of the agenda as plain facts; the email writes them in its language (``rendering``)."""
+    user = appointment.patient.user
+    return {
+        "start": appointment.start.isoformat(),
+        "end": appointment.end.isoformat(),
+        "patient": user.get_full_name() or user.email,
+        "service": appointment.service.name,
+        "modality": appointment.modality,
+        "place": appointment.location.name if appointment.location_id else "",
+        "zone": _zone(appointment).key,
+        "reference": appointment.reference,
+    }
 
 
 # --- staff --------------------------------------------------------------------------------

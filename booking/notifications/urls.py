@@ -17,6 +17,7 @@ urlpatterns = [
     path("confirm/<str:token>/", views.confirm_attendance, name="confirm_attendance"),
     path("cancel/<str:token>/", views.cancel_appointment, name="cancel"),
     path("preferences/", views.email_preferences, name="preferences"),
+    path("daily-agenda/", views.daily_agenda, name="daily_agenda"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("mailgun/tracking/", webhooks.mailgun_tracking, name="mailgun_tracking"),
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from allauth.account.decorators import verified_email_required
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -29,9 +29,10 @@ from booking.scheduling.models import Appointment, AppointmentModality, Appointm
 from booking.scheduling.timefmt import format_local_time
 from booking.widget.selectors import clinic_zone
 from portal.accounts.adapters import supported_language
+from portal.accounts.roles import is_professional
 
 from . import attendance, links, preferences
-from .forms import EmailPreferencesForm
+from .forms import DailyAgendaForm, EmailPreferencesForm
 from .web_models import AttendanceConfirmation, NotificationPreference
 
 # Status codes of the pages for links that cannot be used: a bad link is the client's error; an expired one is gone.
@@ -185,3 +186,22 @@ def email_preferences(request):
     else:
         messages.error(request, _("Your email preferences could not be saved. Please try again."))
     return redirect("portal:profile")
+
+
+@verified_email_required
+@require_POST
+def daily_agenda(request):
+    """The professional's "email me my agenda every morning" box on the portal home (Post/Redirect/Get)."""
+    if not is_professional(request.user):
+        raise Http404
+    form = DailyAgendaForm(request.POST)
+    if not form.is_valid():  # a single optional box: only a forged POST gets here
+        messages.error(request, _("Your email preferences could not be saved. Please try again."))
+        return redirect("portal:home")
+    enabled = form.cleaned_data["daily_agenda_email"]
+    preferences.set_daily_agenda(professional=request.user.professional, enabled=enabled)
+    if enabled:
+        messages.success(request, _("You will get your agenda by email at 07:00 on days with sessions."))
+    else:
+        messages.success(request, _("You will no longer get your agenda by email."))
+    return redirect("portal:home")

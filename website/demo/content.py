@@ -193,6 +193,7 @@ PROFESSIONALS = [
         "title": "Psicóloga clínica · adultos",
         "rut": "15.432.876-9",
         "user_email": "psicologa@demo.clinic",
+        "daily_agenda_email": True,  # she gets her agenda at 07:00 (the nutritionist has not asked for it)
         "first_name": "Catalina",
         "last_name": "Muñoz",
         "color": (94, 129, 172),

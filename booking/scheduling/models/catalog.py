@@ -340,6 +340,12 @@ class Professional(index.Indexed, ClusterableModel):
     accepting_new_patients = models.BooleanField(_("accepting new patients"), default=True)
     active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveIntegerField(_("order"), default=0)
+    # Read by booking.notifications (its hourly planner); the professional switches it in their portal.
+    daily_agenda_email = models.BooleanField(
+        _("daily agenda email"),
+        default=False,
+        help_text=_("Every morning at 07:00, an email with the day's sessions (only on days with sessions)."),
+    )
 
     objects = ProfessionalQuerySet.as_manager()
 

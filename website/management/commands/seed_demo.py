@@ -157,6 +157,7 @@ class Command(BaseCommand):
                     bio=data["bio"],
                     photo=photo,
                     user=users.get(data.get("user_email")),
+                    daily_agenda_email=data.get("daily_agenda_email", False),
                     sort_order=order,
                 )
                 professional.save()
