@@ -18,7 +18,7 @@ from django.db.models import Value
 from django.db.models.functions import Cast, Concat
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel
-from wagtail.models import DraftStateMixin, RevisionMixin
+from wagtail.models import DraftStateMixin, PreviewableMixin, RevisionMixin
 
 from .events import Audience, Event
 
@@ -161,7 +161,7 @@ def message_id_domain() -> str:
     return domain.strip(" >") or "localhost"
 
 
-class NotificationTemplate(DraftStateMixin, RevisionMixin, models.Model):
+class NotificationTemplate(PreviewableMixin, DraftStateMixin, RevisionMixin, models.Model):
     """An editor's version of one event's message for one audience and language.
 
     Without a live row the built-in default (files under ``templates/notifications/defaults``) is used: defaults
@@ -196,6 +196,15 @@ class NotificationTemplate(DraftStateMixin, RevisionMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_event_display()} · {self.get_audience_display()} · {self.language}"
+
+    # Wagtail's live preview beside the editor: the message as the recipient would get it, with made-up data.
+    def get_preview_template(self, request, mode_name):
+        return "notifications/admin/template_preview.html"
+
+    def get_preview_context(self, request, mode_name):
+        from .rendering import preview
+
+        return {**super().get_preview_context(request, mode_name), "preview": preview(self)}
 
 
 # The patient-facing side's rows (preferences, attendance confirmations, rules by session number), registered here.
