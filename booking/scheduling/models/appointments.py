@@ -174,10 +174,6 @@ class Appointment(models.Model):
         verbose_name=_("cancelled by"),
     )
     reschedule_count = models.PositiveSmallIntegerField(_("times rescheduled"), default=0)
-    # The booking box's confirmation email, until the notifications outbox replaces these two fields: a worker
-    # claims it (claimed_at), sends, and records it sent; a claim older than the lease was lost with its worker.
-    confirmation_claimed_at = models.DateTimeField(_("confirmation email claimed at"), null=True, blank=True)
-    confirmation_sent_at = models.DateTimeField(_("confirmation email sent at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
