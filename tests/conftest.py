@@ -33,6 +33,7 @@ def _empty_cache():
 def _media_root(settings, tmp_path):
     """Uploaded files of one test never leak into another's, nor into the real media folder."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private_media"
 
 
 @pytest.fixture

@@ -14,10 +14,12 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
 from portal.accounts.roles import EDITORS, RECEPTIONISTS, ensure_role_groups
+from portal.records.services import share_document
 from tests.factories.accounts import PatientFactory, VerifiedUserFactory, activate_totp
 from tests.factories.billing import InvoiceFactory
 from tests.factories.scheduling import AppointmentFactory, ProfessionalFactory, ServiceFactory
@@ -56,6 +58,13 @@ def world(home_page):
         start=datetime(2026, 12, 1, 13, tzinfo=UTC),
     )
     invoice = InvoiceFactory(patient=patient_a, appointment=appointment, number=7)
+    document = share_document(
+        appointment=appointment,
+        upload=SimpleUploadedFile("plan.pdf", b"%PDF-1.4 a plan"),
+        title="Plan de alimentación",
+        kind="plan",
+        actor=None,
+    )
     users = {
         "anonymous": None,
         "patient_a": patient_a.user,
@@ -65,7 +74,7 @@ def world(home_page):
         "receptionist": receptionist,
         "editor": editor,
     }
-    return {"users": users, "appointment": appointment, "invoice": invoice}
+    return {"users": users, "appointment": appointment, "invoice": invoice, "document": document}
 
 
 LOGIN = "login"  # a redirect to the login page
@@ -126,6 +135,12 @@ URLS = [
     ("portal-invoices", lambda w: reverse("portal:invoices"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
     ("portal-profile", lambda w: reverse("portal:profile"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
     ("portal-home", lambda w: reverse("portal:home"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
+    ("portal-documents", lambda w: reverse("portal:documents"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
+    (
+        "portal-document",
+        lambda w: reverse("portal:document_download", args=[w["document"].reference]),
+        dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "patient_a": 200},
+    ),
 ]
 # Who may see patient A's details on each URL (everyone else's body must not carry them).
 ENTITLED = {
@@ -139,6 +154,8 @@ ENTITLED = {
     "portal-invoices": {"patient_a"},
     "portal-profile": {"patient_a"},
     "portal-home": {"patient_a"},
+    "portal-documents": {"patient_a"},
+    "portal-document": {"patient_a"},
 }
 CASES = [(name, build, role, expected[role]) for name, build, expected in URLS for role in ROLES]
 
@@ -151,9 +168,10 @@ def client_for(user) -> Client:
 
 
 def body_of(response) -> str:
+    content = b"".join(response.streaming_content) if response.streaming else response.content
     if response.get("Content-Type", "").startswith("application/pdf"):
-        return response.content.decode("latin-1")
-    return response.content.decode()
+        return content.decode("latin-1")
+    return content.decode()
 
 
 @pytest.mark.parametrize(

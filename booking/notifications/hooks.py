@@ -6,7 +6,8 @@ Each message is scheduled at the time of the fact as the pack or invoice recorde
 the same (event, object, recipient, time) and the outbox's unique constraint drops the second.
 
 Billing's ``refund_succeeded`` plans "refund issued" to the patient and ``payment_failed`` the staff's alert, in
-billing's transaction too.
+billing's transaction too. The records' ``document_shared`` plans the nutrition evaluation email (inside the
+sharing transaction) and ``document_withdrawn`` cancels it if it has not gone out.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from booking.billing.models import Invoice
 from booking.billing.signals import invoice_paid, payment_failed, refund_succeeded
 from booking.packs.models import PackagePurchase
 from booking.packs.signals import pack_cancelled, pack_expiring, pack_purchased
+from portal.records.models import PatientDocument
+from portal.records.signals import document_shared, document_withdrawn
 
 from . import services
 from .tasks import dispatch_soon
@@ -65,3 +68,14 @@ def plan_refund_issued(sender, invoice: Invoice, refund, now=None, **kwargs) -> 
 def plan_payment_failed(sender, invoice: Invoice, payment, now=None, **kwargs) -> None:
     services.plan_payment_failed(invoice, payment, at=now or timezone.now())
     transaction.on_commit(dispatch_soon, robust=True)
+
+
+@receiver(document_shared, sender=PatientDocument, dispatch_uid="notifications.document_shared")
+def plan_document_shared(sender, document: PatientDocument, now=None, **kwargs) -> None:
+    services.plan_document_shared(document, at=document.shared_at or now or timezone.now())
+    transaction.on_commit(dispatch_soon, robust=True)
+
+
+@receiver(document_withdrawn, sender=PatientDocument, dispatch_uid="notifications.document_withdrawn")
+def cancel_document_email(sender, document: PatientDocument, **kwargs) -> None:
+    services.plan_document_withdrawn(document)

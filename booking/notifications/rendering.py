@@ -64,6 +64,7 @@ CONTEXT_DOC = {
     "video_link": "The video call link (online).",
     "reference": "The booking's (or pack's, invoice's) reference.",
     "portal_url": "The patient portal.",
+    "documents_url": "The documents page of the patient portal.",
     "calendar_url": "The session's calendar file.",
     "reschedule_url": "Where to move the session.",
     "cancel_url": "Signed one-click page to cancel (asks for a click).",
@@ -264,6 +265,7 @@ def build_context(notification: Notification, *, clinic_name: str) -> dict:
         context["clinic_name"] = clinic_name
         context["recipient_first_name"] = notification.user.first_name if notification.user_id else ""
         context["portal_url"] = _absolute(reverse("portal:home"))
+        context["documents_url"] = _absolute(reverse("portal:documents"))
         if notification.appointment_id:
             context |= _appointment_context(notification)
         if notification.pack_purchase_id:
@@ -306,6 +308,7 @@ def sample_context(language: str) -> dict:
             "video_link": "https://meet.example.com/abc-defg-hij",
             "reference": "K7Q2MX",
             "portal_url": f"{site}/portal/",
+            "documents_url": f"{site}/portal/documents/",
             "calendar_url": f"{site}/portal/calendar/K7Q2MX.ics",
             "reschedule_url": f"{site}/portal/",
             "cancel_url": f"{site}/notifications/cancel/sample/",

@@ -344,6 +344,39 @@ def plan_payment_failed(invoice, payment, *, at: datetime) -> None:
     )
 
 
+# --- records --------------------------------------------------------------------------------
+
+
+def plan_document_shared(document, *, at: datetime) -> None:
+    """The nutrition evaluation email when the clinic shares an evaluation with the patient (other kinds of
+    document are not announced). Written inside the sharing transaction (``document_shared``)."""
+    from portal.records.models import DocumentKind
+
+    if document.kind != DocumentKind.EVALUATION:
+        return
+    recipient = user_recipient(document.patient.user)
+    if recipient is None:
+        return
+    _insert(
+        [
+            _row(
+                Event.NUTRITION_EVALUATION,
+                about=document,
+                recipient=recipient,
+                at=at,
+                appointment=document.appointment,
+            )
+        ]
+    )
+
+
+def plan_document_withdrawn(document) -> None:
+    """A document taken back before its email went out is not announced."""
+    Notification.objects.filter(object_key=object_key(document), state=State.SCHEDULED).update(
+        state=State.CANCELLED, error="the document was withdrawn", updated_at=timezone.now()
+    )
+
+
 # --- professionals ------------------------------------------------------------------------
 
 # The local hour of the professionals' daily agenda, and how many hours after it a late planner still plans it.

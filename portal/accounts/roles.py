@@ -90,6 +90,7 @@ _APPS_WITH_PERMISSIONS = (
     "billing",
     "packs",
     "notifications",
+    "records",
 )
 
 
@@ -154,6 +155,9 @@ def ensure_role_groups(using: str = DEFAULT_DB_ALIAS) -> dict[str, Group]:
         administrators.permissions.add(*Permission.objects.filter(content_type__app_label="billing"))
         administrators.permissions.add(*Permission.objects.filter(content_type__app_label="packs"))
         administrators.permissions.add(*Permission.objects.filter(content_type__app_label="notifications"))
+        # Documents shared with patients: the clinic administrators only (clinical content; professionals will share
+        # from their own portal).
+        administrators.permissions.add(*Permission.objects.filter(content_type__app_label="records"))
         administrators.permissions.add(*_permissions("accounts", ["view_user"]))
     return groups
 

@@ -25,6 +25,7 @@ from booking.scheduling.models import (
     WeeklyAvailability,
 )
 from booking.scheduling.selectors import find_slots
+from portal.records.models import PatientDocument
 from resources.models import ResourcePage
 from tests.factories.accounts import PatientFactory
 from website.demo import content
@@ -51,6 +52,7 @@ def _counts():
         "pack_purchases": PackagePurchase.objects.count(),
         "pack_entries": PackCreditEntry.objects.count(),
         "pack_sessions": Appointment.objects.filter(pack_purchase__isnull=False).count(),
+        "documents": PatientDocument.objects.count(),
     }
 
 
@@ -211,6 +213,16 @@ def test_demo_month_shows_every_state_a_clinic_sees(client):
     listed = client.get("/portal/invoices/").content.decode()
     newest = Invoice.objects.filter(patient__user=camila).order_by("-issued_at", "-pk").first()
     assert newest.display_number in listed
+
+    # each patient's first past nutrition consultation left an evaluation in their portal
+    evaluations = list(PatientDocument.objects.select_related("patient__user", "appointment__service"))
+    assert evaluations and all(document.kind == "evaluation" for document in evaluations)
+    assert all(document.appointment.end <= document.shared_at <= NOW for document in evaluations)
+    owner = evaluations[0].patient.user
+    client.force_login(owner)
+    assert "Evaluación nutricional" in client.get("/portal/documents/").content.decode()
+    download = client.get(f"/portal/documents/{evaluations[0].reference}/download/")
+    assert b"".join(download.streaming_content).startswith(b"%PDF")
 
 
 @pytest.mark.django_db

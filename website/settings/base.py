@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "website",
     "website.clinic",
     "portal.accounts",
+    "portal.records",
     "portal",
     "booking.scheduling",
     "booking.billing",
@@ -221,6 +222,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = []
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(ENV.get("MEDIA_ROOT") or BASE_DIR / "media")
+# Documents shared with one patient (portal.records): outside MEDIA_ROOT, served only through the portal's view.
+PRIVATE_MEDIA_ROOT = Path(ENV.get("PRIVATE_MEDIA_ROOT") or BASE_DIR / "private_media")
 STORAGES = envconf.storage_config(ENV)
 
 _email = envconf.email_config(ENV)

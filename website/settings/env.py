@@ -183,13 +183,22 @@ def local_stripe_config(env: Mapping[str, str]) -> dict:
     }
 
 
+PRIVATE_FILE_STORAGE = "portal.records.storage.PrivateFileSystemStorage"
+
+
 def storage_config(env: Mapping[str, str]) -> dict:
-    """Media on S3 through django-storages when a bucket is configured, else local files."""
+    """Media on S3 through django-storages when a bucket is configured, else local files.
+
+    ``private`` holds the documents shared with one patient: never under ``MEDIA_URL`` (no public address; the
+    portal serves them through a view that checks who asks). Locally ``PRIVATE_MEDIA_ROOT``, outside ``MEDIA_ROOT``;
+    on S3 the ``private/`` prefix of the same bucket, without a public ACL.
+    """
     staticfiles = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
     bucket = env.get("AWS_STORAGE_BUCKET_NAME", "").strip()
     if not bucket:
         return {
             "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "private": {"BACKEND": PRIVATE_FILE_STORAGE},
             "staticfiles": staticfiles,
         }
     options = {
@@ -209,6 +218,10 @@ def storage_config(env: Mapping[str, str]) -> dict:
             options[option] = env[env_name]
     return {
         "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+        "private": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {**options, "location": "private", "custom_domain": None},
+        },
         "staticfiles": staticfiles,
     }
 

@@ -16,12 +16,14 @@ ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "private": {"BACKEND": envconf.PRIVATE_FILE_STORAGE},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # One folder per xdist worker (gw0, gw1, ...; "main" without xdist); tests/conftest.py moves each test's uploads
 # to its own temporary folder anyway.
 XDIST_WORKER = ENV.get("PYTEST_XDIST_WORKER", "")
 MEDIA_ROOT = BASE_DIR / ".test-media" / (XDIST_WORKER or "main")
+PRIVATE_MEDIA_ROOT = BASE_DIR / ".test-media" / f"private-{XDIST_WORKER or 'main'}"
 HUEY = envconf.huey_config(ENV, BASE_DIR, immediate=envconf.env_bool(ENV, "HUEY_IMMEDIATE", True))
 if XDIST_WORKER and HUEY["huey_class"] == "huey.SqliteHuey" and not ENV.get("HUEY_SQLITE_PATH"):
     HUEY["filename"] = str(BASE_DIR / f"huey.sqlite3-{XDIST_WORKER}")

@@ -1,0 +1,1 @@
+"""Clinical records: for now the documents the clinic shares with one patient (``PatientDocument``)."""

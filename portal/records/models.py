@@ -1,0 +1,83 @@
+"""Documents the clinic shares with one patient: an evaluation, a report, a certificate, a plan.
+
+The file sits in the private storage (``storage``), under a random name; the row keeps the name the patient will
+download it as, its type and size. Patients reach a document only by its unguessable ``reference`` through the
+portal, which checks it is theirs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.core.validators import FileExtensionValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from booking.scheduling.models.appointments import new_reference
+
+from .storage import private_storage
+
+# What the clinic shares: documents and pictures a phone opens. No HTML, SVG or office macros.
+ALLOWED_EXTENSIONS = ("pdf", "jpg", "jpeg", "png")
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+
+
+def document_path(document: PatientDocument, filename: str) -> str:
+    """A random stored name: the patient's or the original file's name never appears on disk."""
+    return f"patient-documents/{secrets.token_hex(16)}{Path(filename).suffix.lower()}"
+
+
+class DocumentKind(models.TextChoices):
+    EVALUATION = "evaluation", _("Nutrition evaluation")
+    PLAN = "plan", _("Plan or guidelines")
+    REPORT = "report", _("Report")
+    CERTIFICATE = "certificate", _("Certificate")
+    OTHER = "other", _("Other")
+
+
+class PatientDocument(models.Model):
+    reference = models.CharField(_("reference"), max_length=16, unique=True, default=new_reference, editable=False)
+    patient = models.ForeignKey(
+        "accounts.Patient", on_delete=models.PROTECT, related_name="documents", verbose_name=_("patient")
+    )
+    appointment = models.ForeignKey(
+        "scheduling.Appointment",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="documents",
+        verbose_name=_("session"),
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=DocumentKind.choices, default=DocumentKind.OTHER)
+    title = models.CharField(_("title"), max_length=200)
+    message = models.TextField(_("message to the patient"), blank=True, max_length=2000)
+    file = models.FileField(
+        _("file"),
+        storage=private_storage,
+        upload_to=document_path,
+        max_length=255,
+        validators=[FileExtensionValidator(ALLOWED_EXTENSIONS)],
+    )
+    filename = models.CharField(_("file name"), max_length=200)
+    content_type = models.CharField(_("content type"), max_length=100)
+    size = models.PositiveIntegerField(_("size in bytes"))
+    shared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("shared by"),
+    )
+    shared_at = models.DateTimeField(_("shared at"))
+
+    class Meta:
+        verbose_name = _("patient document")
+        verbose_name_plural = _("patient documents")
+        ordering = ["-shared_at", "-pk"]
+        indexes = [models.Index(fields=["patient", "-shared_at"], name="records_document_patient")]
+
+    def __str__(self) -> str:
+        return self.title
