@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import billing_views, document_views, views
+from . import billing_views, document_views, session_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -12,6 +12,10 @@ urlpatterns = [
     path("invoices/", billing_views.invoices, name="invoices"),
     path("invoices/<slug:reference>/", billing_views.invoice_detail, name="invoice_detail"),
     path("invoices/<slug:reference>/receipt.pdf", billing_views.invoice_receipt, name="invoice_receipt"),
+    path("sessions/", session_views.sessions, name="sessions"),
+    path("sessions/<slug:reference>/", session_views.session_detail, name="session_detail"),
+    path("sessions/<slug:reference>/cancel/", session_views.session_cancel, name="session_cancel"),
+    path("sessions/<slug:reference>/reschedule/", session_views.session_reschedule, name="session_reschedule"),
     path("documents/", document_views.documents, name="documents"),
     path("documents/<slug:reference>/download/", document_views.document_download, name="document_download"),
 ]

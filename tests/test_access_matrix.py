@@ -136,6 +136,15 @@ URLS = [
     ("portal-profile", lambda w: reverse("portal:profile"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
     ("portal-home", lambda w: reverse("portal:home"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
     ("portal-documents", lambda w: reverse("portal:documents"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
+    ("portal-sessions", lambda w: reverse("portal:sessions"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
+    *(
+        (
+            f"portal-{name}",
+            lambda w, name=name: reverse(f"portal:{name}", args=[w["appointment"].reference]),
+            dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "patient_a": 200},
+        )
+        for name in ("session_detail", "session_cancel", "session_reschedule")
+    ),
     (
         "portal-document",
         lambda w: reverse("portal:document_download", args=[w["document"].reference]),
@@ -155,6 +164,10 @@ ENTITLED = {
     "portal-profile": {"patient_a"},
     "portal-home": {"patient_a"},
     "portal-documents": {"patient_a"},
+    "portal-sessions": {"patient_a"},
+    "portal-session_detail": {"patient_a"},
+    "portal-session_cancel": {"patient_a"},
+    "portal-session_reschedule": {"patient_a"},
     "portal-document": {"patient_a"},
 }
 CASES = [(name, build, role, expected[role]) for name, build, expected in URLS for role in ROLES]

@@ -199,7 +199,7 @@ def _appointment_context(notification: Notification) -> dict:
         "video_link": appointment.video_link if not in_person else "",
         "reference": appointment.reference,
         "calendar_url": _absolute(reverse("portal:appointment_calendar", kwargs={"reference": appointment.reference})),
-        "reschedule_url": _absolute(reverse("portal:home")),
+        "reschedule_url": _absolute(reverse("portal:session_reschedule", args=[appointment.reference])),
         # the pages check the token's key, the session's reference AND its patient (attendance.link_key)
         "cancel_url": links.action_url("cancel", link_key(appointment)),
         "confirm_url": links.action_url("confirm", link_key(appointment)),

@@ -223,10 +223,12 @@ def month_availability(
     now: datetime,
     team: Sequence[Professional] = (),
     places: Places | None = None,
+    exclude_appointment_id: int | None = None,
 ) -> Month:
     """The days of ``month`` with free times and those times: one ``find_slots`` call for the whole month.
 
     Without a chosen professional, "first available" means the first of the box's ``team`` (of everyone if empty).
+    ``exclude_appointment_id``: a session being moved, whose own time counts as free (the portal's reschedule).
     """
     zone = clinic_zone(location)
     today = now.astimezone(zone).date()
@@ -241,6 +243,7 @@ def month_availability(
             start_day=max(first_day, today),
             end_day=last_day,
             now=now,
+            exclude_appointment_id=exclude_appointment_id,
         )
     times_by_day = _choices(_filtered(slots, modality, places), zone)
     horizon_end = (now + timedelta(days=service.booking_horizon_days)).astimezone(zone).date()
