@@ -31,6 +31,7 @@ EVERYONE = frozenset({roles.ROLE_PATIENT, roles.ROLE_PROFESSIONAL, roles.ROLE_ST
 SECTIONS: tuple[Section, ...] = (
     Section("portal:home", _("Home"), EVERYONE, exact=True),
     Section("portal:sessions", _("Sessions"), PATIENT),
+    Section("portal:packs", _("Packs"), PATIENT),
     Section("portal:invoices", _("Payments"), PATIENT),
     Section("portal:documents", _("Documents"), PATIENT),
     Section("portal:profile", _("Profile"), PATIENT, also_under=("portal:calendar",)),

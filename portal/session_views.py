@@ -31,7 +31,8 @@ PAST_PER_PAGE = 20
 CANCELLED_IN_PORTAL = "cancelled by the patient in the portal"
 
 
-def _row(appointment, now) -> dict:
+def session_row(appointment, now) -> dict:
+    """One session as the portal's pages show it: local time with the zone, invoice, whether to offer "join"."""
     zone = clinic_zone(appointment.location)
     local_start = timezone.localtime(appointment.start, zone)
     return {
@@ -54,9 +55,9 @@ def sessions(request):
     """Upcoming sessions (all of them) and past ones (paginated): three queries whatever the lengths."""
     now = timezone.now()
     own = portal_sessions.sessions_for_user(request.user)
-    upcoming = [_row(appointment, now) for appointment in portal_sessions.upcoming(own, now)]
+    upcoming = [session_row(appointment, now) for appointment in portal_sessions.upcoming(own, now)]
     page = Paginator(portal_sessions.past(own, now), PAST_PER_PAGE).get_page(request.GET.get("p"))
-    past = [_row(appointment, now) for appointment in page.object_list]
+    past = [session_row(appointment, now) for appointment in page.object_list]
     return render(request, "portal/sessions.html", {"upcoming": upcoming, "past": past, "page": page})
 
 
@@ -66,7 +67,7 @@ def sessions(request):
 def session_detail(request, reference):
     now = timezone.now()
     appointment = _own_session(request, reference)
-    context = _row(appointment, now)
+    context = session_row(appointment, now)
     context["local_end"] = timezone.localtime(appointment.end, clinic_zone(appointment.location))
     context["can_cancel"] = appointment.can_cancel(now)
     context["can_reschedule"] = appointment.can_reschedule(now)
@@ -116,7 +117,7 @@ def session_cancel(request, reference):
         except (BookingError, PaymentError) as error:
             messages.error(request, error.message)
         return redirect("portal:session_detail", reference)
-    context = {**_row(appointment, now), "outcome": outcome}
+    context = {**session_row(appointment, now), "outcome": outcome}
     return render(request, "portal/session_cancel.html", context)
 
 
@@ -147,7 +148,7 @@ def session_reschedule(request, reference):
             % {"day": formats.date_format(local, "l j F Y"), "time": format_local_time(local)},
         )
         return redirect("portal:session_detail", reference)
-    context = {**_row(appointment, now), "blocked": _reschedule_blocked(appointment, now)}
+    context = {**session_row(appointment, now), "blocked": _reschedule_blocked(appointment, now)}
     if not appointment.can_reschedule(now):
         context["blocked"] = context["blocked"] or _("This session can no longer be moved.")
         return render(request, "portal/session_reschedule.html", context)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import billing_views, document_views, session_views, views
+from . import billing_views, document_views, pack_views, session_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -16,6 +16,7 @@ urlpatterns = [
     path("sessions/<slug:reference>/", session_views.session_detail, name="session_detail"),
     path("sessions/<slug:reference>/cancel/", session_views.session_cancel, name="session_cancel"),
     path("sessions/<slug:reference>/reschedule/", session_views.session_reschedule, name="session_reschedule"),
+    path("packs/", pack_views.packs, name="packs"),
     path("documents/", document_views.documents, name="documents"),
     path("documents/<slug:reference>/download/", document_views.document_download, name="document_download"),
 ]

@@ -1,12 +1,14 @@
 """The portal's pages. Every view shows or changes only the logged-in user's own data."""
 
+from urllib.parse import urlencode
+
 from allauth.account.decorators import verified_email_required
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
@@ -14,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from booking.notifications.forms import DailyAgendaForm
 from booking.scheduling.api.permissions import is_scheduling_staff
 from booking.scheduling.ics import calendar_for
-from booking.scheduling.models import Appointment
+from booking.scheduling.models import Appointment, AppointmentStatus
 from portal import feeds
 from portal.accounts import roles
 from portal.accounts.adapters import activate_user_language
@@ -38,7 +40,44 @@ def home(request):
     if context["is_professional"]:
         agenda_choice = {"daily_agenda_email": request.user.professional.daily_agenda_email}
         context["daily_agenda_form"] = DailyAgendaForm(initial=agenda_choice)
+    if context["is_patient"]:
+        context |= _patient_home(request)
     return render(request, "portal/home.html", context)
+
+
+def _patient_home(request) -> dict:
+    """The next session (with "join" when it is time), the active packs and "book again" (five queries)."""
+    from booking.packs.models import PurchaseStatus
+    from booking.packs.selectors import balances_for_purchases
+
+    from . import pack_views
+    from . import sessions as portal_sessions
+    from .session_views import session_row
+
+    now = timezone.now()
+    own = portal_sessions.sessions_for_user(request.user)
+    next_session = portal_sessions.upcoming(own, now).first()
+    packs = list(pack_views.purchases_for_user(request.user).filter(status=PurchaseStatus.ACTIVE, expires_at__gt=now))
+    balances = balances_for_purchases(packs)
+    last = (
+        own.filter(status__in=[AppointmentStatus.COMPLETED, AppointmentStatus.CONFIRMED], start__lt=now)
+        .filter(professional__active=True, service__active=True)
+        .order_by("-start")
+        .first()
+    )
+    book_again = None
+    if last is not None:
+        where = last.location.slug if last.location_id else "online"
+        query = urlencode({"service": last.service.slug, "professional": last.professional.slug, "where": where})
+        book_again = {"session": last, "url": f"{reverse('widget:date')}?{query}"}
+    return {
+        "next_session": session_row(next_session, now) if next_session else None,
+        "active_packs": [
+            {"purchase": purchase, "remaining": balances[purchase.pk].remaining, "expires_at": purchase.expires_at}
+            for purchase in packs
+        ],
+        "book_again": book_again,
+    }
 
 
 def rut_not_saved_message() -> str:

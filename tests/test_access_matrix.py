@@ -137,6 +137,7 @@ URLS = [
     ("portal-home", lambda w: reverse("portal:home"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
     ("portal-documents", lambda w: reverse("portal:documents"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
     ("portal-sessions", lambda w: reverse("portal:sessions"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
+    ("portal-packs", lambda w: reverse("portal:packs"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
     *(
         (
             f"portal-{name}",
@@ -165,6 +166,7 @@ ENTITLED = {
     "portal-home": {"patient_a"},
     "portal-documents": {"patient_a"},
     "portal-sessions": {"patient_a"},
+    "portal-packs": {"patient_a"},
     "portal-session_detail": {"patient_a"},
     "portal-session_cancel": {"patient_a"},
     "portal-session_reschedule": {"patient_a"},
