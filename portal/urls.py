@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import billing_views, document_views, pack_views, session_views, views
+from . import billing_views, document_views, pack_views, privacy_views, session_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -17,6 +17,10 @@ urlpatterns = [
     path("sessions/<slug:reference>/cancel/", session_views.session_cancel, name="session_cancel"),
     path("sessions/<slug:reference>/reschedule/", session_views.session_reschedule, name="session_reschedule"),
     path("packs/", pack_views.packs, name="packs"),
+    path("profile/my-data/", privacy_views.my_data, name="privacy"),
+    path("profile/my-data/export.json", privacy_views.export_json, name="privacy_export_json"),
+    path("profile/my-data/export.pdf", privacy_views.export_pdf, name="privacy_export_pdf"),
+    path("profile/my-data/close/", privacy_views.close_account, name="privacy_close"),
     path("documents/", document_views.documents, name="documents"),
     path("documents/<slug:reference>/download/", document_views.document_download, name="document_download"),
 ]

@@ -138,6 +138,12 @@ URLS = [
     ("portal-documents", lambda w: reverse("portal:documents"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
     ("portal-sessions", lambda w: reverse("portal:sessions"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
     ("portal-packs", lambda w: reverse("portal:packs"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
+    ("portal-my-data", lambda w: reverse("portal:privacy"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
+    (
+        "portal-my-data-json",
+        lambda w: reverse("portal:privacy_export_json"),
+        dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN},
+    ),
     *(
         (
             f"portal-{name}",
@@ -167,6 +173,8 @@ ENTITLED = {
     "portal-documents": {"patient_a"},
     "portal-sessions": {"patient_a"},
     "portal-packs": {"patient_a"},
+    "portal-my-data": {"patient_a"},
+    "portal-my-data-json": {"patient_a"},
     "portal-session_detail": {"patient_a"},
     "portal-session_cancel": {"patient_a"},
     "portal-session_reschedule": {"patient_a"},

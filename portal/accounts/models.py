@@ -184,3 +184,26 @@ class CalendarFeed(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class AccountClosure(models.Model):
+    """A patient's request to close their account, kept as the record that it was asked for and carried out.
+
+    The account itself is not deleted: what Chilean law requires the clinic to keep (clinical records for 15 years,
+    with the patient's name, RUT and birth date; invoices with their billing snapshot) stays, and the rest (login,
+    email, phones, emergency contact, preferences, calendar feeds) is anonymised (``portal.privacy.close_account``).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="closure", verbose_name=_("user")
+    )
+    requested_at = models.DateTimeField(_("requested at"))
+    kept = models.TextField(_("what was kept and why"), blank=True)
+
+    class Meta:
+        verbose_name = _("account closure")
+        verbose_name_plural = _("account closures")
+        ordering = ["-requested_at"]
+
+    def __str__(self):
+        return f"{self.user_id} · {self.requested_at:%Y-%m-%d}"
