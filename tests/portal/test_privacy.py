@@ -152,3 +152,9 @@ def test_a_visitor_is_sent_to_log_in(client):
         response = client.get(reverse(f"portal:{name}"))
         assert response.status_code == 302 and reverse("account_login") in response["Location"]
     assert client.post(reverse("portal:privacy_close"), {"confirm": "on"}).status_code == 302
+
+
+def test_the_profile_links_password_two_factor_and_the_calendar_feed(patient_client):
+    html = patient_client.get(reverse("portal:profile")).content.decode()
+    for name in ("account_email", "account_change_password", "mfa_index", "portal:calendar"):
+        assert f'href="{reverse(name)}"' in html

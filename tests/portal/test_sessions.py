@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from booking.billing import services as billing
 from booking.billing.models import InvoiceStatus, Refund
+from booking.packs.models import PackCreditEntry
 from booking.scheduling import services as scheduling
 from booking.scheduling.models import Appointment, AppointmentStatus
 from booking.widget.forms import format_start
@@ -319,3 +320,49 @@ def test_after_the_last_move_allowed_the_page_says_so(patient_client, clinic):
     html = page(patient_client, "session_detail", appointment)
     assert "as many times as the clinic allows" in html
     assert reverse("portal:session_reschedule", args=[appointment.reference]) not in html
+
+
+# --- pack sessions ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pack_session(clinic):
+    """A session booked from a pack of 4, through the packs' own service."""
+    from booking.packs import services as packs
+    from tests.factories.packs import package_with, purchase_of
+
+    patient = clinic["patient"]
+    purchase = purchase_of(package_with({clinic["service"]: 4}), patient=patient, status="active")
+    PackCreditEntry.objects.create(
+        purchase=purchase, service=clinic["service"], kind="granted", quantity=4, at=purchase.purchased_at
+    )
+    return packs.book_from_pack(
+        purchase=purchase,
+        professional=clinic["professional"],
+        service=clinic["service"],
+        start=TUESDAY_9,
+        location=clinic["location"],
+        modality="in_person",
+        source="portal",
+        actor=patient.user,
+        now=NOW - timedelta(days=1),
+    )
+
+
+@pytest.mark.parametrize(
+    ("hours_before", "shown", "kind"),
+    [(48, "The session goes back to your pack.", "released"), (5, "used up from your pack", "forfeited")],
+    ids=["in-window-returned", "late-lost"],
+)
+def test_cancelling_a_pack_session_says_and_does_what_happens_to_the_session(
+    patient_client, pack_session, pinned_clock, hours_before, shown, kind
+):
+    pinned_clock.move_to(TUESDAY_9 - timedelta(hours=hours_before))
+    html = page(patient_client, "session_cancel", pack_session)
+    assert shown in html.replace("&#x27;", "'")
+
+    patient_client.post(reverse("portal:session_cancel", args=[pack_session.reference]))
+
+    assert Appointment.objects.get(pk=pack_session.pk).status == AppointmentStatus.CANCELLED
+    assert PackCreditEntry.objects.filter(appointment=pack_session, kind=kind).exists()
+    assert not Refund.objects.exists()
