@@ -26,10 +26,14 @@ class Section:
 
 
 PATIENT = frozenset({roles.ROLE_PATIENT})
+PROFESSIONAL = frozenset({roles.ROLE_PROFESSIONAL})
 EVERYONE = frozenset({roles.ROLE_PATIENT, roles.ROLE_PROFESSIONAL, roles.ROLE_STAFF})
 
 SECTIONS: tuple[Section, ...] = (
     Section("portal:home", _("Home"), EVERYONE, exact=True),
+    Section("portal:pro_today", _("Today"), PROFESSIONAL),
+    Section("portal:pro_agenda", _("Agenda"), PROFESSIONAL),
+    Section("portal:pro_patients", _("Patients"), PROFESSIONAL),
     Section("portal:sessions", _("Sessions"), PATIENT),
     Section("portal:packs", _("Packs"), PATIENT),
     Section("portal:invoices", _("Payments"), PATIENT),

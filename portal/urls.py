@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import billing_views, document_views, pack_views, privacy_views, session_views, views
+from . import billing_views, document_views, pack_views, privacy_views, professional_views, session_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -22,5 +22,11 @@ urlpatterns = [
     path("profile/my-data/export.pdf", privacy_views.export_pdf, name="privacy_export_pdf"),
     path("profile/my-data/close/", privacy_views.close_account, name="privacy_close"),
     path("documents/", document_views.documents, name="documents"),
+    path("pro/today/", professional_views.today, name="pro_today"),
+    path("pro/agenda/", professional_views.agenda, name="pro_agenda"),
+    path("pro/patients/", professional_views.patients, name="pro_patients"),
+    path("pro/patients/<int:patient_id>/", professional_views.patient_detail, name="pro_patient"),
+    path("pro/sessions/<slug:reference>/", professional_views.session, name="pro_session"),
+    path("pro/sessions/<slug:reference>/mark/", professional_views.mark, name="pro_mark"),
     path("documents/<slug:reference>/download/", document_views.document_download, name="document_download"),
 ]

@@ -78,6 +78,8 @@ def world(home_page):
 
 
 LOGIN = "login"  # a redirect to the login page
+# The professional's own pages: each professional sees theirs; nobody else has them.
+PROFESSIONALS_ONLY = dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "professional_a": 200, "professional_b": 200}
 # (name, url builder, {role: expected status}); roles not listed for a URL must never see patient A's data.
 URLS = [
     (
@@ -139,6 +141,25 @@ URLS = [
     ("portal-sessions", lambda w: reverse("portal:sessions"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
     ("portal-packs", lambda w: reverse("portal:packs"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
     ("portal-my-data", lambda w: reverse("portal:privacy"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
+    *(
+        (f"portal-{name}", lambda w, name=name: reverse(f"portal:{name}"), PROFESSIONALS_ONLY)
+        for name in ("pro_today", "pro_agenda", "pro_patients")
+    ),
+    (
+        "portal-pro_agenda-week",
+        lambda w: reverse("portal:pro_agenda") + "?week=2026-12-01",
+        PROFESSIONALS_ONLY,
+    ),
+    (
+        "portal-pro_session",
+        lambda w: reverse("portal:pro_session", args=[w["appointment"].reference]),
+        dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "professional_a": 200},
+    ),
+    (
+        "portal-pro_patient",
+        lambda w: reverse("portal:pro_patient", args=[w["appointment"].patient_id]),
+        dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "professional_a": 200},
+    ),
     (
         "portal-my-data-json",
         lambda w: reverse("portal:privacy_export_json"),
@@ -174,6 +195,12 @@ ENTITLED = {
     "portal-sessions": {"patient_a"},
     "portal-packs": {"patient_a"},
     "portal-my-data": {"patient_a"},
+    "portal-pro_today": set(),
+    "portal-pro_agenda": set(),
+    "portal-pro_patients": {"professional_a"},
+    "portal-pro_agenda-week": {"professional_a"},
+    "portal-pro_session": {"professional_a"},
+    "portal-pro_patient": {"professional_a"},
     "portal-my-data-json": {"patient_a"},
     "portal-session_detail": {"patient_a"},
     "portal-session_cancel": {"patient_a"},
