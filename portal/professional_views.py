@@ -6,12 +6,14 @@ billing policy exactly as the admin's marks do.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 
 from allauth.account.decorators import verified_email_required
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -22,9 +24,13 @@ from booking.scheduling.date_range import in_range
 from booking.scheduling.errors import BookingError
 from booking.scheduling.models import AppointmentStatus
 from booking.scheduling.timefmt import format_local_time
+from portal.records import crypto, notes
+from portal.records.models import SessionNote
 
 from . import professional as pro
 from . import sessions as portal_sessions
+
+logger = logging.getLogger(__name__)
 
 PATIENTS_PER_PAGE = 30
 MARKS = {
@@ -148,8 +154,16 @@ def session(request, reference):
     appointment = get_object_or_404(pro.own_sessions(professional), reference=reference)
     [row] = _rows([appointment], now)
     others = pro.own_sessions(professional).filter(patient_id=appointment.patient_id).exclude(pk=appointment.pk)
+    try:
+        note = notes.read(appointment=appointment, reader=request.user, now=now)
+        note_unreadable = False
+    except crypto.UndecryptableNote:
+        logger.error("Session note of appointment %s cannot be decrypted with the configured keys", appointment.pk)
+        note, note_unreadable = None, True
     context = {
         **row,
+        "note": note,
+        "note_unreadable": note_unreadable,
         "history": _rows(list(others.order_by("-start", "-pk")[:20]), now),
         "can_mark": appointment.status == AppointmentStatus.CONFIRMED and now >= appointment.start,
         "marks_open_at": timezone.localtime(appointment.start, row["local_start"].tzinfo),
@@ -177,3 +191,37 @@ def mark(request, reference):
     else:
         messages.success(request, MARKS[what])
     return redirect("portal:pro_session", reference)
+
+
+@verified_email_required
+@require_POST
+def note_save(request, reference):
+    """Save the note's draft (``action=save``) or save and sign it (``action=sign``)."""
+    professional = pro.professional_for(request.user)
+    appointment = get_object_or_404(pro.own_sessions(professional), reference=reference)
+    try:
+        note = notes.save_draft(appointment=appointment, author=request.user, text=request.POST.get("text", ""))
+        if request.POST.get("action") == "sign":
+            notes.sign(note=note, author=request.user)
+            messages.success(request, _("The note is signed. Later changes are dated amendments."))
+        else:
+            messages.success(request, _("The draft is saved."))
+    except notes.NoteError as error:
+        messages.error(request, error.message)
+    return redirect(f"{reverse('portal:pro_session', args=[reference])}#note")
+
+
+@verified_email_required
+@require_POST
+def note_amend(request, reference):
+    professional = pro.professional_for(request.user)
+    appointment = get_object_or_404(pro.own_sessions(professional), reference=reference)
+    note = get_object_or_404(SessionNote, appointment=appointment)
+    try:
+        notes.amend(
+            note=note, author=request.user, text=request.POST.get("text", ""), reason=request.POST.get("reason", "")
+        )
+        messages.success(request, _("The amendment is added."))
+    except notes.NoteError as error:
+        messages.error(request, error.message)
+    return redirect(f"{reverse('portal:pro_session', args=[reference])}#note")

@@ -81,3 +81,83 @@ class PatientDocument(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class SessionNote(models.Model):
+    """The professional's note of one session: a draft until signed, then locked; changes after that are
+    ``SessionNoteAmendment`` rows that keep the original. The text is stored encrypted (``crypto``): read and write
+    it only through ``services`` (which also log every access), never through ``body_encrypted``.
+
+    Never deleted (the clinical record is kept at least 15 years): the appointment cannot be deleted under it.
+    """
+
+    appointment = models.OneToOneField(
+        "scheduling.Appointment", on_delete=models.PROTECT, related_name="note", verbose_name=_("session")
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("author")
+    )
+    body_encrypted = models.TextField(_("text (encrypted)"), editable=False)
+    created_at = models.DateTimeField(_("created at"))
+    updated_at = models.DateTimeField(_("updated at"))
+    signed_at = models.DateTimeField(_("signed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("session note")
+        verbose_name_plural = _("session notes")
+        default_permissions = ("view",)  # written only by the session's professional, through ``notes``
+        permissions = [("read_clinical_notes", _("Can read the professionals' session notes"))]
+
+    def __str__(self) -> str:
+        return f"{self.appointment_id} · {self.author_id}"
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signed_at is not None
+
+
+class SessionNoteAmendment(models.Model):
+    """A dated change to a signed note: who, when, why, and the added text (encrypted too)."""
+
+    note = models.ForeignKey(SessionNote, on_delete=models.PROTECT, related_name="amendments", verbose_name=_("note"))
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("author")
+    )
+    reason = models.CharField(_("reason"), max_length=300)
+    body_encrypted = models.TextField(_("text (encrypted)"), editable=False)
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        verbose_name = _("note amendment")
+        verbose_name_plural = _("note amendments")
+        default_permissions = ("view",)
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.note_id} · {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class NoteAccess(models.Model):
+    """Every read and write of a note: who, when, which note, what (the access log clinic administrators see)."""
+
+    class Action(models.TextChoices):
+        READ = "read", _("Read")
+        WRITE = "write", _("Wrote the draft")
+        SIGN = "sign", _("Signed")
+        AMEND = "amend", _("Amended")
+
+    note = models.ForeignKey(SessionNote, on_delete=models.PROTECT, related_name="accesses", verbose_name=_("note"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("user")
+    )
+    action = models.CharField(_("action"), max_length=8, choices=Action.choices)
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("note access")
+        verbose_name_plural = _("note accesses")
+        default_permissions = ("view",)  # nobody edits or deletes the log
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.action} {self.note_id} · {self.at:%Y-%m-%d %H:%M}"

@@ -25,7 +25,7 @@ from booking.scheduling.models import (
     WeeklyAvailability,
 )
 from booking.scheduling.selectors import find_slots
-from portal.records.models import PatientDocument
+from portal.records.models import PatientDocument, SessionNote
 from resources.models import ResourcePage
 from tests.factories.accounts import PatientFactory
 from website.demo import content
@@ -53,6 +53,7 @@ def _counts():
         "pack_entries": PackCreditEntry.objects.count(),
         "pack_sessions": Appointment.objects.filter(pack_purchase__isnull=False).count(),
         "documents": PatientDocument.objects.count(),
+        "notes": SessionNote.objects.count(),
     }
 
 
@@ -223,6 +224,12 @@ def test_demo_month_shows_every_state_a_clinic_sees(client):
     assert "Evaluación nutricional" in client.get("/portal/documents/").content.decode()
     download = client.get(f"/portal/documents/{evaluations[0].reference}/download/")
     assert b"".join(download.streaming_content).startswith(b"%PDF")
+
+    # the psychologist's last completed sessions carry signed notes, one of them amended
+    signed = list(SessionNote.objects.select_related("appointment__professional"))
+    assert len(signed) == 3 and all(note.is_signed for note in signed)
+    assert {note.appointment.professional.slug for note in signed} == {"catalina-munoz"}
+    assert sum(note.amendments.count() for note in signed) == 1
 
 
 @pytest.mark.django_db

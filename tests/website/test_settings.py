@@ -239,6 +239,7 @@ def _run_with_production_settings(args: list[str], **env: str) -> subprocess.Com
     )
 
 
+PRODUCTION_RECORDS_KEY = "cHJvZHVjdGlvbi10ZXN0LXJlY29yZHMta2V5LTMyYiE="
 SETUP_DJANGO = ["-c", "import django; django.setup(); print('started')"]
 
 
@@ -248,8 +249,9 @@ SETUP_DJANGO = ["-c", "import django; django.setup(); print('started')"]
         ({"ALLOWED_HOSTS": "clinic.example"}, "SECRET_KEY"),
         ({"SECRET_KEY": PRODUCTION_SECRET_KEY}, "ALLOWED_HOSTS"),
         ({"SECRET_KEY": PRODUCTION_SECRET_KEY, "ALLOWED_HOSTS": " , "}, "ALLOWED_HOSTS"),
+        ({"SECRET_KEY": PRODUCTION_SECRET_KEY, "ALLOWED_HOSTS": "clinic.example"}, "RECORDS_ENCRYPTION_KEYS"),
     ],
-    ids=["no-secret-key", "no-allowed-hosts", "blank-allowed-hosts"],
+    ids=["no-secret-key", "no-allowed-hosts", "blank-allowed-hosts", "no-records-key"],
 )
 def test_production_refuses_to_start_without_its_required_variables(env, missing):
     result = _run_with_production_settings(SETUP_DJANGO, **env)
@@ -266,6 +268,7 @@ def test_production_deploy_check_is_clean_when_configured():
         SECRET_KEY=PRODUCTION_SECRET_KEY,
         ALLOWED_HOSTS="clinic.example,www.clinic.example",
         SITE_URL="https://clinic.example",
+        RECORDS_ENCRYPTION_KEYS=PRODUCTION_RECORDS_KEY,
     )
 
     assert result.returncode == 0, result.stdout + result.stderr

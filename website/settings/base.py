@@ -222,6 +222,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = []
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(ENV.get("MEDIA_ROOT") or BASE_DIR / "media")
+# Clinical notes are encrypted with these Fernet keys (comma-separated, newest first; portal.records.crypto).
+# Never derived from SECRET_KEY. Production refuses to start without them; dev and tests set their own.
+RECORDS_ENCRYPTION_KEYS = envconf.env_list(ENV, "RECORDS_ENCRYPTION_KEYS")
 # Documents shared with one patient (portal.records): outside MEDIA_ROOT, served only through the portal's view.
 PRIVATE_MEDIA_ROOT = Path(ENV.get("PRIVATE_MEDIA_ROOT") or BASE_DIR / "private_media")
 STORAGES = envconf.storage_config(ENV)

@@ -21,6 +21,10 @@ from .base import ENV  # noqa: E402
 DEBUG = envconf.env_bool(ENV, "DEBUG", True)
 # A fixed key is fine here because these settings refuse nothing and serve only localhost.
 SECRET_KEY = ENV.get("SECRET_KEY") or "dev-only-insecure-key-do-not-use-in-production"
+# A fixed development key for the demo's clinical notes (a real Fernet key, public: never use it in production).
+RECORDS_ENCRYPTION_KEYS = envconf.env_list(ENV, "RECORDS_ENCRYPTION_KEYS") or [
+    "ZGV2LW9ubHktcmVjb3Jkcy1rZXktbm90LWZvci1wcmQ="
+]
 ALLOWED_HOSTS = envconf.env_list(ENV, "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 globals().update(envconf.local_stripe_config(ENV))

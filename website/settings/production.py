@@ -1,4 +1,4 @@
-"""Production: refuses to start without ``SECRET_KEY`` and ``ALLOWED_HOSTS``.
+"""Production: refuses to start without ``SECRET_KEY``, ``ALLOWED_HOSTS`` and ``RECORDS_ENCRYPTION_KEYS``.
 
 ``manage.py check --deploy`` is clean with these settings.
 """
@@ -14,6 +14,9 @@ ALLOWED_HOSTS = envconf.env_list({"ALLOWED_HOSTS": envconf.require(ENV, "ALLOWED
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must name at least one host, e.g. clinic.example,www.clinic.example")
 CSRF_TRUSTED_ORIGINS = envconf.trusted_origins(SITE_URL)
+RECORDS_ENCRYPTION_KEYS = envconf.env_list(
+    {"RECORDS_ENCRYPTION_KEYS": envconf.require(ENV, "RECORDS_ENCRYPTION_KEYS")}, "RECORDS_ENCRYPTION_KEYS"
+)
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = envconf.env_bool(ENV, "SECURE_SSL_REDIRECT", True)

@@ -14,6 +14,7 @@ DEBUG = False
 SECRET_KEY = "test-only-key"
 ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+RECORDS_ENCRYPTION_KEYS = ["dGVzdC1vbmx5LXJlY29yZHMta2V5LTMyLWJ5dGVzLSE="]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "private": {"BACKEND": envconf.PRIVATE_FILE_STORAGE},
