@@ -17,7 +17,7 @@ from django.urls import include, path
 from sentry_sdk.transport import Transport
 
 from tests.factories.accounts import VerifiedUserFactory
-from tests.website.test_settings import PRODUCTION_SECRET_KEY, _run_with_production_settings
+from tests.website.test_settings import PRODUCTION_RECORDS_KEY, PRODUCTION_SECRET_KEY, _run_with_production_settings
 from website.settings import env as envconf
 
 DSN = "http://public@127.0.0.1:9/1"  # never contacted: events go to the in-memory transport below
@@ -90,7 +90,11 @@ print(json.dumps({
     "client_ip_header": settings.ALLAUTH_TRUSTED_CLIENT_IP_HEADER,
 }))
 """
-PRODUCTION_ENV = {"SECRET_KEY": PRODUCTION_SECRET_KEY, "ALLOWED_HOSTS": "clinic.example"}
+PRODUCTION_ENV = {
+    "SECRET_KEY": PRODUCTION_SECRET_KEY,
+    "ALLOWED_HOSTS": "clinic.example",
+    "RECORDS_ENCRYPTION_KEYS": PRODUCTION_RECORDS_KEY,
+}
 
 
 def _production_report(**env):
