@@ -108,8 +108,8 @@ def agenda(request):
     zone = timezone.get_default_timezone()
     day = _day_from(request, "week", now.astimezone(zone).date())
     monday = day - timedelta(days=day.weekday())
-    start, _ = pro.day_bounds(monday, zone)
-    _, end = pro.day_bounds(monday + timedelta(days=6), zone)
+    start = pro.day_bounds(monday, zone)[0]
+    end = pro.day_bounds(monday + timedelta(days=6), zone)[1]
     rows = _rows(pro.sessions_between(professional, start, end), now)
     days = [{"date": monday + timedelta(days=offset), "rows": []} for offset in range(7)]
     for row in rows:

@@ -1,12 +1,13 @@
-"""The reschedule page's inputs: the month and day shown (query string) and the new time chosen (POST)."""
+"""The reschedule page's inputs: the month and day shown (query string) and the new time chosen (POST), read as
+the booking box reads them (``booking.widget.forms``)."""
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from booking.scheduling.date_range import in_range, out_of_range_message, validate_in_range
-from booking.widget.forms import START_FORMAT
+from booking.scheduling.date_range import validate_in_range
+from booking.widget.forms import clean_month, clean_start
 
 
 class MonthDayForm(forms.Form):
@@ -19,26 +20,11 @@ class MonthDayForm(forms.Form):
     )
 
     def clean_month(self) -> date | None:
-        value = self.cleaned_data.get("month") or ""
-        if not value:
-            return None
-        try:
-            month = datetime.strptime(value, "%Y-%m").date()
-        except ValueError:
-            raise forms.ValidationError(_("That month is not valid.")) from None
-        if not in_range(month):
-            raise forms.ValidationError(out_of_range_message())
-        return month
+        return clean_month(self.cleaned_data.get("month"))
 
 
 class NewTimeForm(forms.Form):
     start = forms.CharField(max_length=20, error_messages={"required": _("Please choose a time.")})
 
     def clean_start(self) -> datetime:
-        try:
-            start = datetime.strptime(self.cleaned_data["start"], START_FORMAT).replace(tzinfo=UTC)
-        except ValueError:
-            raise forms.ValidationError(_("That time is not valid.")) from None
-        if not in_range(start):
-            raise forms.ValidationError(out_of_range_message())
-        return start
+        return clean_start(self.cleaned_data["start"])

@@ -33,6 +33,30 @@ def format_start(start: datetime) -> str:
     return start.astimezone(UTC).strftime(START_FORMAT)
 
 
+def clean_start(value: str) -> datetime:
+    """A slot's start as ``format_start`` writes it, back to an aware UTC instant; a form error otherwise."""
+    try:
+        start = datetime.strptime(value or "", START_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        raise forms.ValidationError(_("That time is not valid.")) from None
+    if not in_range(start):
+        raise forms.ValidationError(out_of_range_message())
+    return start
+
+
+def clean_month(value: str | None) -> date | None:
+    """A ``YYYY-MM`` of the query string as its first day (None when empty); a form error otherwise."""
+    if not value:
+        return None
+    try:
+        month = datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        raise forms.ValidationError(_("That month is not valid.")) from None
+    if not in_range(month):
+        raise forms.ValidationError(out_of_range_message())
+    return month
+
+
 class ChoiceForm(forms.Form):
     """Service, professional and place, from the query string (step 1, and the base of every later step).
 
@@ -204,16 +228,7 @@ class DateForm(ChoiceForm):
     )
 
     def clean_month(self) -> date | None:
-        value = self.cleaned_data.get("month") or ""
-        if not value:
-            return None
-        try:
-            month = datetime.strptime(value, "%Y-%m").date()
-        except ValueError:
-            raise forms.ValidationError(_("That month is not valid.")) from None
-        if not in_range(month):
-            raise forms.ValidationError(out_of_range_message())
-        return month
+        return clean_month(self.cleaned_data.get("month"))
 
 
 class SlotForm(ChoiceForm):
@@ -222,13 +237,7 @@ class SlotForm(ChoiceForm):
     start = forms.CharField(max_length=20, error_messages={"required": _("Please choose a time.")})
 
     def clean_start(self) -> datetime:
-        try:
-            start = datetime.strptime(self.cleaned_data["start"], START_FORMAT).replace(tzinfo=UTC)
-        except ValueError:
-            raise forms.ValidationError(_("That time is not valid.")) from None
-        if not in_range(start):
-            raise forms.ValidationError(out_of_range_message())
-        return start
+        return clean_start(self.cleaned_data["start"])
 
     def clean(self):
         cleaned = super().clean()
