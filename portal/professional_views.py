@@ -14,21 +14,24 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from booking.scheduling import services as scheduling
 from booking.scheduling.date_range import in_range
 from booking.scheduling.errors import BookingError
 from booking.scheduling.models import AppointmentStatus
 from booking.scheduling.timefmt import format_local_time
+from booking.widget.selectors import clinic_zone
 from portal.records import crypto, notes
 from portal.records.models import SessionNote
 
 from . import professional as pro
 from . import sessions as portal_sessions
+from .session_forms import NewTimeForm
+from .session_views import free_times_month
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +172,49 @@ def session(request, reference):
         "marks_open_at": timezone.localtime(appointment.start, row["local_start"].tzinfo),
     }
     return render(request, "portal/pro/session.html", context)
+
+
+@never_cache
+@verified_email_required
+@require_http_methods(["GET", "POST"])
+def session_move(request, reference):
+    """The professional moves their own session (an internal reschedule) to a free time, saying why.
+
+    The same month view as the patient's move page; ``scheduling.reschedule_appointment`` with
+    ``professional_reason`` goes past the patient's window and limit, and the patient is emailed the new time with
+    the reason.
+    """
+    professional = pro.professional_for(request.user)
+    now = timezone.now()
+    appointment = get_object_or_404(pro.own_sessions(professional), reference=reference)
+    if request.method == "POST":
+        form = NewTimeForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, " ".join(str(error) for error in form.errors.get("start", [])))
+            return redirect("portal:pro_move", reference)
+        try:
+            moved = scheduling.reschedule_appointment(
+                appointment=appointment,
+                start=form.cleaned_data["start"],
+                actor=request.user,
+                now=now,
+                professional_reason=request.POST.get("reason", "")[:300],
+            )
+        except BookingError as error:
+            messages.error(request, error.message)
+            return redirect("portal:pro_move", reference)
+        local = timezone.localtime(moved.start, clinic_zone(moved.location))
+        messages.success(
+            request,
+            _("The session is moved to %(day)s at %(time)s. The patient is told by email.")
+            % {"day": formats.date_format(local, "l j F Y"), "time": format_local_time(local)},
+        )
+        return redirect("portal:pro_session", reference)
+    [row] = _rows([appointment], now)
+    context = {**row, "zone": clinic_zone(appointment.location).key}
+    if appointment.is_open and appointment.end > now:
+        context |= free_times_month(request, appointment, now)
+    return render(request, "portal/pro/move.html", context)
 
 
 @verified_email_required

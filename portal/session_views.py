@@ -152,11 +152,13 @@ def session_reschedule(request, reference):
     if not appointment.can_reschedule(now):
         context["blocked"] = context["blocked"] or _("This session can no longer be moved.")
         return render(request, "portal/session_reschedule.html", context)
-    context |= _month_context(request, appointment, now)
+    context |= free_times_month(request, appointment, now)
     return render(request, "portal/session_reschedule.html", context)
 
 
-def _month_context(request, appointment, now) -> dict:
+def free_times_month(request, appointment, now) -> dict:
+    """The month view of the times ``appointment`` may move to (``?month=``, ``?day=``): its own time counts as free,
+    a pack session's times end at the pack's expiry. Shared by the patient's and the professional's move pages."""
     form = MonthDayForm(request.GET)
     chosen_month = chosen_day = None
     if form.is_valid():

@@ -28,6 +28,7 @@ urlpatterns = [
     path("pro/patients/<int:patient_id>/", professional_views.patient_detail, name="pro_patient"),
     path("pro/sessions/<slug:reference>/", professional_views.session, name="pro_session"),
     path("pro/sessions/<slug:reference>/mark/", professional_views.mark, name="pro_mark"),
+    path("pro/sessions/<slug:reference>/move/", professional_views.session_move, name="pro_move"),
     path("pro/sessions/<slug:reference>/note/", professional_views.note_save, name="pro_note_save"),
     path("pro/sessions/<slug:reference>/note/amend/", professional_views.note_amend, name="pro_note_amend"),
     path("documents/<slug:reference>/download/", document_views.document_download, name="document_download"),

@@ -58,6 +58,7 @@ CONTEXT_DOC = {
     "time_zone": "The zone named, e.g. 'America/Santiago'.",
     "when": "Date, time and zone in one phrase.",
     "previous_when": "A rescheduled session's previous date, time and zone.",
+    "reschedule_reason": "Why the professional moved the session (only when they moved it themselves).",
     "modality": "'In person' or 'Online'.",
     "place": "The place's name and address (in person).",
     "directions": "How to get to the place.",
@@ -208,6 +209,7 @@ def _appointment_context(notification: Notification) -> dict:
     if previous:
         previous_when = _local_phrases(datetime.fromisoformat(previous), zone)["when"]
         context["previous_when"] = previous_when
+    context["reschedule_reason"] = notification.data.get("reason", "")
     return context
 
 
@@ -302,6 +304,7 @@ def sample_context(language: str) -> dict:
             "service": "Psicoterapia individual",
             "professional": "Ps. Ana Rojas",
             "previous_when": _local_phrases(SAMPLE_START - timedelta(days=1), SAMPLE_START.tzinfo)["when"],
+            "reschedule_reason": "Tengo que asistir a un congreso ese día.",
             "modality": str(AppointmentModality.IN_PERSON.label),
             "place": "Providencia, Av. Providencia 1234, of. 501",
             "directions": "Metro Pedro de Valdivia, salida norte.",

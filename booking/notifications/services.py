@@ -177,9 +177,14 @@ def plan_appointment_confirmed(appointment: Appointment, *, at: datetime, now: d
 
 
 def plan_appointment_rescheduled(
-    appointment: Appointment, *, at: datetime, previous_start: str = "", now: datetime | None = None
+    appointment: Appointment,
+    *,
+    at: datetime,
+    previous_start: str = "",
+    reason: str = "",
+    now: datetime | None = None,
 ) -> None:
-    """Tell both sides the new time; move the patient's pending reminders to it.
+    """Tell both sides the new time (and ``reason``, when the professional moved it); move the pending reminders.
 
     A pending row whose new time has already passed is ``skipped`` (a "day before" for a session moved to this
     afternoon); one that no longer applies (the session went online: no "1 hour before, in person") is
@@ -189,7 +194,8 @@ def plan_appointment_rescheduled(
     if appointment.status != AppointmentStatus.CONFIRMED:
         return
     patient = user_recipient(appointment.patient.user)
-    rows = _immediate(RESCHEDULED_EVENTS, appointment, at, data={"previous_start": previous_start})
+    data = {"previous_start": previous_start} | ({"reason": reason} if reason else {})
+    rows = _immediate(RESCHEDULED_EVENTS, appointment, at, data=data)
     with transaction.atomic():
         if patient is not None:
             plan = session_plan(appointment)
@@ -264,7 +270,16 @@ def plan_for_appointment_change(appointment_id: int, action: str, *, now: dateti
     if action == Action.CONFIRMED:
         plan_appointment_confirmed(appointment, at=at, now=now)
     elif action == Action.RESCHEDULED:
-        plan_appointment_rescheduled(appointment, at=at, previous_start=before.get("start", ""), now=now)
+        # The reason reaches the patient only when the session's professional moved it (an internal reschedule):
+        # a staff override's reason is the clinic's own justification, not a message to the patient.
+        by_professional = fact is not None and fact.actor_id and fact.actor_id == appointment.professional.user_id
+        plan_appointment_rescheduled(
+            appointment,
+            at=at,
+            previous_start=before.get("start", ""),
+            reason=fact.reason if by_professional else "",
+            now=now,
+        )
     else:
         plan_appointment_cancelled(
             appointment, at=at, was_confirmed=before.get("status") == AppointmentStatus.CONFIRMED

@@ -236,6 +236,7 @@ def _check_patient_free(
     actor,
     override: bool,
     exclude_appointment_id: int | None = None,
+    by_professional: bool = False,
 ) -> None:
     """Refuse a session overlapping another open session of the same patient, unless staff override.
 
@@ -250,10 +251,10 @@ def _check_patient_free(
     )
     if exclude_appointment_id is not None:
         clashes = clashes.exclude(pk=exclude_appointment_id)
-    _refuse_patient_clash(clashes.first(), actor=actor, override=override)
+    _refuse_patient_clash(clashes.first(), actor=actor, override=override, by_professional=by_professional)
 
 
-def _refuse_patient_clash(clash: Appointment | None, *, actor, override: bool) -> None:
+def _refuse_patient_clash(clash: Appointment | None, *, actor, override: bool, by_professional: bool = False) -> None:
     """Raise ``patient_overlap`` naming the patient's other session ``clash``, if any, unless staff override."""
     if clash is None or override:
         return
@@ -265,7 +266,12 @@ def _refuse_patient_clash(clash: Appointment | None, *, actor, override: bool) -
         "service": clash.service.name,
         "professional": clash.professional.display_name,
     }
-    if _acts_for_clinic(actor):
+    if by_professional:
+        message = gettext(
+            "The patient has another session on %(date)s at %(time)s (%(service)s with %(professional)s). "
+            "Please choose another time."
+        )
+    elif _acts_for_clinic(actor):
         message = gettext(
             "This patient already has a session on %(date)s at %(time)s (%(service)s with %(professional)s). "
             "To go ahead anyway, give a staff override reason."
@@ -697,17 +703,26 @@ def reschedule_appointment(
     actor,
     now: datetime | None = None,
     staff_override_reason: str | None = None,
+    professional_reason: str | None = None,
 ) -> Appointment:
     """Move an appointment to another free slot of the same professional, service and location.
 
     The session keeps its modality, which its service must still offer. ``staff_override_reason`` (staff only) goes
     past the reschedule window and limit and past another session of the patient at the new time.
 
+    ``professional_reason`` is the session's own professional moving it (an internal reschedule: they fell ill, a
+    course): only that professional may give it, it must say something (the patient reads it in the email), it
+    goes past the patient's window and limit — those rules are about the patient changing their mind — and does
+    not count towards the patient's limit; it never goes past another session of the patient.
+
     A session booked from a pack keeps its reserved credit (no ledger row); the pack may refuse the new time
     (``appointment_moving``: past its expiry, or a professional it does not allow) with a ``BookingError``.
     """
     now = _now(now)
     override = _check_staff_override(actor, staff_override_reason)
+    by_professional = professional_reason is not None
+    if by_professional and not professional_reason.strip():
+        raise BookingError("reason_required")
     try:
         with transaction.atomic():
             Professional.objects.select_for_update().get(pk=appointment.professional_id)
@@ -716,12 +731,16 @@ def reschedule_appointment(
                 .select_related("service", "patient", "location", "professional", "room")
                 .get(pk=appointment.pk)
             )
-            _require_owner_or_clinic(appointment, actor)
+            if by_professional:
+                if actor is None or appointment.professional.user_id != actor.pk:
+                    raise BookingError("not_allowed")
+            else:
+                _require_owner_or_clinic(appointment, actor)
             if appointment.status not in OPEN_STATUSES or appointment.hold_expired(now):
                 raise BookingError("invalid_state")
             _check_modality(service=appointment.service, modality=appointment.modality, location=appointment.location)
             _lock_patient(appointment.patient_id)
-            if not override:
+            if not override and not by_professional:
                 if appointment.reschedule_count >= appointment.service.max_reschedules:
                     raise BookingError("max_reschedules")
                 if not appointment.can_reschedule(now):
@@ -742,6 +761,7 @@ def reschedule_appointment(
                 actor=actor,
                 override=override,
                 exclude_appointment_id=appointment.pk,
+                by_professional=by_professional,
             )
             room = _assign_room(
                 location=appointment.location,
@@ -773,7 +793,8 @@ def reschedule_appointment(
             appointment.start, appointment.end = start, end
             appointment.blocked_start, appointment.blocked_end = blocked_start, blocked_end
             appointment.room = room
-            appointment.reschedule_count += 1
+            if not by_professional:
+                appointment.reschedule_count += 1
             appointment.save(
                 update_fields=[
                     "start",
@@ -785,7 +806,8 @@ def reschedule_appointment(
                     "updated_at",
                 ]
             )
-            _log(appointment, Action.RESCHEDULED, actor=actor, at=now, before=before, reason=staff_override_reason)
+            reason = professional_reason.strip() if by_professional else staff_override_reason
+            _log(appointment, Action.RESCHEDULED, actor=actor, at=now, before=before, reason=reason)
     except IntegrityError as exc:
         raise BookingError("slot_unavailable") from exc
     return appointment
