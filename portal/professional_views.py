@@ -27,6 +27,7 @@ from booking.scheduling.timefmt import format_local_time
 from booking.widget.selectors import clinic_zone
 from portal.records import crypto, notes
 from portal.records.models import SessionNote
+from website.models import ProfessionalNews
 
 from . import professional as pro
 from . import sessions as portal_sessions
@@ -36,6 +37,7 @@ from .session_views import free_times_month
 logger = logging.getLogger(__name__)
 
 PATIENTS_PER_PAGE = 30
+NEWS_SHOWN = 3
 MARKS = {
     "completed": _("The session is marked as completed."),
     "no_show_patient": _("The session is marked: the patient did not attend."),
@@ -97,6 +99,7 @@ def today(request):
         "previous_day": day - timedelta(days=1),
         "next_day": day + timedelta(days=1),
         "zone": zone.key,
+        "news": list(ProfessionalNews.objects.shown_on(day)[:NEWS_SHOWN]),
     }
     return render(request, "portal/pro/today.html", context)
 

@@ -75,6 +75,7 @@ RECEPTION_NOTIFICATION_PERMISSIONS = ("view_notification", "change_notification"
 EDITOR_NOTIFICATION_PERMISSIONS = tuple(
     f"{action}_sessionnumberrule" for action in ("view", "add", "change", "delete")
 )
+EDITOR_NEWS_PERMISSIONS = tuple(f"{action}_professionalnews" for action in ("view", "add", "change", "delete"))
 EDITOR_PAGE_PERMISSIONS = ("add_page", "change_page", "publish_page", "lock_page", "unlock_page")
 EDITOR_MEDIA_ACTIONS = ("add", "change", "choose", "delete")
 
@@ -149,6 +150,7 @@ def ensure_role_groups(using: str = DEFAULT_DB_ALIAS) -> dict[str, Group]:
         groups[RECEPTIONISTS].permissions.add(*_permissions("packs", RECEPTION_PACK_PERMISSIONS))
         groups[RECEPTIONISTS].permissions.add(*_permissions("notifications", RECEPTION_NOTIFICATION_PERMISSIONS))
         editors.permissions.add(*_permissions("notifications", EDITOR_NOTIFICATION_PERMISSIONS))
+        editors.permissions.add(*_permissions("website", EDITOR_NEWS_PERMISSIONS))
 
         administrators = groups[CLINIC_ADMINISTRATORS]
         administrators.permissions.add(*Permission.objects.filter(content_type__app_label="scheduling"))

@@ -29,6 +29,7 @@ from portal.records.models import PatientDocument, SessionNote
 from resources.models import ResourcePage
 from tests.factories.accounts import PatientFactory
 from website.demo import content
+from website.models import ProfessionalNews
 
 # Friday 20 November 2026, 07:00 in Santiago: the seed's "today" in these tests.
 NOW = datetime.datetime(2026, 11, 20, 10, 0, tzinfo=datetime.UTC)
@@ -54,6 +55,7 @@ def _counts():
         "pack_sessions": Appointment.objects.filter(pack_purchase__isnull=False).count(),
         "documents": PatientDocument.objects.count(),
         "notes": SessionNote.objects.count(),
+        "news": ProfessionalNews.objects.count(),
     }
 
 
@@ -230,6 +232,12 @@ def test_demo_month_shows_every_state_a_clinic_sees(client):
     assert len(signed) == 3 and all(note.is_signed for note in signed)
     assert {note.appointment.professional.slug for note in signed} == {"catalina-munoz"}
     assert sum(note.amendments.count() for note in signed) == 1
+
+    # the professionals' Today carries the clinic's current notices
+    assert list(ProfessionalNews.objects.shown_on(NOW.date()).values_list("title", flat=True)) == [
+        "Reunión clínica mensual",
+        "Nuevas fichas encriptadas",
+    ]
 
 
 @pytest.mark.django_db

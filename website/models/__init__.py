@@ -1,5 +1,6 @@
 """The site shell's models: home and standard pages, site-wide settings and navigation."""
 
+from .news import ProfessionalNews
 from .pages import HomePage, StandardPage
 from .site_settings import FooterLink, HeaderLink, NavigationSettings, NavItem, SiteSettings, clinic_name
 
@@ -9,6 +10,7 @@ __all__ = [
     "HomePage",
     "NavItem",
     "NavigationSettings",
+    "ProfessionalNews",
     "SiteSettings",
     "StandardPage",
     "clinic_name",
