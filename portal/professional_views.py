@@ -6,11 +6,14 @@ billing policy exactly as the admin's marks do.
 
 from __future__ import annotations
 
+import calendar
 import logging
+from collections import defaultdict
 from datetime import date, timedelta
 
 from allauth.account.decorators import verified_email_required
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -24,6 +27,7 @@ from booking.scheduling.date_range import in_range
 from booking.scheduling.errors import BookingError
 from booking.scheduling.models import AppointmentStatus
 from booking.scheduling.timefmt import format_local_time
+from booking.widget.forms import clean_month
 from booking.widget.selectors import clinic_zone
 from portal.records import crypto, notes
 from portal.records.models import SessionNote
@@ -108,10 +112,12 @@ def today(request):
 @verified_email_required
 @require_GET
 def agenda(request):
-    """The week (Monday to Sunday) around ``?week=``: each day's sessions."""
+    """The week (Monday to Sunday) around ``?week=``: each day's sessions; ``?month=YYYY-MM``: the month view."""
     professional = pro.professional_for(request.user)
     now = timezone.now()
     zone = timezone.get_default_timezone()
+    if "month" in request.GET:
+        return _agenda_month(request, professional, now, zone)
     day = _day_from(request, "week", now.astimezone(zone).date())
     monday = day - timedelta(days=day.weekday())
     start = pro.day_bounds(monday, zone)[0]
@@ -126,8 +132,39 @@ def agenda(request):
         "previous_week": monday - timedelta(days=7),
         "next_week": monday + timedelta(days=7),
         "zone": zone.key,
+        "month_of_week": day.replace(day=1),
     }
     return render(request, "portal/pro/agenda.html", context)
+
+
+def _agenda_month(request, professional, now, zone):
+    """A month's calendar (weeks Monday to Sunday) with each day's sessions: time and patient, linked."""
+    today = now.astimezone(zone).date()
+    try:
+        first = clean_month(request.GET.get("month", "")) or today.replace(day=1)
+    except ValidationError:  # a malformed or far-off month in the address: this month
+        first = today.replace(day=1)
+    weeks = calendar.Calendar().monthdatescalendar(first.year, first.month)
+    start = pro.day_bounds(weeks[0][0], zone)[0]
+    end = pro.day_bounds(weeks[-1][-1], zone)[1]
+    by_day = defaultdict(list)
+    for row in _rows(pro.sessions_between(professional, start, end), now):
+        by_day[row["local_start"].date()].append(row)
+    context = {
+        "first": first,
+        "weeks": [
+            [
+                {"date": day, "in_month": day.month == first.month, "is_today": day == today, "rows": by_day[day]}
+                for day in week
+            ]
+            for week in weeks
+        ],
+        "previous_month": (first - timedelta(days=1)).replace(day=1),
+        "next_month": (first + timedelta(days=32)).replace(day=1),
+        "this_month": today.replace(day=1),
+        "zone": zone.key,
+    }
+    return render(request, "portal/pro/agenda_month.html", context)
 
 
 @never_cache

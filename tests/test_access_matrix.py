@@ -156,6 +156,11 @@ URLS = [
         dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "professional_a": 200},
     ),
     (
+        "portal-pro_agenda-month",
+        lambda w: reverse("portal:pro_agenda") + "?month=2026-12",
+        PROFESSIONALS_ONLY,
+    ),
+    (
         "portal-pro_move",
         lambda w: reverse("portal:pro_move", args=[w["appointment"].reference]),
         dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "professional_a": 200},
@@ -205,6 +210,7 @@ ENTITLED = {
     "portal-pro_patients": {"professional_a"},
     "portal-pro_agenda-week": {"professional_a"},
     "portal-pro_session": {"professional_a"},
+    "portal-pro_agenda-month": {"professional_a"},
     "portal-pro_move": {"professional_a"},
     "portal-pro_patient": {"professional_a"},
     "portal-my-data-json": {"patient_a"},

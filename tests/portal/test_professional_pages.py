@@ -187,3 +187,48 @@ def test_my_patients_are_only_mine_and_searchable(ana_client, ana):
 def test_the_professionals_home_leads_to_today(ana_client):
     html = get(ana_client, "home")[1]
     assert f'href="{reverse("portal:pro_today")}"' in html
+
+
+def test_the_month_view_shows_each_days_sessions_linked(ana_client, ana):
+    first = session(ana, NINE, patient=PatientFactory(user__first_name="Ema", user__last_name="Early"))
+    last = session(ana, datetime(2026, 12, 31, 18, 0, tzinfo=SANTIAGO))
+    january = session(ana, datetime(2027, 1, 5, 9, 0, tzinfo=SANTIAGO))  # after the grid's last Sunday
+    others = session(professional_with_login())
+
+    status, html = get(ana_client, "pro_agenda", month="2026-12")
+
+    assert status == 200
+    assert "December 2026" in html
+    assert "09:00 Ema Early" in html
+    assert reverse("portal:pro_session", args=[first.reference]) in html
+    assert reverse("portal:pro_session", args=[last.reference]) in html
+    assert january.reference not in html and others.reference not in html
+    assert "?month=2026-12" in get(ana_client, "pro_agenda")[1]  # the week view leads to it
+
+
+@pytest.mark.parametrize("month", ["", "2026-13", "garbage", "1800-01"])
+def test_a_malformed_month_shows_this_month(ana_client, month):
+    status, html = get(ana_client, "pro_agenda", month=month)
+    assert status == 200 and "December 2026" in html
+
+
+def test_the_month_view_runs_the_same_queries_for_2_and_for_20_sessions(ana_client, ana):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert get(ana_client, "pro_agenda", month="2026-12")[0] == 200
+        return len(captured)
+
+    for day in (2, 3):
+        session(ana, NINE + timedelta(days=day))
+    queries()  # the first request fills the site's caches
+    few = queries()
+    for day in range(4, 22):
+        session(ana, NINE + timedelta(days=day))
+    assert queries() == few
+
+
+def test_the_month_view_of_the_dst_change_starts_that_sunday_at_one(ana_client, ana):
+    # Santiago skips from 00:00 to 01:00 on Sunday 6 September 2026
+    early = session(ana, datetime(2026, 9, 6, 1, 0, tzinfo=SANTIAGO))
+    html = get(ana_client, "pro_agenda", month="2026-09")[1]
+    assert "01:00" in html and early.reference in html
