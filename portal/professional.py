@@ -18,6 +18,7 @@ from booking.packs.models import CreditKind, PackCreditEntry
 from booking.packs.selectors import balances_for_purchases
 from booking.scheduling.models import Appointment, Professional
 from portal.accounts.models import Patient
+from portal.accounts.search import search_patients
 
 
 def professional_for(user) -> Professional:
@@ -84,14 +85,7 @@ def my_patients(professional: Professional, query: str = "") -> QuerySet[Patient
         )
         .order_by("user__last_name", "user__first_name", "pk")
     )
-    query = (query or "").strip()
-    if query:
-        patients = patients.filter(
-            Q(user__first_name__icontains=query)
-            | Q(user__last_name__icontains=query)
-            | Q(user__email__icontains=query)
-            | Q(rut__icontains=query.replace(".", ""))
-        )
+    patients = search_patients(patients, query)
     return patients.distinct()
 
 

@@ -8,10 +8,12 @@ cannot miss an access that happened. The text is encrypted before it reaches the
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,6 +21,8 @@ from booking.scheduling.models import Appointment
 
 from . import crypto
 from .models import NoteAccess, SessionNote, SessionNoteAmendment
+
+logger = logging.getLogger(__name__)
 
 READ_PERMISSION = "records.read_clinical_notes"
 MAX_NOTE_LENGTH = 20_000
@@ -152,3 +156,55 @@ def reencrypt_all() -> int:
                 model.objects.filter(pk=pk, body_encrypted=body).update(body_encrypted=crypto.rotate(body))
             changed += 1
     return changed
+
+
+@dataclass(frozen=True)
+class RecordEntry:
+    """One session of a patient's clinical record: its note for the reader, or why it cannot be shown."""
+
+    appointment: Appointment
+    note: NoteText | None
+    unreadable: bool = False
+
+
+def read_record(*, patient, reader, now: datetime | None = None) -> list[RecordEntry]:
+    """Every session note of ``patient``, all professionals, oldest first: the clinical record the clinic keeps
+    (Ley 20.584), for staff holding ``records.read_clinical_notes`` only. Each note shown is logged as read, in one
+    INSERT; a note no configured key opens is marked ``unreadable`` (the others still show), never shown as
+    ciphertext. Three queries whatever the number of notes."""
+    if not (reader and reader.has_perm(READ_PERMISSION)):
+        raise NoteError(_("You may not read this note."))
+    notes = list(
+        SessionNote.objects.filter(appointment__patient=patient)
+        .select_related("appointment__professional", "appointment__service", "appointment__location", "author")
+        .prefetch_related(Prefetch("amendments", queryset=SessionNoteAmendment.objects.select_related("author")))
+        .order_by("appointment__start", "pk")
+    )
+    entries = []
+    for note in notes:
+        try:
+            text = NoteText(
+                note=note,
+                text=crypto.decrypt(note.body_encrypted),
+                amendments=[
+                    Amendment(
+                        author=item.author,
+                        reason=item.reason,
+                        text=crypto.decrypt(item.body_encrypted),
+                        created_at=item.created_at,
+                    )
+                    for item in note.amendments.all()
+                ],
+            )
+        except crypto.UndecryptableNote:
+            logger.error("Session note %s cannot be decrypted with the configured keys", note.pk)
+            entries.append(RecordEntry(appointment=note.appointment, note=None, unreadable=True))
+        else:
+            entries.append(RecordEntry(appointment=note.appointment, note=text))
+    at = now or timezone.now()
+    NoteAccess.objects.bulk_create(
+        NoteAccess(note=entry.note.note, user=reader, action=NoteAccess.Action.READ, at=at)
+        for entry in entries
+        if entry.note is not None
+    )
+    return entries

@@ -1,11 +1,13 @@
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
+from django.urls import reverse
+from wagtail.admin.menu import MenuItem
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import register_permission_policy
 
-from . import admin_views
+from . import admin_views, notes, record_views
 from .models import NoteAccess
 
 app_name = "records_admin"
@@ -15,9 +17,30 @@ urlpatterns = [
 ]
 
 
+clinical_urlpatterns = [
+    path("", record_views.patients, name="patients"),
+    path("<int:patient_id>/", record_views.record, name="record"),
+]
+
+
 @hooks.register("register_admin_urls")
 def register_records_urls():
-    return [path("records/documents/", include((urlpatterns, "records_admin"), namespace="records_admin"))]
+    return [
+        path("records/documents/", include((urlpatterns, "records_admin"), namespace="records_admin")),
+        path("records/clinical/", include((clinical_urlpatterns, "records_clinical"), namespace="records_clinical")),
+    ]
+
+
+class ClinicalRecordsMenuItem(MenuItem):
+    def is_shown(self, request):
+        return request.user.has_perm(notes.READ_PERMISSION)
+
+
+@hooks.register("register_admin_menu_item")
+def register_clinical_records_menu_item():
+    return ClinicalRecordsMenuItem(
+        _("Clinical records"), reverse("records_clinical:patients"), icon_name="doc-full-inverse", order=890
+    )
 
 
 class ViewOnlyPolicy(ModelPermissionPolicy):

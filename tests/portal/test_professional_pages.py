@@ -172,7 +172,9 @@ def test_an_unknown_mark_is_refused_with_a_message(ana_client, ana):
 
 
 def test_my_patients_are_only_mine_and_searchable(ana_client, ana):
-    mine = session(ana, patient=PatientFactory(user__first_name="Camila", user__last_name="Soto")).patient
+    mine = session(
+        ana, patient=PatientFactory(user__first_name="Camila", user__last_name="Soto", rut="15.432.876-9")
+    ).patient
     session(ana, NINE - timedelta(days=7), patient=mine)
     not_mine = session(professional_with_login(), patient=PatientFactory(user__first_name="Beto")).patient
 
@@ -180,6 +182,8 @@ def test_my_patients_are_only_mine_and_searchable(ana_client, ana):
     assert "Camila Soto" in html and "2 sessions" in html and "Beto" not in html
     assert "Camila Soto" not in get(ana_client, "pro_patients", q="zzz")[1]
     assert "Camila Soto" in get(ana_client, "pro_patients", q="soto")[1]
+    for typed in ("15.432.876-9", "15432876", "154328769", "15.432"):  # a RUT as people type it
+        assert "Camila Soto" in get(ana_client, "pro_patients", q=typed)[1], typed
     assert get(ana_client, "pro_patient", mine.pk)[0] == 200
     assert get(ana_client, "pro_patient", not_mine.pk)[0] == 404
 

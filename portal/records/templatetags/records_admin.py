@@ -2,8 +2,10 @@
 
 from django import template
 
+from .. import notes
 from ..admin_views import SHARE_PERMISSION, VIEW_PERMISSION, WITHDRAW_PERMISSION
 from ..forms import ShareDocumentForm
+from ..models import SessionNote
 
 register = template.Library()
 
@@ -24,4 +26,17 @@ def appointment_documents(context, appointment):
         "can_withdraw": user.has_perm(WITHDRAW_PERMISSION),
         "request": request,
         "csrf_token": context.get("csrf_token"),
+    }
+
+
+@register.inclusion_tag("records/admin/appointment_note.html", takes_context=True)
+def appointment_note(context, appointment):
+    """Whether the session has a note, and a link to the patient's clinical record: only for staff who may read
+    notes (one query); the text itself shows only on the record page, whose reading is logged."""
+    if not context["request"].user.has_perm(notes.READ_PERMISSION):
+        return {"allowed": False}
+    return {
+        "allowed": True,
+        "appointment": appointment,
+        "note": SessionNote.objects.filter(appointment=appointment).only("signed_at", "appointment_id").first(),
     }
