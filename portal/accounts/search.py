@@ -23,8 +23,6 @@ def search_patients(patients: QuerySet, query: str) -> QuerySet:
     matches |= Q(user__email__icontains=query)
     compact = RUT_NOISE.sub("", query)
     if compact:
-        patients = patients.alias(
-            rut_compact=Replace(Replace("rut", Value("."), Value("")), Value("-"), Value(""))
-        )
+        patients = patients.alias(rut_compact=Replace(Replace("rut", Value("."), Value("")), Value("-"), Value("")))
         matches |= Q(rut_compact__icontains=compact)
     return patients.filter(matches)
