@@ -15,6 +15,7 @@ from allauth.account.decorators import verified_email_required
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
@@ -295,6 +296,20 @@ def note_save(request, reference):
     except notes.NoteError as error:
         messages.error(request, error.message)
     return redirect(f"{reverse('portal:pro_session', args=[reference])}#note")
+
+
+@verified_email_required
+@require_POST
+def note_autosave(request, reference):
+    """The editor's autosave (``note-editor.js``): saves the draft and answers JSON with the time, or the reason."""
+    professional = pro.professional_for(request.user)
+    appointment = get_object_or_404(pro.own_sessions(professional), reference=reference)
+    try:
+        note = notes.save_draft(appointment=appointment, author=request.user, text=request.POST.get("text", ""))
+    except notes.NoteError as error:
+        return JsonResponse({"error": error.message}, status=400)
+    saved = timezone.localtime(note.updated_at, timezone.get_default_timezone())
+    return JsonResponse({"message": _("Draft saved at %(time)s.") % {"time": format_local_time(saved)}})
 
 
 @verified_email_required

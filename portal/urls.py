@@ -31,5 +31,6 @@ urlpatterns = [
     path("pro/sessions/<slug:reference>/move/", professional_views.session_move, name="pro_move"),
     path("pro/sessions/<slug:reference>/note/", professional_views.note_save, name="pro_note_save"),
     path("pro/sessions/<slug:reference>/note/amend/", professional_views.note_amend, name="pro_note_amend"),
+    path("pro/sessions/<slug:reference>/note/autosave/", professional_views.note_autosave, name="pro_note_autosave"),
     path("documents/<slug:reference>/download/", document_views.document_download, name="document_download"),
 ]

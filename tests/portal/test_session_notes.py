@@ -129,13 +129,15 @@ def test_a_note_no_key_opens_is_an_error_never_ciphertext(appointment, settings,
 
 
 def test_the_session_page_writes_signs_and_amends(client, appointment):
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
     user = author(appointment)
     client.force_login(user)
     page = reverse("portal:pro_session", args=[appointment.reference])
     assert 'id="note-form"' in client.get(page).content.decode()
 
     client.post(reverse("portal:pro_note_save", args=[appointment.reference]), {"text": SECRET, "action": "save"})
-    assert 'id="note-draft"' in client.get(page).content.decode()
+    html = client.get(page).content.decode()
+    assert "Draft saved on" in html and "portal/note-editor" in html
     client.post(reverse("portal:pro_note_save", args=[appointment.reference]), {"text": SECRET, "action": "sign"})
     html = client.get(page).content.decode()
     assert 'id="note-signed"' in html and SECRET in html and 'id="amend-form"' in html
@@ -179,3 +181,61 @@ def test_the_access_log_is_view_only_for_administrators(admin_client, appointmen
     assert admin_client.get(reverse("note_access_log:edit", args=[access.pk])).status_code in (302, 403)
     assert admin_client.post(reverse("note_access_log:delete", args=[access.pk])).status_code in (302, 403)
     assert NoteAccess.objects.filter(pk=access.pk).exists()
+
+
+def test_the_editor_autosaves_the_draft_and_answers_with_the_time(client, appointment):
+    client.force_login(author(appointment))
+    url = reverse("portal:pro_note_autosave", args=[appointment.reference])
+
+    saved = client.post(url, {"text": SECRET}, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert saved.status_code == 200 and saved.json() == {"message": "Draft saved at 10:30."}
+    assert notes.read(appointment=appointment, reader=author(appointment)).text == SECRET
+    assert client.post(url, {"text": "  "}, HTTP_ACCEPT_LANGUAGE="en").json() == {"error": "Write something first."}
+    notes.sign(note=SessionNote.objects.get(), author=author(appointment))
+    refused = client.post(url, {"text": "cambio"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert refused.status_code == 400 and "signed" in refused.json()["error"]
+    assert notes.read(appointment=appointment, reader=author(appointment)).text == SECRET
+
+
+def test_autosave_is_only_for_the_sessions_professional(client, appointment):
+    other = VerifiedUserFactory()
+    activate_totp(other)
+    ProfessionalFactory(user=other)
+    client.force_login(other)
+    url = reverse("portal:pro_note_autosave", args=[appointment.reference])
+    assert client.post(url, {"text": "intruso"}).status_code == 404
+    assert client.get(url).status_code in (404, 405)
+    assert not SessionNote.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "html"),
+    [
+        ("Refiere **insomnio** y *cansancio*.", "<p>Refiere <strong>insomnio</strong> y <em>cansancio</em>.</p>"),
+        (
+            "Tareas:\n- registro\n- respiración\n\nCierre.",
+            "<p>Tareas:</p><ul><li>registro</li><li>respiración</li></ul><p>Cierre.</p>",
+        ),
+        (
+            "<script>alert(1)</script> **<b>x</b>**",
+            "<p>&lt;script&gt;alert(1)&lt;/script&gt; <strong>&lt;b&gt;x&lt;/b&gt;</strong></p>",
+        ),
+        ("2 * 3 * 4 y 5*6", "<p>2 * 3 * 4 y 5*6</p>"),
+        ("línea uno\nlínea dos", "<p>línea uno<br>línea dos</p>"),
+    ],
+)
+def test_the_notes_simple_rich_text_is_escaped_and_only_its_marks_become_html(text, html):
+    from portal.templatetags.note_format import note_html
+
+    assert note_html(text) == html
+
+
+def test_a_signed_note_shows_its_formatting(client, appointment):
+    user = author(appointment)
+    note = notes.save_draft(appointment=appointment, author=user, text="Plan:\n- **dormir** 7 horas")
+    notes.sign(note=note, author=user)
+    client.force_login(user)
+    html = client.get(reverse("portal:pro_session", args=[appointment.reference])).content.decode()
+    assert "<ul><li><strong>dormir</strong> 7 horas</li></ul>" in html
+    assert "portal/note-editor" not in html
