@@ -19,16 +19,20 @@ from booking.scheduling.models import (
     AppointmentModality,
     AppointmentSource,
     AppointmentStatus,
+    DateOverride,
     Location,
     Professional,
     Service,
+    TimeOff,
     WeeklyAvailability,
 )
+from booking.scheduling.models.appointments import OPEN_STATUSES
 from booking.scheduling.selectors import find_slots
 from portal.records.models import PatientDocument, SessionNote
 from resources.models import ResourcePage
-from tests.factories.accounts import PatientFactory
+from tests.factories.accounts import PatientFactory, activate_totp
 from website.demo import content
+from website.demo.availability import TIME_OFF_REASON
 
 # Friday 20 November 2026, 07:00 in Santiago: the seed's "today" in these tests.
 NOW = datetime.datetime(2026, 11, 20, 10, 0, tzinfo=datetime.UTC)
@@ -54,6 +58,8 @@ def _counts():
         "pack_sessions": Appointment.objects.filter(pack_purchase__isnull=False).count(),
         "documents": PatientDocument.objects.count(),
         "notes": SessionNote.objects.count(),
+        "time_off": TimeOff.objects.count(),
+        "date_overrides": DateOverride.objects.count(),
     }
 
 
@@ -230,6 +236,20 @@ def test_demo_month_shows_every_state_a_clinic_sees(client):
     assert len(signed) == 3 and all(note.is_signed for note in signed)
     assert {note.appointment.professional.slug for note in signed} == {"catalina-munoz"}
     assert sum(note.amendments.count() for note in signed) == 1
+
+    # she changes her own hours, and has a congress day off and a Saturday closed online ahead, clear of sessions
+    catalina = Professional.objects.get(slug="catalina-munoz")
+    assert catalina.availability_self_service == "full"
+    (congress,) = TimeOff.objects.filter(professional=catalina)
+    assert congress.all_day and congress.start > NOW and congress.reason == TIME_OFF_REASON
+    (saturday,) = DateOverride.objects.filter(professional=catalina)
+    assert saturday.is_closed and saturday.location is None and saturday.date.weekday() == 5
+    open_sessions = Appointment.objects.filter(professional=catalina, status__in=OPEN_STATUSES)
+    assert not open_sessions.filter(start__lt=congress.end, end__gt=congress.start).exists()
+    activate_totp(catalina.user)
+    client.force_login(catalina.user)
+    availability = client.get("/portal/pro/availability/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert TIME_OFF_REASON in availability and 'id="time-off-add"' in availability
 
 
 @pytest.mark.django_db
