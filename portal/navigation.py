@@ -34,6 +34,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("portal:pro_today", _("Today"), PROFESSIONAL),
     Section("portal:pro_agenda", _("Agenda"), PROFESSIONAL),
     Section("portal:pro_patients", _("Patients"), PROFESSIONAL),
+    Section("portal:pro_availability", _("Availability"), PROFESSIONAL),
     Section("portal:sessions", _("Sessions"), PATIENT),
     Section("portal:packs", _("Packs"), PATIENT),
     Section("portal:invoices", _("Payments"), PATIENT),

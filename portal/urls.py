@@ -1,6 +1,15 @@
 from django.urls import path
 
-from . import billing_views, document_views, pack_views, privacy_views, professional_views, session_views, views
+from . import (
+    availability_views,
+    billing_views,
+    document_views,
+    pack_views,
+    privacy_views,
+    professional_views,
+    session_views,
+    views,
+)
 
 app_name = "portal"
 urlpatterns = [
@@ -26,6 +35,16 @@ urlpatterns = [
     path("pro/agenda/", professional_views.agenda, name="pro_agenda"),
     path("pro/patients/", professional_views.patients, name="pro_patients"),
     path("pro/patients/<int:patient_id>/", professional_views.patient_detail, name="pro_patient"),
+    path("pro/availability/", availability_views.availability, name="pro_availability"),
+    path("pro/availability/weekly/", availability_views.weekly_add, name="pro_weekly_add"),
+    path("pro/availability/weekly/<int:pk>/", availability_views.weekly_change, name="pro_weekly_change"),
+    path("pro/availability/weekly/<int:pk>/remove/", availability_views.weekly_remove, name="pro_weekly_remove"),
+    path("pro/availability/overrides/", availability_views.override_add, name="pro_override_add"),
+    path(
+        "pro/availability/overrides/<int:pk>/remove/", availability_views.override_remove, name="pro_override_remove"
+    ),
+    path("pro/availability/time-off/", availability_views.time_off_add, name="pro_time_off_add"),
+    path("pro/availability/time-off/<int:pk>/remove/", availability_views.time_off_remove, name="pro_time_off_remove"),
     path("pro/sessions/<slug:reference>/", professional_views.session, name="pro_session"),
     path("pro/sessions/<slug:reference>/mark/", professional_views.mark, name="pro_mark"),
     path("pro/sessions/<slug:reference>/move/", professional_views.session_move, name="pro_move"),

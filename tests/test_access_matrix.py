@@ -18,6 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from booking.scheduling.models import TimeOff
 from portal.accounts.roles import EDITORS, RECEPTIONISTS, ensure_role_groups
 from portal.records.services import share_document
 from tests.factories.accounts import PatientFactory, VerifiedUserFactory, activate_totp
@@ -143,7 +144,7 @@ URLS = [
     ("portal-my-data", lambda w: reverse("portal:privacy"), dict.fromkeys(ROLES, 200) | {"anonymous": LOGIN}),
     *(
         (f"portal-{name}", lambda w, name=name: reverse(f"portal:{name}"), PROFESSIONALS_ONLY)
-        for name in ("pro_today", "pro_agenda", "pro_patients")
+        for name in ("pro_today", "pro_agenda", "pro_patients", "pro_availability")
     ),
     (
         "portal-pro_agenda-week",
@@ -208,6 +209,7 @@ ENTITLED = {
     "portal-pro_today": set(),
     "portal-pro_agenda": set(),
     "portal-pro_patients": {"professional_a"},
+    "portal-pro_availability": set(),
     "portal-pro_agenda-week": {"professional_a"},
     "portal-pro_session": {"professional_a"},
     "portal-pro_agenda-month": {"professional_a"},
@@ -253,6 +255,30 @@ def test_every_role_on_every_private_url(world, name, build, role, expected):
         body = body_of(response)
         for secret in (PATIENT_A["last_name"], PATIENT_A["email"], RUT_A, "15432876"):
             assert secret not in body, (url, role, secret)
+
+
+# The availability changes are POSTs on the professional's own rows: only professional A may remove theirs.
+AVAILABILITY_POST = dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "professional_a": 302}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_posting_an_availability_change(world, role):
+    professional = world["appointment"].professional
+    professional.availability_self_service = "full"
+    professional.save()
+    time_off = TimeOff.objects.create(
+        professional=professional, start=datetime(2026, 12, 20, 12, tzinfo=UTC), end=datetime(2026, 12, 21, tzinfo=UTC)
+    )
+    url = reverse("portal:pro_time_off_remove", args=[time_off.pk])
+
+    response = client_for(world["users"][role]).post(url)
+
+    if AVAILABILITY_POST[role] == LOGIN:
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("account_login"))
+    else:
+        assert response.status_code == AVAILABILITY_POST[role]
+    assert TimeOff.objects.filter(pk=time_off.pk).exists() == (role != "professional_a")
 
 
 # --- two-factor enrolment, whatever the URL ---------------------------------------------------------------------

@@ -45,6 +45,7 @@ from zoneinfo import ZoneInfo
 
 __all__ = [
     "ALL",
+    "BookedSession",
     "DateOverride",
     "Interval",
     "LocationFilter",
@@ -58,8 +59,10 @@ __all__ = [
     "blocked_interval",
     "epoch_us",
     "iso_in_zone",
+    "local_instant",
     "next_available",
     "to_timezone",
+    "within_hours",
 ]
 
 MIDNIGHT: Final = time(0)
@@ -257,6 +260,20 @@ class RoomOccupancy:
             raise ValueError(f"{len(self.busy)} busy rooms given for a location with {self.rooms} rooms.")
 
 
+@dataclass(frozen=True, slots=True)
+class BookedSession:
+    """A session already booked, as :func:`within_hours` needs it: ``[start, end)`` (aware), where, which service."""
+
+    start: datetime
+    end: datetime
+    location_id: int | None  # None = online
+    service_id: int
+
+    def __post_init__(self) -> None:
+        _check_aware(self.start, "BookedSession.start")
+        _check_aware(self.end, "BookedSession.end")
+
+
 @total_ordering
 @dataclass(frozen=True, slots=True)
 class Slot:
@@ -323,6 +340,16 @@ def iso_in_zone(tz: str) -> Callable[[datetime], str]:
         return found
 
     return text
+
+
+def local_instant(day: date, wall_time: time, tz: str) -> datetime:
+    """The first instant (UTC) a clock in ``tz`` shows ``wall_time`` on ``day``, or a later time.
+
+    The engine's reading of a wall-clock time (see the module's docstring): a time skipped by a DST jump (00:30 on
+    the Sunday Santiago's clocks go forward) is the instant of the jump, a repeated time its first showing. For
+    turning what a person types ("from 6 September, 00:00") into an instant the engine agrees with.
+    """
+    return _first_instant_showing(datetime.combine(day, wall_time), ZoneInfo(tz))
 
 
 # --- internals: absolute time as integer microseconds, so the inner loops add and compare ints -------------
@@ -707,3 +734,36 @@ def next_available(
                         best = start
         result[professional.professional_id] = None if best is None else _from_us(best)
     return result
+
+
+def within_hours(
+    professional: ProfessionalAvailability, sessions: Iterable[BookedSession], *, default_tz: str
+) -> list[bool]:
+    """For each session, whether it lies inside the professional's opening hours.
+
+    Inside means: within one merged window of its local day (the weekly rules valid that day and allowed for its
+    service, or that date's override, on a day not closed), overlapping no time off. The windows and time off are
+    the very ones :func:`available_slots` offers slots from, so "a booked session no longer fits" means what the
+    booking box would say. Busy time, notice, horizon, grid and rooms are not looked at: the sessions are booked
+    already. ``default_tz`` is the zone of a place the professional has no hours at (a session there never fits).
+    Used to find the sessions a change of the hours would strand (``booking.scheduling.availability_services``).
+    """
+    prepared: dict[int, _PreparedProfessional] = {}
+    answers = []
+    for session in sessions:
+        own = prepared.get(session.service_id)
+        if own is None:
+            spec = ServiceSpec(service_id=session.service_id, duration=timedelta(minutes=1))
+            search = _search_for(spec, session.start, timedelta(minutes=1), ALL)
+            own = prepared[session.service_id] = _PreparedProfessional(professional, search)
+        start, end = _us(session.start), _us(session.end)
+        zone = ZoneInfo(own.zones.get(session.location_id, default_tz))
+        local_day = session.start.astimezone(zone).date()
+        # A window of the day before can reach into this one only through a DST jump at midnight: look at both.
+        inside = any(
+            window_start <= start and end <= window_end
+            for day in (local_day - timedelta(days=1), local_day)
+            for window_start, window_end in own.windows(day, session.location_id, session.service_id)
+        )
+        answers.append(inside and own.time_off.end_of_overlap(start, end) is None)
+    return answers

@@ -366,48 +366,51 @@ def _load_busy(
     return by_professional, by_room
 
 
-def load_availability(
-    *,
-    service: Service,
-    professionals: Iterable[Professional | int] | None = None,
-    location: Location | int | None | object = ALL,
+class _Hours(NamedTuple):
+    """The opening hours of some professionals as the engine's structures, read in one query (``_load_hours``)."""
+
+    rules: dict[int, list[WeeklyRule]]
+    overrides: dict[int, list[DateOverride]]
+    personal_off: dict[int, list[Interval]]
+    clinic_off: list[Interval]
+    closes_on_holidays: set[int]  # locations that close on public holidays
+    room_counts: dict[int, int]  # how many active rooms each location has
+
+    def professional(
+        self,
+        professional_id: int,
+        holiday_days: list[date],
+        *,
+        busy: tuple[Span, ...] = (),
+        duration: timedelta | None = None,
+    ) -> ProfessionalAvailability:
+        """One professional's data for the engine: their hours, time off and the holidays closing their places."""
+        own_rules = tuple(self.rules.get(professional_id, ()))
+        own_overrides = tuple(self.overrides.get(professional_id, ()))
+        physical = {rule.location_id for rule in own_rules} | {o.location_id for o in own_overrides}
+        physical.discard(None)
+        physical &= self.closes_on_holidays
+        return ProfessionalAvailability(
+            professional_id=professional_id,
+            rules=own_rules,
+            overrides=own_overrides,
+            time_off=tuple(self.personal_off.get(professional_id, ())) + tuple(self.clinic_off),
+            busy=busy,
+            closed_days=frozenset((loc, day) for loc in physical for day in holiday_days),
+            duration=duration,
+        )
+
+
+def _load_hours(
+    ids: list[int],
     start_day: date,
     end_day: date,
-    now: datetime,
-    exclude_appointment_id: int | None = None,
-    durations: Mapping[int, int | None] | None = None,
-) -> LoadedAvailability:
-    """The engine's input for ``service`` on local days ``start_day``..``end_day``.
-
-    ``professionals`` (instances or ids) narrows the search; ``None`` means every active professional offering
-    the service. ``location`` is a Location, ``None`` for online, or ``ALL``: it decides which location-scoped
-    time off counts (with ``ALL`` a location closure also blocks the professional's online hours, erring on the
-    safe side; the engine itself filters slots by location) and which locations' rooms are loaded. Busy time is
-    every active appointment's blocked interval at ``now`` (expired holds free their time);
-    ``exclude_appointment_id`` leaves one out, so an appointment being rescheduled blocks neither itself nor
-    its room.
-
-    ``durations`` (professional id -> own duration in minutes or None) is for a caller that has just read the
-    professionals' offers of the service and checked they are active, such as the booking service under its lock:
-    it replaces the catalog query, and ``professionals`` is then ignored.
-    """
-    spec = service_spec(service)
-    if durations is None:
-        wanted_ids = _professional_ids(professionals)
-        # No ORDER BY anywhere below: the engine sorts what it needs, and the database need not.
-        offer_params = [service.pk, *(wanted_ids or ())]
-        if wanted_ids == []:
-            durations = {}
-        else:
-            sql = _offers_sql(connection.vendor, None if wanted_ids is None else len(wanted_ids))
-            durations = dict(_rows(sql, offer_params))
-    if not durations:
-        return LoadedAvailability(spec, [], [])
-    ids = sorted(durations)
+    range_start: datetime,
+    range_end: datetime,
+    location_id: LocationFilter,
+) -> _Hours:
+    """Weekly rules and overrides of local days ``start_day``..``end_day`` and time off in ``range``: one query."""
     default_tz = settings.TIME_ZONE
-    range_start = datetime.combine(start_day - timedelta(days=2), time(0), UTC)
-    range_end = datetime.combine(end_day + timedelta(days=3), time(0), UTC)
-    location_id = location_filter(location)
 
     adapt_date, adapt_datetime = connection.ops.adapt_datefield_value, connection.ops.adapt_datetimefield_value
     first, last = adapt_date(start_day), adapt_date(end_day)
@@ -478,6 +481,74 @@ def load_availability(
             DateOverride(day=day, intervals=tuple(sorted(pieces)), tz=tz, location_id=override_location)
         )
 
+    return _Hours(
+        rules=rules,
+        overrides=overrides,
+        personal_off=personal_off,
+        clinic_off=clinic_off,
+        closes_on_holidays=closes_on_holidays,
+        room_counts=room_counts,
+    )
+
+
+def load_hours(*, professional: Professional | int, start_day: date, end_day: date) -> ProfessionalAvailability:
+    """One professional's opening hours on local days ``start_day``..``end_day``, without busy time: one query.
+
+    Weekly hours, date overrides, their own and the clinic's time off (a location's closure counts everywhere, as
+    with ``location=ALL`` in ``load_availability``) and the public holidays of their places. For asking whether
+    booked sessions lie inside the hours (``availability.within_hours``), e.g. before and after the professional
+    changes them (``availability_services``), where the bookings themselves must not count as busy.
+    """
+    professional_id = professional.pk if isinstance(professional, Professional) else int(professional)
+    range_start = datetime.combine(start_day - timedelta(days=2), time(0), UTC)
+    range_end = datetime.combine(end_day + timedelta(days=3), time(0), UTC)
+    hours = _load_hours([professional_id], start_day, end_day, range_start, range_end, ALL)
+    return hours.professional(professional_id, _chilean_holidays(start_day, end_day))
+
+
+def load_availability(
+    *,
+    service: Service,
+    professionals: Iterable[Professional | int] | None = None,
+    location: Location | int | None | object = ALL,
+    start_day: date,
+    end_day: date,
+    now: datetime,
+    exclude_appointment_id: int | None = None,
+    durations: Mapping[int, int | None] | None = None,
+) -> LoadedAvailability:
+    """The engine's input for ``service`` on local days ``start_day``..``end_day``.
+
+    ``professionals`` (instances or ids) narrows the search; ``None`` means every active professional offering
+    the service. ``location`` is a Location, ``None`` for online, or ``ALL``: it decides which location-scoped
+    time off counts (with ``ALL`` a location closure also blocks the professional's online hours, erring on the
+    safe side; the engine itself filters slots by location) and which locations' rooms are loaded. Busy time is
+    every active appointment's blocked interval at ``now`` (expired holds free their time);
+    ``exclude_appointment_id`` leaves one out, so an appointment being rescheduled blocks neither itself nor
+    its room.
+
+    ``durations`` (professional id -> own duration in minutes or None) is for a caller that has just read the
+    professionals' offers of the service and checked they are active, such as the booking service under its lock:
+    it replaces the catalog query, and ``professionals`` is then ignored.
+    """
+    spec = service_spec(service)
+    if durations is None:
+        wanted_ids = _professional_ids(professionals)
+        # No ORDER BY anywhere below: the engine sorts what it needs, and the database need not.
+        offer_params = [service.pk, *(wanted_ids or ())]
+        if wanted_ids == []:
+            durations = {}
+        else:
+            sql = _offers_sql(connection.vendor, None if wanted_ids is None else len(wanted_ids))
+            durations = dict(_rows(sql, offer_params))
+    if not durations:
+        return LoadedAvailability(spec, [], [])
+    ids = sorted(durations)
+    range_start = datetime.combine(start_day - timedelta(days=2), time(0), UTC)
+    range_end = datetime.combine(end_day + timedelta(days=3), time(0), UTC)
+    location_id = location_filter(location)
+    hours = _load_hours(ids, start_day, end_day, range_start, range_end, location_id)
+    room_counts = hours.room_counts
     if location_id is not ALL:
         room_counts = {key: count for key, count in room_counts.items() if key == location_id}
     busy, room_busy = _load_busy(
@@ -500,20 +571,12 @@ def load_availability(
     holiday_days = _chilean_holidays(start_day, end_day)
     result = []
     for professional_id in ids:
-        own_rules = tuple(rules.get(professional_id, ()))
-        own_overrides = tuple(overrides.get(professional_id, ()))
-        physical = {rule.location_id for rule in own_rules} | {o.location_id for o in own_overrides}
-        physical.discard(None)
-        physical &= closes_on_holidays
         own_duration = durations[professional_id]
         result.append(
-            ProfessionalAvailability(
-                professional_id=professional_id,
-                rules=own_rules,
-                overrides=own_overrides,
-                time_off=tuple(personal_off.get(professional_id, ())) + tuple(clinic_off),
+            hours.professional(
+                professional_id,
+                holiday_days,
                 busy=tuple(busy.get(professional_id, ())),
-                closed_days=frozenset((loc, day) for loc in physical for day in holiday_days),
                 duration=timedelta(minutes=own_duration) if own_duration else None,
             )
         )

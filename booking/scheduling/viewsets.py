@@ -551,6 +551,7 @@ class ProfessionalViewSet(CatalogViewSet):
                     FieldPanel("locations", widget=forms.CheckboxSelectMultiple),
                     FieldRowPanel([FieldPanel("accepting_new_patients"), FieldPanel("active")]),
                     FieldPanel("daily_agenda_email"),
+                    FieldPanel("availability_self_service"),
                     FieldPanel("sort_order"),
                 ],
                 heading=_("Practice"),

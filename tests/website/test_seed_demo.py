@@ -19,16 +19,20 @@ from booking.scheduling.models import (
     AppointmentModality,
     AppointmentSource,
     AppointmentStatus,
+    DateOverride,
     Location,
     Professional,
     Service,
+    TimeOff,
     WeeklyAvailability,
 )
+from booking.scheduling.models.appointments import OPEN_STATUSES
 from booking.scheduling.selectors import find_slots
 from portal.records.models import PatientDocument, SessionNote
 from resources.models import ResourcePage
-from tests.factories.accounts import PatientFactory
+from tests.factories.accounts import PatientFactory, activate_totp
 from website.demo import content
+from website.demo.availability import TIME_OFF_REASON
 from website.models import ProfessionalNews
 
 # Friday 20 November 2026, 07:00 in Santiago: the seed's "today" in these tests.
@@ -56,6 +60,8 @@ def _counts():
         "documents": PatientDocument.objects.count(),
         "notes": SessionNote.objects.count(),
         "news": ProfessionalNews.objects.count(),
+        "time_off": TimeOff.objects.count(),
+        "date_overrides": DateOverride.objects.count(),
     }
 
 
@@ -238,6 +244,19 @@ def test_demo_month_shows_every_state_a_clinic_sees(client):
         "Reunión clínica mensual",
         "Nuevas fichas encriptadas",
     ]
+    # she changes her own hours, and has a congress day off and a Saturday closed online ahead, clear of sessions
+    catalina = Professional.objects.get(slug="catalina-munoz")
+    assert catalina.availability_self_service == "full"
+    (congress,) = TimeOff.objects.filter(professional=catalina)
+    assert congress.all_day and congress.start > NOW and congress.reason == TIME_OFF_REASON
+    (saturday,) = DateOverride.objects.filter(professional=catalina)
+    assert saturday.is_closed and saturday.location is None and saturday.date.weekday() == 5
+    open_sessions = Appointment.objects.filter(professional=catalina, status__in=OPEN_STATUSES)
+    assert not open_sessions.filter(start__lt=congress.end, end__gt=congress.start).exists()
+    activate_totp(catalina.user)
+    client.force_login(catalina.user)
+    availability = client.get("/portal/pro/availability/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert TIME_OFF_REASON in availability and 'id="time-off-add"' in availability
 
 
 @pytest.mark.django_db

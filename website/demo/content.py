@@ -194,6 +194,7 @@ PROFESSIONALS = [
         "rut": "15.432.876-9",
         "user_email": "psicologa@demo.clinic",
         "daily_agenda_email": True,  # she gets her agenda at 07:00 (the nutritionist has not asked for it)
+        "availability_self_service": "full",  # she changes her own hours, overrides and time off in the portal
         "first_name": "Catalina",
         "last_name": "Muñoz",
         "color": (94, 129, 172),

@@ -7,6 +7,7 @@ from .appointments import (
     AppointmentStatus,
 )
 from .catalog import (
+    AvailabilitySelfService,
     Location,
     Modality,
     PaymentMode,
@@ -27,6 +28,7 @@ __all__ = [
     "AppointmentModality",
     "AppointmentSource",
     "AppointmentStatus",
+    "AvailabilitySelfService",
     "DateOverride",
     "TimeOff",
     "WeeklyAvailability",

@@ -287,6 +287,14 @@ class Room(models.Model):
         return f"{self.location} · {self.name}"
 
 
+class AvailabilitySelfService(models.TextChoices):
+    """What a professional may change of their own hours in the portal; the clinic decides per professional."""
+
+    NONE = "none", _("Nothing (the clinic's staff change the hours)")
+    TIME_OFF = "time_off", _("Time off and date overrides")
+    FULL = "full", _("Weekly hours, date overrides and time off")
+
+
 class ProfessionalQuerySet(ActiveQuerySet):
     def bookable(self):
         """Professionals a new patient can book: active and accepting new patients."""
@@ -347,6 +355,18 @@ class Professional(index.Indexed, ClusterableModel):
         help_text=_("Every morning at 07:00, an email with the day's sessions (only on days with sessions)."),
     )
 
+    # Read by booking.scheduling.availability_services, which refuses what this does not allow.
+    availability_self_service = models.CharField(
+        _("changes own availability"),
+        max_length=16,
+        choices=AvailabilitySelfService.choices,
+        default=AvailabilitySelfService.NONE,
+        help_text=_(
+            "What this professional may change themselves in the portal. A change that would leave booked sessions "
+            "outside their hours is always refused."
+        ),
+    )
+
     objects = ProfessionalQuerySet.as_manager()
 
     search_fields = [
@@ -367,6 +387,16 @@ class Professional(index.Indexed, ClusterableModel):
 
     def __str__(self):
         return self.display_name
+
+    @property
+    def may_change_time_off(self) -> bool:
+        """Whether the professional may add and remove their own time off and date overrides in the portal."""
+        return self.availability_self_service in (AvailabilitySelfService.TIME_OFF, AvailabilitySelfService.FULL)
+
+    @property
+    def may_change_weekly_hours(self) -> bool:
+        """Whether the professional may add, change and remove their own weekly hours in the portal."""
+        return self.availability_self_service == AvailabilitySelfService.FULL
 
     def clean(self):
         # Normalised before the form's uniqueness check, so "12345678-5" and "12.345.678-5"

@@ -101,6 +101,7 @@ def professional_form_data(offered_services=(), **overrides):
             "video_url": "",
             "accepting_new_patients": "on",
             "active": "on",
+            "availability_self_service": "none",
             "sort_order": "0",
             "offered_services": inline_formset(list(offered_services)),
             "degrees": inline_formset([]),
@@ -352,6 +353,7 @@ def test_professional_is_created_with_services_locations_degrees_and_account(sup
         user=account.pk,
         photo=photo.pk,
         locations=[location.pk],
+        availability_self_service="time_off",
     )
     data.update(
         nested_form_data(
@@ -367,6 +369,7 @@ def test_professional_is_created_with_services_locations_degrees_and_account(sup
     assert professional.user == account
     assert professional.photo == photo
     assert list(professional.locations.all()) == [location]
+    assert professional.may_change_time_off and not professional.may_change_weekly_hours
     offer = professional.offered_services.get()
     assert offer.price == Decimal("30000")
     assert offer.duration_minutes == service.duration_minutes

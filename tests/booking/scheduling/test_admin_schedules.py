@@ -32,6 +32,7 @@ def professional_data(professional, hours, initial=0):
             "bio": "",
             "video_url": "",
             "active": "on",
+            "availability_self_service": professional.availability_self_service,
             "sort_order": "0",
             "offered_services": inline_formset([]),
             "degrees": inline_formset([]),

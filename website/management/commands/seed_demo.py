@@ -40,6 +40,7 @@ from resources.models import ResourceCategory, ResourceIndexPage, ResourcePage
 from website.clinic.models import ProfessionalIndexPage, ProfessionalPage, ServiceIndexPage, ServicePage
 from website.demo import content
 from website.demo import media as demo_media
+from website.demo.availability import create_demo_availability
 from website.demo.documents import create_demo_documents
 from website.demo.news import create_demo_news
 from website.demo.notes import create_demo_notes
@@ -87,6 +88,7 @@ class Command(BaseCommand):
             create_demo_documents(now=timezone.now())
             create_demo_notes(now=timezone.now())
             create_demo_news(now=timezone.now())
+            create_demo_availability(now=timezone.now())
         if booked:
             self.stdout.write(f"Booked {len(booked)} demo sessions around today (a month back, a month ahead).")
         self.print_logins()
@@ -164,6 +166,7 @@ class Command(BaseCommand):
                     photo=photo,
                     user=users.get(data.get("user_email")),
                     daily_agenda_email=data.get("daily_agenda_email", False),
+                    availability_self_service=data.get("availability_self_service", "none"),
                     sort_order=order,
                 )
                 professional.save()
