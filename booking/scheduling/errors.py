@@ -17,6 +17,9 @@ DEFAULT_MESSAGES = {
     "modality_not_offered": _("This service is not offered that way (in person or online)."),
     "patient_overlap": _("You already have a session at that time."),
     "pack_rules": _("This session's pack does not allow that change."),
+    "discharged": _(
+        "Your treatment with this professional has ended. To book with them again, please contact the clinic."
+    ),
 }
 
 

@@ -93,6 +93,14 @@ appointment_closing = django.dispatch.Signal()
 # does not allow); nothing is then changed.
 appointment_moving = django.dispatch.Signal()
 
+# Sent INSIDE ``hold_slot`` / ``book_appointment``'s transaction, under the professional's and the patient's locks,
+# before the slot is checked and anything is saved. Arguments: ``patient``, ``professional``, ``service``, ``start``,
+# ``source``, ``actor``, ``for_clinic`` (the actor acts for the clinic: staff) and ``now``. A receiver refuses the
+# new booking by raising ``BookingError`` (portal.records: a patient discharged by this professional books them
+# again only through the clinic or after a new referral); nothing is then written. Every way of booking (the box,
+# the portal, the API, packs) goes through here, so none can skip the rule.
+appointment_creating = django.dispatch.Signal()
+
 
 class RefundDecision(enum.Enum):
     """What the cancellation policy says about money already paid."""
@@ -483,6 +491,17 @@ def _create(
                 raise BookingError("not_allowed")
             professional, service = offer.professional, offer.service
             _lock_patient(patient.pk)
+            appointment_creating.send(
+                sender=Appointment,
+                patient=patient,
+                professional=professional,
+                service=service,
+                start=start,
+                source=source,
+                actor=actor,
+                for_clinic=_acts_for_clinic(actor),
+                now=now,
+            )
             start, end, blocked_start, blocked_end, has_rooms = _check_slot(
                 professional=professional,
                 service=service,
@@ -888,6 +907,7 @@ __all__ = [
     "RefundDecision",
     "appointment_changed",
     "appointment_closing",
+    "appointment_creating",
     "appointment_moving",
     "book_appointment",
     "cancel_appointment",
