@@ -95,7 +95,8 @@ appointment_moving = django.dispatch.Signal()
 
 # Sent INSIDE ``hold_slot`` / ``book_appointment``'s transaction, under the professional's and the patient's locks,
 # before the slot is checked and anything is saved. Arguments: ``patient``, ``professional``, ``service``, ``start``,
-# ``source``, ``actor``, ``for_clinic`` (the actor acts for the clinic: staff) and ``now``. A receiver refuses the
+# ``source``, ``actor``, ``for_clinic`` (a callable: whether the actor acts for the clinic, staff; call it only
+# when needed, it may read the actor's permissions) and ``now``. A receiver refuses the
 # new booking by raising ``BookingError`` (portal.records: a patient discharged by this professional books them
 # again only through the clinic or after a new referral); nothing is then written. Every way of booking (the box,
 # the portal, the API, packs) goes through here, so none can skip the rule.
@@ -499,7 +500,7 @@ def _create(
                 start=start,
                 source=source,
                 actor=actor,
-                for_clinic=_acts_for_clinic(actor),
+                for_clinic=lambda: _acts_for_clinic(actor),
                 now=now,
             )
             start, end, blocked_start, blocked_end, has_rooms = _check_slot(

@@ -7,13 +7,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from booking.scheduling.errors import BookingError
 
 from .selectors import discharge_blocks_booking
 
 
-def refuse_booking_after_discharge(sender, *, patient, professional, for_clinic: bool, **kwargs) -> None:
-    if for_clinic:
-        return
-    if discharge_blocks_booking(patient_id=patient.pk, professional_id=professional.pk):
+def refuse_booking_after_discharge(sender, *, patient, professional, for_clinic: Callable[[], bool], **kwargs) -> None:
+    """One query for the discharge; the actor's permissions are read only for a discharged patient."""
+    if discharge_blocks_booking(patient_id=patient.pk, professional_id=professional.pk) and not for_clinic():
         raise BookingError("discharged")

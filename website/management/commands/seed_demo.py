@@ -40,6 +40,7 @@ from resources.models import ResourceCategory, ResourceIndexPage, ResourcePage
 from website.clinic.models import ProfessionalIndexPage, ProfessionalPage, ServiceIndexPage, ServicePage
 from website.demo import content
 from website.demo import media as demo_media
+from website.demo.care import create_demo_care
 from website.demo.documents import create_demo_documents
 from website.demo.notes import create_demo_notes
 from website.demo.notifications import create_demo_session_number_rules
@@ -85,6 +86,7 @@ class Command(BaseCommand):
             create_demo_pack_purchase(now=timezone.now())
             create_demo_documents(now=timezone.now())
             create_demo_notes(now=timezone.now())
+            create_demo_care(now=timezone.now())
         if booked:
             self.stdout.write(f"Booked {len(booked)} demo sessions around today (a month back, a month ahead).")
         self.print_logins()
