@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from booking.scheduling.models import Appointment
 
 from . import crypto
-from .models import NoteAccess, Referral, SessionNote, SessionNoteAmendment
+from .models import Discharge, NoteAccess, Referral, SessionNote, SessionNoteAmendment
 
 READ_PERMISSION = "records.read_clinical_notes"
 MAX_NOTE_LENGTH = 20_000
@@ -220,11 +220,18 @@ def shared_notes(*, patient_id: int, reader, now: datetime | None = None) -> lis
 
 
 def reencrypt_all() -> int:
-    """Every note and amendment under the newest key (``manage.py reencrypt_notes``); how many rows changed."""
+    """Every encrypted text of the records under the newest key (``manage.py reencrypt_notes``): notes, amendments,
+    discharge summaries and referral notes; how many rows changed."""
     changed = 0
-    for model in (SessionNote, SessionNoteAmendment):
-        for pk, body in model.objects.values_list("pk", "body_encrypted").iterator():
+    columns = (
+        (SessionNote, "body_encrypted"),
+        (SessionNoteAmendment, "body_encrypted"),
+        (Discharge, "summary_encrypted"),
+        (Referral, "note_encrypted"),
+    )
+    for model, column in columns:
+        for pk, body in model.objects.values_list("pk", column).iterator():
             with transaction.atomic():
-                model.objects.filter(pk=pk, body_encrypted=body).update(body_encrypted=crypto.rotate(body))
+                model.objects.filter(pk=pk, **{column: body}).update(**{column: crypto.rotate(body)})
             changed += 1
     return changed

@@ -39,6 +39,8 @@ THURSDAY_9 = datetime(2026, 12, 3, 9, 0, tzinfo=SANTIAGO)
 SUMMARY = "Alta por cumplimiento de objetivos terapéuticos; duerme 7 horas."
 NOTE = "Derivo por alimentación emocional; sugiero evaluación nutricional."
 SIGNED = "Paciente relata atracones nocturnos dos veces por semana."
+KEY_A = "dGVzdC1vbmx5LXJlY29yZHMta2V5LTMyLWJ5dGVzLSE="
+KEY_B = "dGVzdC1vbmx5LXJlY29yZHMta2V5LXJvdGF0ZWQtISE="
 
 
 @pytest.fixture(autouse=True)
@@ -221,6 +223,24 @@ def test_a_discharge_that_does_not_hold_says_why_and_records_nothing(clinic, ove
 
     assert message in refused.value.message
     assert not Discharge.objects.exists()
+
+
+def test_reencrypting_moves_the_summary_and_the_note_to_the_new_key(clinic, settings, client):
+    from django.core.management import call_command
+
+    settings.RECORDS_ENCRYPTION_KEYS = [KEY_A]
+    discharge(clinic)
+    refer(clinic)
+    before = raw_column("records_discharge", "summary_encrypted") + raw_column("records_referral", "note_encrypted")
+
+    settings.RECORDS_ENCRYPTION_KEYS = [KEY_B, KEY_A]
+    call_command("reencrypt_notes")
+    settings.RECORDS_ENCRYPTION_KEYS = [KEY_B]  # the old key removed
+
+    after = raw_column("records_discharge", "summary_encrypted") + raw_column("records_referral", "note_encrypted")
+    assert all(old != new for old, new in zip(before, after, strict=True))
+    page = client_for(client, clinic.psychologist).get(reverse("portal:pro_patient", args=[clinic.patient.pk]))
+    assert "objetivos terapéuticos" in page.content.decode() and NOTE in page.content.decode()
 
 
 # --- referral -----------------------------------------------------------------------------------------------------
