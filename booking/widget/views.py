@@ -242,6 +242,15 @@ def choose_date(request):
     # Step 1 says so; no way on to the sign-up. A session paid with a pack pays nothing here (the review checks it).
     if not form.cleaned_data["purchase"] and not online_payment_for(request, service).bookable:
         return _back_to_step_one(request, form, _not_bookable_message())
+    back_url = (
+        ""
+        if form.cleaned_data["lock"]
+        else flow_url(request, "start", {key: value for key, value in form.filters().items() if key in BOX_KEYS})
+    )
+    if choice["professional"] is not None and _discharged(request, choice["professional"]):
+        # A logged-in patient the professional discharged: no times that would end in a refusal at the review.
+        context = {**choice, "discharged": BookingError("discharged").message, "back_url": back_url}
+        return render(request, "widget/choose_date.html", context)
     now = timezone.now()
     zone = clinic_zone(choice["location"])
     day = form.cleaned_data.get("day")
@@ -314,9 +323,7 @@ def choose_date(request):
         "next_url": flow_url(request, "date", {**filters, "month": f"{availability.next:%Y-%m}"})
         if availability.next
         else "",
-        "back_url": ""
-        if form.cleaned_data["lock"]
-        else flow_url(request, "start", {key: value for key, value in filters.items() if key in BOX_KEYS}),
+        "back_url": back_url,
     }
     return render(request, "widget/choose_date.html", context)
 

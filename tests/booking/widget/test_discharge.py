@@ -85,3 +85,19 @@ def test_a_referral_back_after_the_discharge_opens_the_booking_again(patient_cli
     patient_client.post(ANA, CONSENT, **EN)
 
     assert Appointment.objects.filter(professional__slug="ana").count() == 2
+
+
+DATE_STEP = "/booking/date/?" + urlencode(
+    {"service": "therapy", "professional": "ana", "location": "providencia", "modality": "in_person"}
+)
+
+
+def test_a_logged_in_discharged_patient_is_told_at_the_date_step_before_choosing_a_time(
+    client, patient_client, discharged
+):
+    body = patient_client.get(DATE_STEP, **EN).content.decode()
+
+    assert 'id="discharged"' in body and escape(MESSAGE) in body
+    assert "slot-time" not in body
+    client.logout()
+    assert "slot-time" in client.get(DATE_STEP, **EN).content.decode()  # a visitor not logged in sees the times
