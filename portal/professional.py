@@ -7,10 +7,11 @@ session numbers ("3 of 8") are computed for the whole list from one ledger query
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 
 from booking.billing.models import InvoiceLine, InvoiceStatus
@@ -19,6 +20,10 @@ from booking.packs.selectors import balances_for_purchases
 from booking.scheduling.models import Appointment, Professional
 from portal.accounts.models import Patient
 from portal.accounts.search import search_patients
+from portal.records import crypto, notes
+from portal.records.models import Discharge, Referral
+
+logger = logging.getLogger(__name__)
 
 
 def professional_for(user) -> Professional:
@@ -74,24 +79,97 @@ def pack_numbers(appointments: list[Appointment]) -> dict[int, tuple[int, int]]:
 
 
 def my_patients(professional: Professional, query: str = "") -> QuerySet[Patient]:
-    """The patients who have (or had) a session with the professional, with their count, first and last."""
+    """The professional's patients: those who have (or had) a session with them, and those referred to them.
+
+    Each with their count of sessions with the professional, first and last, who referred them last
+    (``referred_by``, empty if nobody) and the date of the professional's latest discharge of them
+    (``discharged_on``). One query for the page, whatever the number of patients.
+    """
+    sessions = Appointment.objects.filter(professional=professional).values("patient_id")
+    referred = Referral.objects.filter(to_professional=professional).values("patient_id")
+    latest_referral = Referral.objects.filter(patient=OuterRef("pk"), to_professional=professional).order_by(
+        "-created_at", "-pk"
+    )
+    latest_discharge = Discharge.objects.filter(patient=OuterRef("pk"), professional=professional).order_by(
+        "-created_at", "-pk"
+    )
+    mine = Q(appointments__professional=professional)
     patients = (
-        Patient.objects.filter(appointments__professional=professional)
+        Patient.objects.filter(Q(pk__in=sessions) | Q(pk__in=referred))
         .select_related("user")
         .annotate(
-            session_count=Count("appointments", filter=Q(appointments__professional=professional)),
-            first_session=Min("appointments__start", filter=Q(appointments__professional=professional)),
-            last_session=Max("appointments__start", filter=Q(appointments__professional=professional)),
+            session_count=Count("appointments", filter=mine),
+            first_session=Min("appointments__start", filter=mine),
+            last_session=Max("appointments__start", filter=mine),
+            referred_by=Subquery(latest_referral.values("from_professional__display_name")[:1]),
+            discharged_on=Subquery(latest_discharge.values("date")[:1]),
         )
         .order_by("user__last_name", "user__first_name", "pk")
     )
-    patients = search_patients(patients, query)
-    return patients.distinct()
+    return search_patients(patients, query)
 
 
 def my_patient(professional: Professional, patient_id: int) -> Patient:
-    """One of the professional's patients; 404 for a patient they have never seen."""
+    """One of the professional's patients; 404 for a patient they have never seen nor been referred."""
     patient = my_patients(professional).filter(pk=patient_id).first()
     if patient is None:
         raise Http404
     return patient
+
+
+def _decrypted(token: str) -> str | None:
+    """The clear text, or None when no configured key opens it (the page says so; never ciphertext)."""
+    try:
+        return crypto.decrypt(token)
+    except crypto.UndecryptableNote:
+        logger.error("A discharge summary or referral note cannot be decrypted with the configured keys")
+        return None
+
+
+def care_record(professional: Professional, patient: Patient, *, now: datetime | None = None) -> dict:
+    """What the patient's page shows the professional about discharge and referral, decrypted for them only.
+
+    - ``discharge``: their own latest discharge of the patient (date and summary), and ``referred_back`` when a
+      referral to them is newer (the patient may book them again);
+    - ``received``: referrals to them, and referrals to a service only when they have had a session of that service
+      with the patient since (they are the service's receiver), each with its note;
+    - ``made``: the referrals they made of this patient;
+    - ``shared_notes``: the signed notes other professionals shared with them by referring (reads logged).
+    Bounded: a handful of queries whatever the number of referrals and notes.
+    """
+    discharge = (
+        Discharge.objects.filter(patient=patient, professional=professional).order_by("-created_at", "-pk").first()
+    )
+    referrals = Referral.objects.filter(patient=patient).select_related(
+        "from_professional", "to_professional", "to_service"
+    )
+    my_services_since = Appointment.objects.filter(
+        patient=patient,
+        professional=professional,
+        service_id=OuterRef("to_service_id"),
+        created_at__gte=OuterRef("created_at"),
+    )
+    received = list(
+        referrals.filter(
+            Q(to_professional=professional)
+            | Q(to_professional__isnull=True, pk__in=referrals.filter(Exists(my_services_since)).values("pk"))
+        ).order_by("-created_at", "-pk")
+    )
+    made = list(referrals.filter(from_professional=professional).order_by("-created_at", "-pk"))
+    try:
+        shared, shared_unreadable = notes.shared_notes(patient_id=patient.pk, reader=professional.user, now=now), False
+    except crypto.UndecryptableNote:
+        logger.error("A shared session note of patient %s cannot be decrypted with the configured keys", patient.pk)
+        shared, shared_unreadable = [], True
+    return {
+        "discharge": discharge,
+        "discharge_summary": _decrypted(discharge.summary_encrypted) if discharge else None,
+        "referred_back": discharge is not None
+        and any(
+            item.to_professional_id == professional.pk and item.created_at > discharge.created_at for item in received
+        ),
+        "received": [(item, _decrypted(item.note_encrypted)) for item in received],
+        "made": [(item, _decrypted(item.note_encrypted)) for item in made],
+        "shared_notes": shared,
+        "shared_notes_unreadable": shared_unreadable,
+    }

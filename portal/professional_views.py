@@ -31,11 +31,13 @@ from booking.scheduling.timefmt import format_local_time
 from booking.widget.forms import clean_month
 from booking.widget.selectors import clinic_zone
 from portal.records import crypto, notes
+from portal.records import services as records
 from portal.records.models import SessionNote
 from website.models import ProfessionalNews
 
 from . import professional as pro
 from . import sessions as portal_sessions
+from .care_forms import DischargeForm, ReferralForm
 from .session_forms import NewTimeForm
 from .session_views import free_times_month
 
@@ -182,11 +184,84 @@ def patients(request):
 @verified_email_required
 @require_GET
 def patient_detail(request, patient_id: int):
+    """One patient of the professional's: our sessions, the discharge, the referrals to and from them with their
+    notes, the notes other professionals shared by referring, and the discharge and referral forms."""
     professional = pro.professional_for(request.user)
     patient = pro.my_patient(professional, patient_id)
     now = timezone.now()
     history = list(pro.own_sessions(professional).filter(patient=patient).order_by("-start", "-pk"))
-    return render(request, "portal/pro/patient.html", {"patient": patient, "rows": _rows(history, now)})
+    context = {
+        "patient": patient,
+        "rows": _rows(history, now),
+        **pro.care_record(professional, patient, now=now),
+        "discharge_form": DischargeForm(initial={"date": timezone.localdate(now)}),
+        "referral_form": ReferralForm(professional=professional),
+        "can_discharge": any(row.start <= now and row.status != AppointmentStatus.CANCELLED for row in history),
+    }
+    return render(request, "portal/pro/patient.html", context)
+
+
+def _form_problems(form) -> str:
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+
+
+def _back_to_patient(patient_id: int, anchor: str):
+    return redirect(f"{reverse('portal:pro_patient', args=[patient_id])}#{anchor}")
+
+
+@verified_email_required
+@require_POST
+def discharge(request, patient_id: int):
+    """Discharge one of the professional's patients (date and summary); the page says what was refused and why."""
+    professional = pro.professional_for(request.user)
+    patient = pro.my_patient(professional, patient_id)
+    form = DischargeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("The discharge was not recorded. %(problems)s") % {"problems": _form_problems(form)})
+        return _back_to_patient(patient.pk, "discharge")
+    try:
+        records.discharge_patient(
+            patient=patient,
+            professional=professional,
+            date=form.cleaned_data["date"],
+            summary=form.cleaned_data["summary"],
+            actor=request.user,
+        )
+    except records.CareError as error:
+        messages.error(request, _("The discharge was not recorded. %(problems)s") % {"problems": error.message})
+    else:
+        messages.success(
+            request, _("The discharge is recorded. From now on the patient books with you only through the clinic.")
+        )
+    return _back_to_patient(patient.pk, "discharge")
+
+
+@verified_email_required
+@require_POST
+def refer(request, patient_id: int):
+    """Refer one of the professional's patients to another professional or service; the patient gets an email with
+    the booking link."""
+    professional = pro.professional_for(request.user)
+    patient = pro.my_patient(professional, patient_id)
+    form = ReferralForm(request.POST, professional=professional)
+    if not form.is_valid():
+        messages.error(request, _("The referral was not sent. %(problems)s") % {"problems": _form_problems(form)})
+        return _back_to_patient(patient.pk, "refer")
+    try:
+        records.refer_patient(
+            patient=patient,
+            from_professional=professional,
+            to_professional=form.cleaned_data["to_professional"],
+            to_service=form.cleaned_data["to_service"],
+            note=form.cleaned_data["note"],
+            share_notes=form.cleaned_data["share_notes"],
+            actor=request.user,
+        )
+    except records.CareError as error:
+        messages.error(request, _("The referral was not sent. %(problems)s") % {"problems": error.message})
+    else:
+        messages.success(request, _("The referral is recorded and the patient gets an email with a link to book."))
+    return _back_to_patient(patient.pk, "refer")
 
 
 @never_cache

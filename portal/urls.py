@@ -45,6 +45,8 @@ urlpatterns = [
     ),
     path("pro/availability/time-off/", availability_views.time_off_add, name="pro_time_off_add"),
     path("pro/availability/time-off/<int:pk>/remove/", availability_views.time_off_remove, name="pro_time_off_remove"),
+    path("pro/patients/<int:patient_id>/discharge/", professional_views.discharge, name="pro_discharge"),
+    path("pro/patients/<int:patient_id>/refer/", professional_views.refer, name="pro_refer"),
     path("pro/sessions/<slug:reference>/", professional_views.session, name="pro_session"),
     path("pro/sessions/<slug:reference>/mark/", professional_views.mark, name="pro_mark"),
     path("pro/sessions/<slug:reference>/move/", professional_views.session_move, name="pro_move"),

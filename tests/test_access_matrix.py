@@ -189,6 +189,15 @@ URLS = [
         lambda w: reverse("portal:document_download", args=[w["document"].reference]),
         dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "patient_a": 200},
     ),
+    # The discharge and referral forms take only a POST (see the POST matrix below): a GET is refused for all.
+    *(
+        (
+            f"portal-{name}",
+            lambda w, name=name: reverse(f"portal:{name}", args=[w["appointment"].patient_id]),
+            dict.fromkeys(ROLES, 405) | {"anonymous": LOGIN},
+        )
+        for name in ("pro_discharge", "pro_refer")
+    ),
 ]
 # Who may see patient A's details on each URL (everyone else's body must not carry them).
 ENTITLED = {
@@ -220,6 +229,8 @@ ENTITLED = {
     "portal-session_cancel": {"patient_a"},
     "portal-session_reschedule": {"patient_a"},
     "portal-document": {"patient_a"},
+    "portal-pro_discharge": set(),
+    "portal-pro_refer": set(),
 }
 CASES = [(name, build, role, expected[role]) for name, build, expected in URLS for role in ROLES]
 
@@ -279,6 +290,41 @@ def test_every_role_posting_an_availability_change(world, role):
     else:
         assert response.status_code == AVAILABILITY_POST[role]
     assert TimeOff.objects.filter(pk=time_off.pk).exists() == (role != "professional_a")
+
+
+# --- the private forms, posted by every role -------------------------------------------------------------------
+
+# (name, url builder, {role: expected status}); 302 is the form's own redirect back to the patient's page.
+POST_URLS = [
+    (
+        f"portal-{name}",
+        lambda w, name=name: reverse(f"portal:{name}", args=[w["appointment"].patient_id]),
+        dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "professional_a": 302},
+    )
+    for name in ("pro_discharge", "pro_refer")
+]
+POST_CASES = [(name, build, role, expected[role]) for name, build, expected in POST_URLS for role in ROLES]
+
+
+@pytest.mark.parametrize(
+    ("name", "build", "role", "expected"), POST_CASES, ids=[f"{name}-{role}" for name, _b, role, _e in POST_CASES]
+)
+def test_every_role_posting_to_every_private_form(world, name, build, role, expected):
+    url = build(world)
+
+    response = client_for(world["users"][role]).post(url, {})
+
+    if expected == LOGIN:
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("account_login")), response["Location"]
+    else:
+        assert response.status_code == expected, (url, response.status_code)
+    if expected == 302 and role != "anonymous":
+        assert response["Location"].startswith(reverse("portal:pro_patient", args=[world["appointment"].patient_id]))
+    else:
+        body = body_of(response)
+        for secret in (PATIENT_A["last_name"], PATIENT_A["email"], RUT_A, "15432876"):
+            assert secret not in body, (url, role, secret)
 
 
 # --- two-factor enrolment, whatever the URL ---------------------------------------------------------------------

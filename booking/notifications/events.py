@@ -43,6 +43,7 @@ class Event(models.TextChoices):
     PAYMENT_RECEIVED = "payment_received", _("Payment received")
     REFUND_ISSUED = "refund_issued", _("Refund issued")
     SESSION_NUMBER = "session_number", _("After a given session number")
+    REFERRAL = "referral", _("Referral to another professional or service")
     # to professionals
     PRO_APPOINTMENT_CONFIRMED = "pro_appointment_confirmed", _("Appointment confirmed (professional)")
     PRO_APPOINTMENT_CANCELLED = "pro_appointment_cancelled", _("Appointment cancelled (professional)")
@@ -129,6 +130,8 @@ RULES: dict[str, Rule] = {
     Event.PAYMENT_RECEIVED: Rule(P, True, timing="at once"),
     Event.REFUND_ISSUED: Rule(P, True, timing="at once"),
     Event.SESSION_NUMBER: Rule(P, False, Anchor.END, AFTER_SESSION_DELAY, timing="after the Nth session"),
+    # part of the patient's care, not news: it always goes
+    Event.REFERRAL: Rule(P, True, useful_for=timedelta(days=7), timing="at once, when a professional refers"),
     Event.PRO_APPOINTMENT_CONFIRMED: Rule(PRO, True, useful_for=timedelta(days=1), timing="at once"),
     Event.PRO_APPOINTMENT_CANCELLED: Rule(PRO, True, useful_for=timedelta(days=1), timing="at once"),
     Event.PRO_APPOINTMENT_RESCHEDULED: Rule(PRO, True, useful_for=timedelta(days=1), timing="at once"),

@@ -7,7 +7,8 @@ the same (event, object, recipient, time) and the outbox's unique constraint dro
 
 Billing's ``refund_succeeded`` plans "refund issued" to the patient and ``payment_failed`` the staff's alert, in
 billing's transaction too. The records' ``document_shared`` plans the nutrition evaluation email (inside the
-sharing transaction) and ``document_withdrawn`` cancels it if it has not gone out.
+sharing transaction) and ``document_withdrawn`` cancels it if it has not gone out; ``referral_made`` plans the
+referred patient's email with the booking link (inside the referral's transaction).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from booking.billing.models import Invoice
 from booking.billing.signals import invoice_paid, payment_failed, refund_succeeded
 from booking.packs.models import PackagePurchase
 from booking.packs.signals import pack_cancelled, pack_expiring, pack_purchased
-from portal.records.models import PatientDocument
-from portal.records.signals import document_shared, document_withdrawn
+from portal.records.models import PatientDocument, Referral
+from portal.records.signals import document_shared, document_withdrawn, referral_made
 
 from . import services
 from .tasks import dispatch_soon
@@ -79,3 +80,9 @@ def plan_document_shared(sender, document: PatientDocument, now=None, **kwargs) 
 @receiver(document_withdrawn, sender=PatientDocument, dispatch_uid="notifications.document_withdrawn")
 def cancel_document_email(sender, document: PatientDocument, **kwargs) -> None:
     services.plan_document_withdrawn(document)
+
+
+@receiver(referral_made, sender=Referral, dispatch_uid="notifications.referral_made")
+def plan_referral(sender, referral: Referral, now=None, **kwargs) -> None:
+    services.plan_referral(referral, at=referral.created_at or now or timezone.now())
+    transaction.on_commit(dispatch_soon, robust=True)

@@ -79,7 +79,14 @@ CONTEXT_DOC = {
     "rule_message": "Emails by session number: the rule's own paragraph, in the email's language.",
     "agenda": "Professionals' daily agenda: one line per session (time, patient, service, where).",
     "session_count": "Professionals' daily agenda: how many sessions the day has.",
+    "referred_to": "Referrals: the professional the patient is referred to (empty when only a service).",
+    "referred_by": "Referrals: the professional who refers the patient.",
+    "booking_url": "Referrals: the booking box opened on that professional or service.",
+    "pack_url": "Referrals: the page of the pack that includes the service, when there is one.",
 }
+
+# What a referral's email takes from the facts copied when it was planned (``services.plan_referral``).
+REFERRAL_KEYS = ("referred_to", "referred_by", "service", "booking_url", "pack_name", "pack_url")
 
 ENGINE = Engine(dirs=[], app_dirs=False, libraries={}, string_if_invalid="")
 DATE_FORMAT = "l j F Y"
@@ -278,6 +285,8 @@ def build_context(notification: Notification, *, clinic_name: str) -> dict:
             context["detail"] = str(notification.data.get("detail", ""))
         if notification.event == Event.PRO_DAILY_AGENDA:
             context |= _agenda_context(notification)
+        if notification.event == Event.REFERRAL:
+            context |= {key: notification.data.get(key, "") for key in REFERRAL_KEYS}
         context["rule_message"] = str(notification.data.get("rule_message", ""))
         if notification.user_id and not rule(notification.event).essential:
             context["unsubscribe_url"] = unsubscribe_url(notification.user)
@@ -325,6 +334,10 @@ def sample_context(language: str) -> dict:
             "rule_message": "Gracias por confiar en nosotros para tu primera sesión.",
             "agenda": "09:00–09:50  Camila Soto · Psicoterapia individual · Presencial, Providencia",
             "session_count": "1",
+            "referred_to": "Nta. Paula Fuentes",
+            "referred_by": "Ps. Ana Rojas",
+            "booking_url": f"{site}/booking/?service=nutricion&professional=paula-fuentes",
+            "pack_url": f"{site}/booking/packs/pack-nutricion/",
         }
     return {key: str(context.get(key, "")) for key in CONTEXT_DOC}
 

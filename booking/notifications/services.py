@@ -392,6 +392,58 @@ def plan_document_withdrawn(document) -> None:
     )
 
 
+def referral_booking_url(*, professional=None, service=None) -> str:
+    """The absolute address of the booking box opened on the professional and/or the service (its first step takes
+    both from the query string, ``booking.widget.forms.ChoiceForm``): an email has no request to build it from."""
+    from urllib.parse import urlencode
+
+    from django.urls import reverse
+
+    query = {"service": service.slug if service else "", "professional": professional.slug if professional else ""}
+    query = urlencode({key: value for key, value in query.items() if value})
+    return f"{settings.SITE_URL}{reverse('widget:start')}?{query}"
+
+
+def _referral_pack(referral):
+    """The public pack that includes the referred service (and allows the referred professional, if one), if any."""
+    from django.urls import reverse
+
+    from booking.packs.models import Package
+
+    if referral.to_service_id is None:
+        return None, ""
+    packages = Package.objects.public().filter(items__service_id=referral.to_service_id)
+    if referral.to_professional_id is not None:
+        packages = packages.filter(
+            Q(allowed_professionals__isnull=True) | Q(allowed_professionals=referral.to_professional_id)
+        )
+    package = packages.order_by("sort_order", "name").distinct().first()
+    if package is None:
+        return None, ""
+    return package, f"{settings.SITE_URL}{reverse('widget:pack', kwargs={'slug': package.slug})}"
+
+
+def plan_referral(referral, *, at: datetime) -> None:
+    """The referred patient's email: whom they are referred to, the booking link opened on that professional or
+    service, and the pack that includes the service when the clinic sells one. Never the referral's note (it is
+    for the professional). The names and links are copied into the row when planned, so the email says what was
+    true when the professional referred. Written inside the referral's transaction (``referral_made``)."""
+    recipient = user_recipient(referral.patient.user)
+    if recipient is None:
+        return
+    professional, service = referral.to_professional, referral.to_service
+    package, pack_url = _referral_pack(referral)
+    data = {
+        "referred_to": professional.display_name if professional else "",
+        "service": service.name if service else "",
+        "booking_url": referral_booking_url(professional=professional, service=service),
+        "pack_name": package.name if package else "",
+        "pack_url": pack_url,
+        "referred_by": referral.from_professional.display_name,
+    }
+    _insert([_row(Event.REFERRAL, about=referral, recipient=recipient, at=at, data=data)])
+
+
 # --- professionals ------------------------------------------------------------------------
 
 # The local hour of the professionals' daily agenda, and how many hours after it a late planner still plans it.

@@ -18,6 +18,9 @@ DEFAULT_MESSAGES = {
     "patient_overlap": _("You already have a session at that time."),
     "pack_rules": _("This session's pack does not allow that change."),
     "reason_required": _("Please say why the session moves: the patient reads it."),
+    "discharged": _(
+        "Your treatment with this professional has ended. To book with them again, please contact the clinic."
+    ),
 }
 
 

@@ -93,6 +93,15 @@ appointment_closing = django.dispatch.Signal()
 # does not allow); nothing is then changed.
 appointment_moving = django.dispatch.Signal()
 
+# Sent INSIDE ``hold_slot`` / ``book_appointment``'s transaction, under the professional's and the patient's locks,
+# before the slot is checked and anything is saved. Arguments: ``patient``, ``professional``, ``service``, ``start``,
+# ``source``, ``actor``, ``for_clinic`` (a callable: whether the actor acts for the clinic, staff; call it only
+# when needed, it may read the actor's permissions) and ``now``. A receiver refuses the
+# new booking by raising ``BookingError`` (portal.records: a patient discharged by this professional books them
+# again only through the clinic or after a new referral); nothing is then written. Every way of booking (the box,
+# the portal, the API, packs) goes through here, so none can skip the rule.
+appointment_creating = django.dispatch.Signal()
+
 
 class RefundDecision(enum.Enum):
     """What the cancellation policy says about money already paid."""
@@ -489,6 +498,17 @@ def _create(
                 raise BookingError("not_allowed")
             professional, service = offer.professional, offer.service
             _lock_patient(patient.pk)
+            appointment_creating.send(
+                sender=Appointment,
+                patient=patient,
+                professional=professional,
+                service=service,
+                start=start,
+                source=source,
+                actor=actor,
+                for_clinic=lambda: _acts_for_clinic(actor),
+                now=now,
+            )
             start, end, blocked_start, blocked_end, has_rooms = _check_slot(
                 professional=professional,
                 service=service,
@@ -910,6 +930,7 @@ __all__ = [
     "RefundDecision",
     "appointment_changed",
     "appointment_closing",
+    "appointment_creating",
     "appointment_moving",
     "book_appointment",
     "cancel_appointment",

@@ -47,6 +47,7 @@ from booking.scheduling.models import (
 )
 from portal.accounts.models import ConsentRecord
 from portal.accounts.services import ensure_patient, legal_documents, record_consents
+from portal.records.selectors import discharge_blocks_booking
 from website.models.site_settings import OnlinePaymentFallback
 
 from .calendar_links import calendar_links
@@ -241,6 +242,15 @@ def choose_date(request):
     # Step 1 says so; no way on to the sign-up. A session paid with a pack pays nothing here (the review checks it).
     if not form.cleaned_data["purchase"] and not online_payment_for(request, service).bookable:
         return _back_to_step_one(request, form, _not_bookable_message())
+    back_url = (
+        ""
+        if form.cleaned_data["lock"]
+        else flow_url(request, "start", {key: value for key, value in form.filters().items() if key in BOX_KEYS})
+    )
+    if choice["professional"] is not None and _discharged(request, choice["professional"]):
+        # A logged-in patient the professional discharged: no times that would end in a refusal at the review.
+        context = {**choice, "discharged": BookingError("discharged").message, "back_url": back_url}
+        return render(request, "widget/choose_date.html", context)
     now = timezone.now()
     zone = clinic_zone(choice["location"])
     day = form.cleaned_data.get("day")
@@ -313,9 +323,7 @@ def choose_date(request):
         "next_url": flow_url(request, "date", {**filters, "month": f"{availability.next:%Y-%m}"})
         if availability.next
         else "",
-        "back_url": ""
-        if form.cleaned_data["lock"]
-        else flow_url(request, "start", {key: value for key, value in filters.items() if key in BOX_KEYS}),
+        "back_url": back_url,
     }
     return render(request, "widget/choose_date.html", context)
 
@@ -487,6 +495,10 @@ def review(request):
         if request.method == "POST":
             return _unavailable(request, form, status=409)
         return _unavailable(request, form, _("That time is not available any more. Please choose another one."))
+    if _discharged(request, professional):
+        return _discharged_page(
+            request, form, price=price, payment=payment, status=409 if request.method == "POST" else 200
+        )
     if data["purchase"]:
         return _review_with_pack(request, form, privacy=privacy, price=price, payment=payment, now=now)
     if request.method == "GET":
@@ -519,6 +531,25 @@ def review(request):
         return redirect("widget:done", reference=appointment.reference)
     context = _review_context(request, form, confirm_form, price=price, payment=payment)
     return render(request, "widget/review.html", context)
+
+
+def _discharged(request, professional: Professional) -> bool:
+    """The professional discharged this patient and nobody referred them back since (``portal.records``): the
+    booking would be refused, so the review says so before the patient fills anything in."""
+    patient_id = getattr(getattr(request.user, "patient", None), "pk", None)
+    return discharge_blocks_booking(patient_id=patient_id, professional_id=professional.pk)
+
+
+def _discharged_page(request, form, *, price, payment: OnlinePayment, status: int):
+    """The review without a way to confirm: the patient's treatment with this professional has ended, so they are
+    told to contact the clinic, with its contact details, and may go back to choose someone else."""
+    context = _review_context(request, form, None, price=price, payment=payment, offer_packs=False)
+    context["discharged"] = BookingError("discharged").message
+    if not form.cleaned_data.get("lock"):
+        context["other_professional_url"] = flow_url(
+            request, "start", {key: value for key, value in form.filters().items() if key in BOX_KEYS}
+        )
+    return render(request, "widget/review.html", context, status=status)
 
 
 def _pack_to_use(request, form, *, now) -> tuple[PackagePurchase | None, object, str]:

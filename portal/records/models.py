@@ -161,3 +161,97 @@ class NoteAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.action} {self.note_id} · {self.at:%Y-%m-%d %H:%M}"
+
+
+class Discharge(models.Model):
+    """A professional ends a patient's treatment with them (an "alta"): the date and a clinical summary.
+
+    The summary is clinical text, stored encrypted (``crypto``) like the notes; it is written only through
+    ``services.discharge_patient``. After it, the patient cannot book that professional again by themselves (the
+    booking box and the portal say to contact the clinic) until someone refers them back (a newer ``Referral``);
+    the clinic's staff still can. Never deleted: it is part of the clinical record (only "view" is a permission).
+    """
+
+    patient = models.ForeignKey(
+        "accounts.Patient", on_delete=models.PROTECT, related_name="discharges", verbose_name=_("patient")
+    )
+    professional = models.ForeignKey(
+        "scheduling.Professional", on_delete=models.PROTECT, related_name="discharges", verbose_name=_("professional")
+    )
+    date = models.DateField(_("discharge date"))
+    summary_encrypted = models.TextField(_("summary (encrypted)"), editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        verbose_name = _("discharge")
+        verbose_name_plural = _("discharges")
+        default_permissions = ("view",)  # written only through ``services``, never edited or deleted
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["patient", "professional", "-created_at"], name="records_discharge_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.patient_id} · {self.professional_id} · {self.date:%Y-%m-%d}"
+
+
+class Referral(models.Model):
+    """A professional sends a patient on to another professional and/or a service, with a note for the receiver.
+
+    The note is clinical text, encrypted like the notes. ``share_notes`` lets the receiving professional read the
+    author's signed session notes of this patient (each read logged in ``NoteAccess``). The patient gets an email
+    with a booking link for the professional or service (``services.refer_patient``). A referral to a professional
+    newer than that professional's discharge of the patient lets the patient book them again.
+    """
+
+    patient = models.ForeignKey(
+        "accounts.Patient", on_delete=models.PROTECT, related_name="referrals", verbose_name=_("patient")
+    )
+    from_professional = models.ForeignKey(
+        "scheduling.Professional",
+        on_delete=models.PROTECT,
+        related_name="referrals_made",
+        verbose_name=_("referred by"),
+    )
+    to_professional = models.ForeignKey(
+        "scheduling.Professional",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="referrals_received",
+        verbose_name=_("to professional"),
+    )
+    to_service = models.ForeignKey(
+        "scheduling.Service",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("to service"),
+    )
+    note_encrypted = models.TextField(_("note for the receiver (encrypted)"), editable=False)
+    share_notes = models.BooleanField(_("shares the author's signed notes"), default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        verbose_name = _("referral")
+        verbose_name_plural = _("referrals")
+        default_permissions = ("view",)
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(to_professional__isnull=False) | models.Q(to_service__isnull=False),
+                name="referral_has_a_receiver",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["to_professional", "patient", "-created_at"], name="records_referral_received"),
+            models.Index(fields=["patient", "-created_at"], name="records_referral_patient"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient_id} · {self.from_professional_id} → {self.to_professional_id or self.to_service_id}"

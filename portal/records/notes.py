@@ -1,7 +1,8 @@
 """Session notes: write a draft, sign it (locked), amend it after signing; read it. One function per use case.
 
 Who may do what: only the session's professional writes, signs and amends their note; the author and clinic staff
-holding ``records.read_clinical_notes`` read it (never patients, editors or other professionals). Every read and
+holding ``records.read_clinical_notes`` read it, and so does a professional the author referred the patient to
+with ``share_notes`` once the note is signed (never patients, editors or any other professional). Every read and
 every write is logged in ``NoteAccess`` in the same transaction as the write (or right with the read), so the log
 cannot miss an access that happened. The text is encrypted before it reaches the database (``crypto``).
 """
@@ -20,7 +21,7 @@ from django.utils.translation import gettext as _
 from booking.scheduling.models import Appointment
 
 from . import crypto
-from .models import NoteAccess, SessionNote, SessionNoteAmendment
+from .models import Discharge, NoteAccess, Referral, SessionNote, SessionNoteAmendment
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +56,30 @@ def _is_author(appointment: Appointment, user) -> bool:
     return user is not None and appointment.professional.user_id == user.pk
 
 
+def _shared_with(appointment: Appointment, user) -> bool:
+    """The author referred this session's patient to ``user`` (a professional) and shared their notes."""
+    return Referral.objects.filter(
+        patient_id=appointment.patient_id,
+        from_professional_id=appointment.professional_id,
+        to_professional__user_id=user.pk,
+        share_notes=True,
+    ).exists()
+
+
 def may_read(note_or_appointment, user) -> bool:
+    """The author, staff with the permission, or the receiver of a referral that shares the author's notes (signed
+    notes only: a draft is still the author's own)."""
     appointment = getattr(note_or_appointment, "appointment", note_or_appointment)
-    return _is_author(appointment, user) or bool(user and user.has_perm(READ_PERMISSION))
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if _is_author(appointment, user) or user.has_perm(READ_PERMISSION):
+        return True
+    note = (
+        note_or_appointment
+        if isinstance(note_or_appointment, SessionNote)
+        else SessionNote.objects.filter(appointment=appointment).first()
+    )
+    return note is not None and note.is_signed and _shared_with(appointment, user)
 
 
 def _clean(text: str) -> str:
@@ -147,13 +169,74 @@ def read(*, appointment: Appointment, reader, now: datetime | None = None) -> No
     return NoteText(note=note, text=text, amendments=amendments)
 
 
+@dataclass(frozen=True)
+class SharedNote:
+    """A signed note another professional shared through a referral, as its receiver reads it."""
+
+    appointment: Appointment
+    author_name: str
+    text: str
+    amendments: list[Amendment]
+
+
+def shared_notes(*, patient_id: int, reader, now: datetime | None = None) -> list[SharedNote]:
+    """The signed notes of ``patient_id`` that their authors shared with ``reader`` by referring the patient to them
+    (``share_notes``), oldest session first; every note returned is logged as read. Four queries whatever the
+    number of notes; ``crypto.UndecryptableNote`` if no configured key opens one."""
+    now = now or timezone.now()
+    if reader is None or not getattr(reader, "is_authenticated", False):
+        return []
+    authors = Referral.objects.filter(
+        patient_id=patient_id, to_professional__user_id=reader.pk, share_notes=True
+    ).values("from_professional_id")
+    found = list(
+        SessionNote.objects.filter(
+            appointment__patient_id=patient_id,
+            appointment__professional_id__in=authors,
+            signed_at__isnull=False,
+        )
+        .exclude(appointment__professional__user_id=reader.pk)
+        .select_related("appointment__professional", "appointment__service")
+        .prefetch_related("amendments")
+        .order_by("appointment__start", "pk")
+    )
+    shared = [
+        SharedNote(
+            appointment=note.appointment,
+            author_name=note.appointment.professional.display_name,
+            text=crypto.decrypt(note.body_encrypted),
+            amendments=[
+                Amendment(
+                    author=None,
+                    reason=item.reason,
+                    text=crypto.decrypt(item.body_encrypted),
+                    created_at=item.created_at,
+                )
+                for item in note.amendments.all()
+            ],
+        )
+        for note in found
+    ]
+    NoteAccess.objects.bulk_create(
+        NoteAccess(note=note, user=reader, action=NoteAccess.Action.READ, at=now) for note in found
+    )
+    return shared
+
+
 def reencrypt_all() -> int:
-    """Every note and amendment under the newest key (``manage.py reencrypt_notes``); how many rows changed."""
+    """Every encrypted text of the records under the newest key (``manage.py reencrypt_notes``): notes, amendments,
+    discharge summaries and referral notes; how many rows changed."""
     changed = 0
-    for model in (SessionNote, SessionNoteAmendment):
-        for pk, body in model.objects.values_list("pk", "body_encrypted").iterator():
+    columns = (
+        (SessionNote, "body_encrypted"),
+        (SessionNoteAmendment, "body_encrypted"),
+        (Discharge, "summary_encrypted"),
+        (Referral, "note_encrypted"),
+    )
+    for model, column in columns:
+        for pk, body in model.objects.values_list("pk", column).iterator():
             with transaction.atomic():
-                model.objects.filter(pk=pk, body_encrypted=body).update(body_encrypted=crypto.rotate(body))
+                model.objects.filter(pk=pk, **{column: body}).update(**{column: crypto.rotate(body)})
             changed += 1
     return changed
 

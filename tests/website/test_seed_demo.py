@@ -28,7 +28,7 @@ from booking.scheduling.models import (
 )
 from booking.scheduling.models.appointments import OPEN_STATUSES
 from booking.scheduling.selectors import find_slots
-from portal.records.models import PatientDocument, SessionNote
+from portal.records.models import Discharge, PatientDocument, Referral, SessionNote
 from resources.models import ResourcePage
 from tests.factories.accounts import PatientFactory, activate_totp
 from website.demo import content
@@ -62,6 +62,8 @@ def _counts():
         "news": ProfessionalNews.objects.count(),
         "time_off": TimeOff.objects.count(),
         "date_overrides": DateOverride.objects.count(),
+        "discharges": Discharge.objects.count(),
+        "referrals": Referral.objects.count(),
     }
 
 
@@ -86,6 +88,11 @@ def test_seed_demo_builds_the_clinic_once_and_its_pages_render(client, capsys):
     assert first["pack_purchases"] == 1
     assert first["invoices"] == first["sessions"] - first["pack_sessions"] + first["pack_purchases"]
     assert first["coupons"] == len(content.COUPONS)
+    # the nutritionist discharged one patient; the psychologist referred one to her, sharing her notes
+    assert first["discharges"] == 1 and first["referrals"] == 1
+    referral = Referral.objects.select_related("from_professional", "to_professional").get()
+    assert (referral.from_professional.slug, referral.to_professional.slug) == ("catalina-munoz", "javiera-contreras")
+    assert referral.share_notes
     for email, *_rest in content.ACCOUNTS:
         assert email in printed
     for url in ["/", "/servicios/", "/equipo/", "/equipo/catalina-munoz/", "/blog/", "/recursos/", "/nosotros/"]:

@@ -51,11 +51,12 @@ def notifications_disconnected():
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_api_booking_with_its_invoice_runs_at_most_20_queries(world):
+def test_api_booking_with_its_invoice_runs_at_most_21_queries(world):
     """As in production (no test transaction around it), with the token an API client sends.
 
     The budget covers authentication (with the two-factor check), validation, the locks and checks of the booking,
-    the session, its invoice and their events; it was 45 before the booking loaded each row once. SQLite's
+    the session, its invoice and their events, and the discharge rule (one query: has this professional discharged
+    the patient, and referred back since?); it was 45 before the booking loaded each row once. SQLite's
     ``BEGIN IMMEDIATE`` and ``COMMIT`` are left out of the count, as PostgreSQL's driver never logs them: the figure
     is the same on both.
     """
@@ -68,7 +69,7 @@ def test_api_booking_with_its_invoice_runs_at_most_20_queries(world):
         response = post(client, "/api/v1/appointments/", booking_body(world))
     statements = [query["sql"] for query in captured.captured_queries]
     queries = [sql for sql in statements if sql.split()[0].upper() not in {"BEGIN", "COMMIT"}]
-    assert len(queries) <= 20, "\n".join(queries)
+    assert len(queries) <= 21, "\n".join(queries)
 
     assert response.status_code == 201, response.content
     appointment = Appointment.objects.get(reference=response.json()["reference"])

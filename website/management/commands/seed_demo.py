@@ -41,6 +41,7 @@ from website.clinic.models import ProfessionalIndexPage, ProfessionalPage, Servi
 from website.demo import content
 from website.demo import media as demo_media
 from website.demo.availability import create_demo_availability
+from website.demo.care import create_demo_care
 from website.demo.documents import create_demo_documents
 from website.demo.news import create_demo_news
 from website.demo.notes import create_demo_notes
@@ -89,6 +90,7 @@ class Command(BaseCommand):
             create_demo_notes(now=timezone.now())
             create_demo_news(now=timezone.now())
             create_demo_availability(now=timezone.now())
+            create_demo_care(now=timezone.now())
         if booked:
             self.stdout.write(f"Booked {len(booked)} demo sessions around today (a month back, a month ahead).")
         self.print_logins()
