@@ -18,7 +18,7 @@ from booking.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from booking.billing.selectors import invoice_for_appointment
 from booking.notifications.attendance import cancellation_preview
 from booking.scheduling import video
-from booking.scheduling.models import Appointment, AppointmentStatus
+from booking.scheduling.models import Appointment, AppointmentModality, AppointmentStatus
 from booking.scheduling.models.appointments import OPEN_STATUSES
 
 
@@ -60,6 +60,15 @@ def can_join(appointment: Appointment, now: datetime) -> bool:
     """An online, confirmed session with a room, from ``video.JOIN_BEFORE`` the start until its end: the "join"
     buttons then lead to its video page (``video_views``), the only page that shows the room."""
     return video.is_open(appointment, now)
+
+
+def joins_later(appointment: Appointment, now: datetime) -> bool:
+    """An open online session whose call is still to open: its page links to the video page, which says when."""
+    return (
+        appointment.modality == AppointmentModality.ONLINE
+        and appointment.is_open
+        and now < video.opens_at(appointment)
+    )
 
 
 @dataclass(frozen=True)

@@ -206,3 +206,15 @@ def test_nobody_else_reaches_the_page_even_while_the_call_is_open(session, pinne
 
     assert response.status_code == (302 if who == "anonymous" else 404)
     assert session.video_room not in response.content.decode()
+
+
+@pytest.mark.parametrize("who", ["patient", "professional"])
+def test_before_the_window_the_session_page_links_to_the_video_page_which_says_when(session, pinned_clock, who):
+    pinned_clock.move_to(NINE - timedelta(minutes=30))
+    client = login(session.patient.user if who == "patient" else session.professional.user)
+    name = "portal:session_detail" if who == "patient" else "portal:pro_session"
+
+    html = client.get(reverse(name, args=[session.reference])).content.decode()
+
+    assert f'href="{video_url(session)}" id="session-video-later"' in html
+    assert "It opens 10 minutes before the start." in html
