@@ -82,6 +82,7 @@ def _rows(appointments, now) -> list[dict]:
                 "invoice": invoice,
                 "pack_number": numbers.get(appointment.pk),
                 "can_join": portal_sessions.can_join(appointment, now),
+                "joins_later": portal_sessions.joins_later(appointment, now),
             }
         )
     return rows

@@ -42,6 +42,7 @@ def session_row(appointment, now) -> dict:
         "zone": zone.key,
         "invoice": portal_sessions.current_invoice(appointment),
         "can_join": portal_sessions.can_join(appointment, now),
+        "joins_later": portal_sessions.joins_later(appointment, now),
     }
 
 

@@ -9,7 +9,7 @@ same invoice those services settle, so the page's promise is what the click does
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Prefetch, QuerySet
@@ -17,11 +17,9 @@ from django.db.models import Prefetch, QuerySet
 from booking.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from booking.billing.selectors import invoice_for_appointment
 from booking.notifications.attendance import cancellation_preview
+from booking.scheduling import video
 from booking.scheduling.models import Appointment, AppointmentModality, AppointmentStatus
 from booking.scheduling.models.appointments import OPEN_STATUSES
-
-# An online session's "join" button shows from this long before the start until its end.
-JOIN_BEFORE = timedelta(minutes=10)
 
 
 def sessions_for_user(user) -> QuerySet[Appointment]:
@@ -59,12 +57,17 @@ def current_invoice(appointment: Appointment) -> Invoice | None:
 
 
 def can_join(appointment: Appointment, now: datetime) -> bool:
-    """An online, confirmed session with a link, from ``JOIN_BEFORE`` the start until its end."""
+    """An online, confirmed session with a room, from ``video.JOIN_BEFORE`` the start until its end: the "join"
+    buttons then lead to its video page (``video_views``), the only page that shows the room."""
+    return video.is_open(appointment, now)
+
+
+def joins_later(appointment: Appointment, now: datetime) -> bool:
+    """An open online session whose call is still to open: its page links to the video page, which says when."""
     return (
         appointment.modality == AppointmentModality.ONLINE
-        and appointment.status == AppointmentStatus.CONFIRMED
-        and bool(appointment.video_link)
-        and appointment.start - JOIN_BEFORE <= now < appointment.end
+        and appointment.is_open
+        and now < video.opens_at(appointment)
     )
 
 

@@ -8,6 +8,7 @@ from . import (
     privacy_views,
     professional_views,
     session_views,
+    video_views,
     views,
 )
 
@@ -25,6 +26,7 @@ urlpatterns = [
     path("sessions/<slug:reference>/", session_views.session_detail, name="session_detail"),
     path("sessions/<slug:reference>/cancel/", session_views.session_cancel, name="session_cancel"),
     path("sessions/<slug:reference>/reschedule/", session_views.session_reschedule, name="session_reschedule"),
+    path("video/<slug:reference>/", video_views.video_page, name="video"),
     path("packs/", pack_views.packs, name="packs"),
     path("profile/my-data/", privacy_views.my_data, name="privacy"),
     path("profile/my-data/export.json", privacy_views.export_json, name="privacy_export_json"),

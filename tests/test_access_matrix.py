@@ -167,6 +167,11 @@ URLS = [
         dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "professional_a": 200},
     ),
     (
+        "portal-video",
+        lambda w: reverse("portal:video", args=[w["appointment"].reference]),
+        dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "patient_a": 200, "professional_a": 200},
+    ),
+    (
         "portal-pro_patient",
         lambda w: reverse("portal:pro_patient", args=[w["appointment"].patient_id]),
         dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "professional_a": 200},
@@ -224,6 +229,7 @@ ENTITLED = {
     "portal-pro_agenda-month": {"professional_a"},
     "portal-pro_move": {"professional_a"},
     "portal-pro_patient": {"professional_a"},
+    "portal-video": {"patient_a", "professional_a"},
     "portal-my-data-json": {"patient_a"},
     "portal-session_detail": {"patient_a"},
     "portal-session_cancel": {"patient_a"},

@@ -35,6 +35,7 @@ from django.utils.safestring import mark_safe
 from booking.scheduling.models import AppointmentModality
 from booking.scheduling.money import format_money
 from booking.scheduling.timefmt import format_local_time
+from booking.scheduling.video import video_page_url
 
 from . import links
 from .attendance import link_key
@@ -62,7 +63,7 @@ CONTEXT_DOC = {
     "modality": "'In person' or 'Online'.",
     "place": "The place's name and address (in person).",
     "directions": "How to get to the place.",
-    "video_link": "The video call link (online).",
+    "video_link": "Online sessions: the session's video page in the portal (the call opens there 10 minutes before).",
     "reference": "The booking's (or pack's, invoice's) reference.",
     "portal_url": "The patient portal.",
     "documents_url": "The documents page of the patient portal.",
@@ -204,7 +205,8 @@ def _appointment_context(notification: Notification) -> dict:
         "modality": str(AppointmentModality(appointment.modality).label),
         "place": f"{appointment.location.name}, {appointment.location.address}" if in_person else "",
         "directions": appointment.location.directions if in_person else "",
-        "video_link": appointment.video_link if not in_person else "",
+        # the portal page, never the room: the page lets in only the patient and the professional, when it is time
+        "video_link": video_page_url(appointment),
         "reference": appointment.reference,
         "calendar_url": _absolute(reverse("portal:appointment_calendar", kwargs={"reference": appointment.reference})),
         "reschedule_url": _absolute(reverse("portal:session_reschedule", args=[appointment.reference])),
@@ -317,7 +319,7 @@ def sample_context(language: str) -> dict:
             "modality": str(AppointmentModality.IN_PERSON.label),
             "place": "Providencia, Av. Providencia 1234, of. 501",
             "directions": "Metro Pedro de Valdivia, salida norte.",
-            "video_link": "https://meet.example.com/abc-defg-hij",
+            "video_link": f"{site}/portal/video/K7Q2MX/",
             "reference": "K7Q2MX",
             "portal_url": f"{site}/portal/",
             "documents_url": f"{site}/portal/documents/",

@@ -8,8 +8,9 @@ SUMMARY and DESCRIPTION also say the session's local time where the calendar app
 in the hour that repeats when daylight saving time ends gets "23:00 (after the clock change)" in its title, and
 every description states the local time and zone of the place (see ``timefmt``).
 
-What goes in is deliberately little: no clinical notes, no booking note, no cancellation reason, and nothing
-about other patients. A professional's feed names the patient (the feed URL is private to that professional).
+What goes in is deliberately little: an online session's video page in the portal but never its room, no clinical
+notes, no booking note, no cancellation reason, and nothing about other patients. A professional's feed names the
+patient (the feed URL is private to that professional).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from icalendar import Calendar, Event, vDuration
 
 from .models import Appointment, AppointmentModality, AppointmentStatus
 from .timefmt import clock_change_showing, format_local_time
+from .video import video_page_url
 
 PRODUCT_ID = "-//Clinic platform//Appointments//EN"
 # Calendar apps that honour these refresh a subscription hourly instead of once a day.
@@ -100,8 +102,9 @@ def _description(appointment: Appointment) -> str:
         % {"time": format_local_time(local_start, "l j F Y, H:i"), "zone": local_start.tzinfo.key},
         _("Reference: %(reference)s") % {"reference": appointment.reference},
     ]
-    if appointment.modality == AppointmentModality.ONLINE and appointment.video_link:
-        lines.append(_("Video link: %(url)s") % {"url": appointment.video_link})
+    if appointment.modality == AppointmentModality.ONLINE:
+        # The portal's video page, never the room itself: a calendar is easily shared, the page checks who asks.
+        lines.append(_("Video link: %(url)s") % {"url": video_page_url(appointment)})
     return "\n".join(lines)
 
 

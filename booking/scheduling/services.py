@@ -22,7 +22,8 @@ Rooms: an in-person session at a location with active rooms takes a room free fo
 under the same lock as the overlap check (``_assign_room``); with every room busy the slot is unavailable.
 
 Modality: a session is only booked (or moved) in a modality its service has (``_check_modality``); the engine
-never offers the other one either.
+never offers the other one either. An online session gets its own unguessable video room when it is created
+(``video.new_room_name``); it keeps it when it moves, since the session never changes modality.
 
 The patient: one patient cannot be in two sessions at once. Booking and rescheduling lock the patient's row
 (after the professional's) and refuse a session overlapping another open one of theirs (confirmed, or held and
@@ -64,6 +65,7 @@ from .models import (
 from .models.appointments import OPEN_STATUSES, expired_hold_q
 from .selectors import DEFAULT_STEP, load_availability
 from .timefmt import format_local_time
+from .video import new_room_name
 
 Action = AppointmentEvent.Action
 UNKNOWN = object()  # "not read yet", where None is a meaningful value
@@ -553,6 +555,7 @@ def _create(
                 price=Decimal(offer.price),
                 currency=service.currency,
                 patient_note=note,
+                video_room=new_room_name() if modality == AppointmentModality.ONLINE else "",
                 source=source,
                 created_by=actor,
             )

@@ -13,6 +13,7 @@ from booking.scheduling.models import (
     Service,
     ServiceCategory,
 )
+from booking.scheduling.video import new_room_name
 
 from .accounts import PatientFactory, UserFactory, activate_totp
 
@@ -177,3 +178,5 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     status = "confirmed"
     price = Decimal("35000")
     source = "admin"
+    # As booking does: an online session has its own room, an in-person one none.
+    video_room = factory.LazyAttribute(lambda o: new_room_name() if o.modality == "online" else "")

@@ -63,12 +63,13 @@ def test_home_shows_the_next_session_and_book_again_with_the_last_professional(p
 
 def test_home_offers_join_only_when_the_online_session_is_near(patient_client, patient, pinned_clock):
     start = NOW + timedelta(hours=1)
-    AppointmentFactory(
-        patient=patient, start=start, modality="online", location=None, video_link="https://meet.example/xyz"
-    )
-    assert "https://meet.example/xyz" not in patient_client.get(reverse("portal:home")).content.decode()
+    appointment = AppointmentFactory(patient=patient, start=start, modality="online", location=None)
+    video_page = reverse("portal:video", args=[appointment.reference])
+    assert video_page not in patient_client.get(reverse("portal:home")).content.decode()
     pinned_clock.move_to(start - timedelta(minutes=5))
-    assert "https://meet.example/xyz" in patient_client.get(reverse("portal:home")).content.decode()
+    html = patient_client.get(reverse("portal:home")).content.decode()
+    assert f'href="{video_page}"' in html
+    assert appointment.video_room not in html  # the room itself is only on the video page
 
 
 def test_home_without_sessions_invites_to_book(patient_client):

@@ -170,17 +170,22 @@ def test_another_patients_session_is_a_404_on_every_page(client, clinic):
 
 def test_join_shows_from_ten_minutes_before_an_online_session_until_its_end(patient_client, clinic, pinned_clock):
     appointment = book(clinic)
-    Appointment.objects.filter(pk=appointment.pk).update(
-        modality="online", location=None, video_link="https://meet.example/abc"
-    )
+    Appointment.objects.filter(pk=appointment.pk).update(modality="online", location=None, video_room="r" * 32)
+    video_page = f'href="{reverse("portal:video", args=[appointment.reference])}"'
+    join = f'{video_page} id="session-video"'
+    later = f'{video_page} id="session-video-later"'
     pinned_clock.move_to(TUESDAY_9 - timedelta(minutes=11))
-    assert "https://meet.example/abc" not in page(patient_client, "session_detail", appointment)
+    html = page(patient_client, "session_detail", appointment)
+    assert join not in html and later in html  # the page says when the call opens
+    assert video_page not in page(patient_client, "sessions")
     pinned_clock.move_to(TUESDAY_9 - timedelta(minutes=10))
-    assert "https://meet.example/abc" in page(patient_client, "session_detail", appointment)
+    html = page(patient_client, "session_detail", appointment)
+    assert join in html and later not in html
     pinned_clock.move_to(TUESDAY_9 + timedelta(minutes=49))
-    assert "https://meet.example/abc" in page(patient_client, "sessions")
+    assert video_page in page(patient_client, "sessions")
+    assert "r" * 32 not in page(patient_client, "sessions")  # the room itself is only on the video page
     pinned_clock.move_to(TUESDAY_9 + timedelta(minutes=50))
-    assert "https://meet.example/abc" not in page(patient_client, "session_detail", appointment)
+    assert video_page not in page(patient_client, "session_detail", appointment)
 
 
 # --- cancel: the outcome shown is the outcome applied ------------------------------------------------------

@@ -201,6 +201,11 @@ def test_demo_month_shows_every_state_a_clinic_sees(client):
         (AppointmentModality.ONLINE, ""),
     }
     assert len({session.patient_id for session in sessions}) == 8
+    # every online session has its own video room, and in-person ones none
+    online = [session for session in sessions if session.modality == AppointmentModality.ONLINE]
+    assert online and all(len(session.video_room) == 32 for session in online)
+    assert len({session.video_room for session in online}) == len(online)
+    assert not any(session.video_room for session in sessions if session.modality == AppointmentModality.IN_PERSON)
 
     by_patient = defaultdict(list)
     for session in sessions:

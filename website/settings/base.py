@@ -302,6 +302,14 @@ SENTRY_ENABLED = envconf.init_sentry(ENV)
 # /healthz fails when the every-minute heartbeat task (website/tasks.py) last ran longer ago than this.
 HEARTBEAT_MAX_AGE_MINUTES = int(ENV.get("HEARTBEAT_MAX_AGE_MINUTES", "5"))
 
+# --- Video rooms of online sessions (booking/scheduling/video.py, the portal's video page) ----------------------
+# Every online session gets its own unguessable room under VIDEO_BASE_URL (the public Jitsi Meet unless set).
+# The room opens in a new tab: meet.jit.si ends embedded calls after 5 minutes. VIDEO_EMBED=true shows the room
+# inside the portal's video page instead (and lets frame-src reach VIDEO_BASE_URL's origin on that page only):
+# for a self-hosted server that allows it.
+VIDEO_BASE_URL = envconf.video_base_url(ENV)
+VIDEO_EMBED = envconf.env_bool(ENV, "VIDEO_EMBED", False)
+
 # --- Content-Security-Policy (django-csp 4.0; website/csp.py chooses the policy per path) ---------------------
 # Everything the site loads is served by itself: scripts and styles from /static/, htmx through django-htmx's
 # {% htmx_script %} (which prints the nonce). No inline script runs anywhere; the nonce is there for htmx's own

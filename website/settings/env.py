@@ -256,6 +256,22 @@ def site_url(env: Mapping[str, str]) -> str:
     return f"http://{host}:{int(port)}"
 
 
+DEFAULT_VIDEO_BASE_URL = "https://meet.jit.si"
+
+
+def video_base_url(env: Mapping[str, str]) -> str:
+    """Where online sessions' rooms live (``VIDEO_BASE_URL``; a room is this plus ``/<room name>``).
+
+    The public Jitsi Meet by default. Refused at start when it is not an absolute http(s) address, so that a typo
+    never sends patients to a relative link on the clinic's own site.
+    """
+    value = env.get("VIDEO_BASE_URL", "").strip() or DEFAULT_VIDEO_BASE_URL
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ImproperlyConfigured(f"VIDEO_BASE_URL must be an http(s) address such as {DEFAULT_VIDEO_BASE_URL}")
+    return value.rstrip("/")
+
+
 ENV_LINE = re.compile(r"^\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?P<value>.*?)\s*$")
 
 

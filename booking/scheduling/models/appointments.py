@@ -145,7 +145,10 @@ class Appointment(models.Model):
     price = models.DecimalField(_("price"), max_digits=12, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES, default="CLP")
     patient_note = models.TextField(_("note from the patient"), blank=True)
+    # Another video service's address for this one session (e.g. the professional's own Zoom); it replaces the room.
     video_link = models.URLField(_("video link"), blank=True)
+    # An online session's unguessable room on VIDEO_BASE_URL (booking.scheduling.video), given when it is booked.
+    video_room = models.CharField(_("video room"), max_length=64, blank=True, editable=False)
     source = models.CharField(_("source"), max_length=16, choices=AppointmentSource.choices)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -188,6 +191,9 @@ class Appointment(models.Model):
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="scheduling_appointment_end_after_start"),
             models.CheckConstraint(
                 condition=Q(blocked_end__gt=F("blocked_start")), name="scheduling_appointment_blocked_end_after_start"
+            ),
+            models.UniqueConstraint(
+                fields=["video_room"], condition=~Q(video_room=""), name="scheduling_appointment_unique_video_room"
             ),
             # The exclusion constraints against overlaps are PostgreSQL-only: see migration 0003.
         ]

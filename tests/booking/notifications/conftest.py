@@ -53,7 +53,6 @@ def confirmed(clinic: Clinic, *, start=TUESDAY_9, modality="in_person", at=NOW, 
         modality=modality,
         start=start.astimezone(UTC),
         end=(start + timedelta(minutes=50)).astimezone(UTC),
-        video_link="https://meet.example/abc" if modality == "online" else "",
         **fields,
     )
     AppointmentEvent.objects.create(appointment=appointment, action=AppointmentEvent.Action.CONFIRMED, at=at)

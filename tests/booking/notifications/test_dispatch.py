@@ -88,6 +88,40 @@ def test_confirmation_attaches_a_calendar_event_with_stable_uid_and_sequence(cli
     assert event["SEQUENCE"] == 1
 
 
+def test_online_emails_and_calendar_files_give_the_video_page_never_the_room(clinic, settings):
+    """The page lets in only the patient and the professional, from 10 minutes before: a forwarded email does not."""
+    appointment = planned(clinic, modality="online")
+    video_page = f"{settings.SITE_URL}/portal/video/{appointment.reference}/"
+    dispatch.dispatch_due(now=EARLY)
+    dispatch.dispatch_due(now=TUESDAY_9 - timedelta(hours=24))  # the reminder the day before
+    dispatch.dispatch_due(now=TUESDAY_9 - timedelta(minutes=30))  # the 30-minute one
+
+    by_event = {(message.tags[0], message.to[0]): message for message in mail.outbox}
+    assert set(by_event) >= {
+        (Event.APPOINTMENT_CONFIRMED, "camila@example.com"),
+        (Event.PRO_APPOINTMENT_CONFIRMED, "ana@clinic.example"),
+        (Event.REMINDER_24H, "camila@example.com"),
+        (Event.REMINDER_30M_ONLINE, "camila@example.com"),
+    }
+    for message in by_event.values():
+        bodies = [message.body, *(content for content, _type in message.alternatives)]
+        bodies += [
+            content.decode() if isinstance(content, bytes) else content for _n, content, _m in message.attachments
+        ]
+        assert video_page in message.body, message.tags
+        for body in bodies:
+            assert appointment.video_room not in body.replace("\r\n ", ""), message.tags
+            assert settings.VIDEO_BASE_URL not in body, message.tags
+    assert (
+        "Join here from 10 minutes before the start: " + video_page
+        in by_event[(Event.REMINDER_30M_ONLINE, "camila@example.com")].body
+    )
+    assert (
+        "Videollamada (se abre 10 minutos antes de la hora): " + video_page
+        in by_event[(Event.PRO_APPOINTMENT_CONFIRMED, "ana@clinic.example")].body
+    )
+
+
 def test_a_failing_provider_is_retried_with_backoff_then_failed_and_staff_alerted(clinic, settings):
     settings.EMAIL_BACKEND = "tests.booking.notifications.backends.DownBackend"
     appointment = planned(clinic)

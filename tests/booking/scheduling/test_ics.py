@@ -40,7 +40,6 @@ def appointment(db):
         patient=PatientFactory(user=VerifiedUserFactory(first_name="Paula", last_name="Soto")),
         professional=ProfessionalFactory(display_name="Dra. Rosa Díaz"),
         service=ServiceFactory(name="Psicoterapia individual"),
-        video_link="https://meet.example/abc-defg",
         patient_note="Me cuesta dormir desde hace meses",
     )
 
@@ -112,15 +111,28 @@ def test_sessions_around_the_september_2026_dst_change_keep_their_utc_time(
 
 
 @pytest.mark.django_db
-def test_patient_sees_service_professional_reference_and_video_link_but_no_notes(appointment):
+def test_patient_sees_service_professional_reference_and_video_page_but_no_notes(appointment):
     event = only_event(appointment, for_professional=False)
 
     assert str(event["SUMMARY"]) == "Psicoterapia individual with Dra. Rosa Díaz"
     assert str(event["LOCATION"]) == "Online"
     description = str(event["DESCRIPTION"])
     assert appointment.reference in description
-    assert "https://meet.example/abc-defg" in description
+    assert f"https://clinica.example/portal/video/{appointment.reference}/" in description
     assert "dormir" not in calendar_for([appointment], name="Test", for_professional=False).decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("for_professional", [False, True], ids=["patient", "professional"])
+def test_the_calendar_links_to_the_video_page_and_never_gives_the_room(for_professional):
+    """A calendar is easily shared: the page behind the login decides who enters the room, and when."""
+    appointment = AppointmentFactory()
+    body = calendar_for([appointment], name="Test", for_professional=for_professional).decode()
+    unfolded = body.replace("\r\n ", "")
+
+    assert f"/portal/video/{appointment.reference}/" in unfolded
+    assert appointment.video_room and appointment.video_room not in unfolded
+    assert "meet.jit.si" not in unfolded
 
 
 @pytest.mark.django_db
