@@ -1,8 +1,9 @@
 """Every private URL requested by every role: the expected status, and nobody else's data in the body.
 
 The people: patient A (who owns the appointment and the invoice), patient B, professional A (who sees A), professional
-B, a receptionist (the Receptionists group: scheduling and billing permissions, two-factor enrolled) and an editor
-(the Editors group with the ``is_staff`` flag, two-factor enrolled: they publish pages and must never see a patient).
+B, a receptionist (the Receptionists group: scheduling and billing permissions, two-factor enrolled), a clinic
+administrator (every clinic permission, clinical records included) and an editor (the Editors group with the
+``is_staff`` flag, two-factor enrolled: they publish pages and must never see a patient).
 A URL a role may not see answers 404 (it does not reveal that the thing exists) or, for the anonymous visitor, the
 login redirect (401 in the API). Whatever the status, a body that is not meant for the role never carries patient A's
 name, email or RUT.
@@ -19,7 +20,8 @@ from django.test import Client
 from django.urls import reverse
 
 from booking.scheduling.models import TimeOff
-from portal.accounts.roles import EDITORS, RECEPTIONISTS, ensure_role_groups
+from portal.accounts.roles import CLINIC_ADMINISTRATORS, EDITORS, RECEPTIONISTS, ensure_role_groups
+from portal.records import notes
 from portal.records.services import share_document
 from tests.factories.accounts import PatientFactory, VerifiedUserFactory, activate_totp
 from tests.factories.billing import InvoiceFactory
@@ -28,7 +30,16 @@ from tests.factories.scheduling import AppointmentFactory, ProfessionalFactory, 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
-ROLES = ["anonymous", "patient_a", "patient_b", "professional_a", "professional_b", "receptionist", "editor"]
+ROLES = [
+    "anonymous",
+    "patient_a",
+    "patient_b",
+    "professional_a",
+    "professional_b",
+    "receptionist",
+    "administrator",
+    "editor",
+]
 PATIENT_A = {"first_name": "Zoraida", "last_name": "Quintanilla", "email": "zoraida.q@example.com"}
 RUT_A = "15.432.876-9"
 
@@ -48,9 +59,11 @@ def world(home_page):
     professional_b = ProfessionalFactory(user=VerifiedUserFactory(email="pro.b@example.com"))
     receptionist = VerifiedUserFactory(email="desk@example.com")
     receptionist.groups.add(groups[RECEPTIONISTS])
+    administrator = VerifiedUserFactory(email="boss@example.com", is_staff=True)
+    administrator.groups.add(groups[CLINIC_ADMINISTRATORS])
     editor = VerifiedUserFactory(email="editor@example.com", is_staff=True)
     editor.groups.add(groups[EDITORS])
-    for user in (professional_a.user, professional_b.user, receptionist, editor):
+    for user in (professional_a.user, professional_b.user, receptionist, administrator, editor):
         activate_totp(user)
     appointment = AppointmentFactory(
         patient=patient_a,
@@ -73,6 +86,7 @@ def world(home_page):
         "professional_a": professional_a.user,
         "professional_b": professional_b.user,
         "receptionist": receptionist,
+        "administrator": administrator,
         "editor": editor,
     }
     return {"users": users, "appointment": appointment, "invoice": invoice, "document": document}
@@ -93,6 +107,7 @@ URLS = [
             "professional_a": 200,
             "professional_b": 404,
             "receptionist": 200,
+            "administrator": 200,
             "editor": 404,
         },
     ),
@@ -106,6 +121,7 @@ URLS = [
             "professional_a": 200,
             "professional_b": 404,
             "receptionist": 200,
+            "administrator": 200,
             "editor": 404,
         },
     ),
@@ -117,7 +133,7 @@ URLS = [
     (
         "portal-receipt",
         lambda w: reverse("portal:invoice_receipt", args=[w["invoice"].reference]),
-        dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "patient_a": 200, "receptionist": 200},
+        dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "patient_a": 200, "receptionist": 200, "administrator": 200},
     ),
     (
         "checkout-cancel",
@@ -206,10 +222,10 @@ URLS = [
 ]
 # Who may see patient A's details on each URL (everyone else's body must not carry them).
 ENTITLED = {
-    "appointment-ics": {"patient_a", "professional_a", "receptionist"},
-    "api-appointment": {"patient_a", "professional_a", "receptionist"},
+    "appointment-ics": {"patient_a", "professional_a", "receptionist", "administrator"},
+    "api-appointment": {"patient_a", "professional_a", "receptionist", "administrator"},
     "portal-invoice": {"patient_a"},
-    "portal-receipt": {"patient_a", "receptionist"},
+    "portal-receipt": {"patient_a", "receptionist", "administrator"},
     "checkout-cancel": {"patient_a"},
     "booking-done": {"patient_a"},
     "booking-pay": set(),
@@ -412,3 +428,29 @@ def test_an_unenrolled_receptionist_still_reaches_the_account_pages(world, unenr
 
     assert response.get("Location") != ENROL_URL
     assert response.status_code in (200, 302)
+
+
+# --- the clinical record in the admin: only staff holding records.read_clinical_notes ---------------------------
+
+
+@pytest.mark.parametrize("page", ["records_clinical:patients", "records_clinical:record"])
+@pytest.mark.parametrize("role", ROLES)
+def test_only_the_clinics_authorised_staff_open_the_clinical_record(world, page, role):
+    appointment = world["appointment"]
+    notes.save_draft(appointment=appointment, author=appointment.professional.user, text="Refiere insomnio.")
+    url = reverse(page, args=[appointment.patient_id] if page.endswith("record") else [])
+
+    response = client_for(world["users"][role]).get(url)
+
+    body = body_of(response)
+    if role == "administrator":
+        assert response.status_code == 200
+        assert PATIENT_A["last_name"] in body
+    else:
+        # Wagtail's admin: its login for those without admin access, its dashboard for staff without the permission
+        assert response.status_code == 302
+        expected = (
+            reverse("wagtailadmin_home") if role in ("receptionist", "editor") else reverse("wagtailadmin_login")
+        )
+        assert response["Location"].split("?")[0] == expected
+        assert "insomnio" not in body and PATIENT_A["last_name"] not in body
