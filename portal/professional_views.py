@@ -393,8 +393,10 @@ def note_autosave(request, reference):
 def note_amend(request, reference):
     professional = pro.professional_for(request.user)
     appointment = get_object_or_404(pro.own_sessions(professional), reference=reference)
-    note = get_object_or_404(SessionNote, appointment=appointment)
+    note = SessionNote.objects.filter(appointment=appointment).first()
     try:
+        if note is None:
+            raise notes.NoteError(_("Sign the note before amending it; a draft can still be edited."))
         notes.amend(
             note=note, author=request.user, text=request.POST.get("text", ""), reason=request.POST.get("reason", "")
         )

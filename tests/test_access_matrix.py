@@ -318,12 +318,29 @@ def test_every_role_posting_an_availability_change(world, role):
 
 # (name, url builder, {role: expected status}); 302 is the form's own redirect back to the patient's page.
 POST_URLS = [
+    *(
+        (
+            f"portal-{name}",
+            lambda w, name=name: reverse(f"portal:{name}", args=[w["appointment"].patient_id]),
+            dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "professional_a": 302},
+        )
+        for name in ("pro_discharge", "pro_refer")
+    ),
+    # the session's own forms: an empty form comes back to the session (or the move page) with a message
+    *(
+        (
+            f"portal-{name}",
+            lambda w, name=name: reverse(f"portal:{name}", args=[w["appointment"].reference]),
+            dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "professional_a": 302},
+        )
+        for name in ("pro_mark", "pro_move", "pro_note_save", "pro_note_amend")
+    ),
+    # the editor's autosave answers JSON: an empty draft is a 400 with its reason
     (
-        f"portal-{name}",
-        lambda w, name=name: reverse(f"portal:{name}", args=[w["appointment"].patient_id]),
-        dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "professional_a": 302},
-    )
-    for name in ("pro_discharge", "pro_refer")
+        "portal-pro_note_autosave",
+        lambda w: reverse("portal:pro_note_autosave", args=[w["appointment"].reference]),
+        dict.fromkeys(ROLES, 404) | {"anonymous": LOGIN, "professional_a": 400},
+    ),
 ]
 POST_CASES = [(name, build, role, expected[role]) for name, build, expected in POST_URLS for role in ROLES]
 
@@ -341,8 +358,10 @@ def test_every_role_posting_to_every_private_form(world, name, build, role, expe
         assert response["Location"].startswith(reverse("account_login")), response["Location"]
     else:
         assert response.status_code == expected, (url, response.status_code)
-    if expected == 302 and role != "anonymous":
-        assert response["Location"].startswith(reverse("portal:pro_patient", args=[world["appointment"].patient_id]))
+    if role == "professional_a":
+        if expected == 302:
+            back = ("/portal/pro/patients/", reverse("portal:pro_session", args=[world["appointment"].reference]))
+            assert response["Location"].startswith(back), response["Location"]
     else:
         body = body_of(response)
         for secret in (PATIENT_A["last_name"], PATIENT_A["email"], RUT_A, "15432876"):
