@@ -149,6 +149,8 @@ def ensure_role_groups(using: str = DEFAULT_DB_ALIAS) -> dict[str, Group]:
         groups[RECEPTIONISTS].permissions.add(*_permissions("billing", RECEPTION_BILLING_PERMISSIONS))
         groups[RECEPTIONISTS].permissions.add(*_permissions("packs", RECEPTION_PACK_PERMISSIONS))
         groups[RECEPTIONISTS].permissions.add(*_permissions("notifications", RECEPTION_NOTIFICATION_PERMISSIONS))
+        # the front desk sees who was discharged or referred (never the clinical texts): it books them for the patient
+        groups[RECEPTIONISTS].permissions.add(*_permissions("records", ["view_discharge", "view_referral"]))
         editors.permissions.add(*_permissions("notifications", EDITOR_NOTIFICATION_PERMISSIONS))
         editors.permissions.add(*_permissions("website", EDITOR_NEWS_PERMISSIONS))
 

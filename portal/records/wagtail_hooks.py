@@ -7,7 +7,7 @@ from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import register_permission_policy
 
 from . import admin_views, notes, record_views
-from .models import NoteAccess
+from .models import Discharge, NoteAccess, Referral
 
 app_name = "records_admin"
 urlpatterns = [
@@ -50,6 +50,8 @@ class ViewOnlyPolicy(ModelPermissionPolicy):
 
 
 register_permission_policy(NoteAccess, ViewOnlyPolicy(NoteAccess))
+register_permission_policy(Discharge, ViewOnlyPolicy(Discharge))
+register_permission_policy(Referral, ViewOnlyPolicy(Referral))
 
 
 class NoteAccessViewSet(ModelViewSet):
@@ -71,3 +73,47 @@ class NoteAccessViewSet(ModelViewSet):
 @hooks.register("register_admin_viewset")
 def register_note_access_log():
     return NoteAccessViewSet("note_access_log")
+
+
+class DischargeViewSet(ModelViewSet):
+    """Who was discharged by whom and when, so the front desk knows why a patient cannot book a professional by
+    themselves (they book them through the clinic). Read only; the summary is clinical and never listed here."""
+
+    model = Discharge
+    icon = "logout"
+    menu_label = _("Discharges")
+    add_to_admin_menu = True
+    menu_order = 891
+    list_display = ["date", "patient", "professional", "created_at"]
+    list_filter = ["professional"]
+    search_fields = ["patient__user__first_name", "patient__user__last_name", "patient__rut"]
+    inspect_view_enabled = False  # its fields hold the encrypted summary
+    ordering = ["-date", "-pk"]
+    form_fields = ["date"]  # Wagtail builds the edit views; ViewOnlyPolicy lets nobody reach them
+
+
+class ReferralViewSet(ModelViewSet):
+    """Referrals between professionals (and to services): who, to whom, when. Read only; the note for the receiver
+    is clinical and never listed here."""
+
+    model = Referral
+    icon = "redirect"
+    menu_label = _("Referrals")
+    add_to_admin_menu = True
+    menu_order = 892
+    list_display = ["created_at", "patient", "from_professional", "to_professional", "to_service"]
+    list_filter = ["to_professional", "from_professional"]
+    search_fields = ["patient__user__first_name", "patient__user__last_name", "patient__rut"]
+    inspect_view_enabled = False  # its fields hold the encrypted note
+    ordering = ["-created_at", "-pk"]
+    form_fields = ["share_notes"]
+
+
+@hooks.register("register_admin_viewset")
+def register_discharges():
+    return DischargeViewSet("discharges")
+
+
+@hooks.register("register_admin_viewset")
+def register_referrals():
+    return ReferralViewSet("referrals")
