@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.template import Context, Engine
+from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.html import escape, linebreaks, urlize
 from django.utils.safestring import mark_safe
@@ -78,7 +79,7 @@ CONTEXT_DOC = {
     "detail": "Staff alerts: what happened.",
     "unsubscribe_url": "Non-essential emails: the one-click page that turns them off.",
     "rule_message": "Emails by session number: the rule's own paragraph, in the email's language.",
-    "agenda": "Professionals' daily agenda: one line per session (time, patient, service, where).",
+    "agenda": "Professionals' daily agenda: one line per session (time, patient, service, where; video page online).",
     "session_count": "Professionals' daily agenda: how many sessions the day has.",
     "referred_to": "Referrals: the professional the patient is referred to (empty when only a service).",
     "referred_by": "Referrals: the professional who refers the patient.",
@@ -192,7 +193,6 @@ def _absolute(path: str) -> str:
 
 
 def _appointment_context(notification: Notification) -> dict:
-    from django.urls import reverse
 
     appointment = notification.appointment
     zone = appointment.location.tzinfo if appointment.location_id else timezone.get_default_timezone()
@@ -235,7 +235,6 @@ def _pack_context(notification: Notification) -> dict:
 
 
 def _invoice_context(notification: Notification) -> dict:
-    from django.urls import reverse
 
     invoice = notification.invoice
     return {
@@ -257,7 +256,11 @@ def _agenda_context(notification: Notification) -> dict:
         modality = str(AppointmentModality(session["modality"]).label)
         where = f"{modality}, {session['place']}" if session.get("place") else modality
         times = f"{format_local_time(start, 'H:i')}–{format_local_time(end, 'H:i')}"
-        lines.append(f"{times}  {session['patient']} · {session['service']} · {where}")
+        line = f"{times}  {session['patient']} · {session['service']} · {where}"
+        if session["modality"] == AppointmentModality.ONLINE and session.get("reference"):
+            # the session's video page (the room opens there from 10 minutes before), never the room itself
+            line += f" · {_absolute(reverse('portal:video', args=[session['reference']]))}"
+        lines.append(line)
     day = date.fromisoformat(notification.data["day"]) if notification.data.get("day") else None
     return {
         "date": formats.date_format(day, DATE_FORMAT) if day else "",
@@ -269,7 +272,6 @@ def _agenda_context(notification: Notification) -> dict:
 
 def build_context(notification: Notification, *, clinic_name: str) -> dict:
     """The documented context of one message, in its language. Needs the objects ``dispatch`` select_related."""
-    from django.urls import reverse
 
     with translation.override(notification.language):
         context = dict.fromkeys(CONTEXT_DOC, "")

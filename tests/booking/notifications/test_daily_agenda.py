@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 
@@ -87,7 +88,7 @@ def test_the_agenda_email_lists_each_session_in_the_professionals_language(opted
     opted_in.patient.user.last_name = "Soto"
     opted_in.patient.user.save()
     confirmed(opted_in, start=TUESDAY_9)
-    confirmed(opted_in, start=TUESDAY_9 + timedelta(hours=2), modality="online")
+    online = confirmed(opted_in, start=TUESDAY_9 + timedelta(hours=2), modality="online")
     plan_daily_agendas(now=TUESDAY_7)
     mail.outbox.clear()
 
@@ -99,7 +100,9 @@ def test_the_agenda_email_lists_each_session_in_the_professionals_language(opted
     assert "Psicoterapia" not in message.subject
     assert "hoy tienes 2 sesiones" in message.body
     assert "09:00–09:50  Camila Soto · Psicoterapia individual · Presencial, Providencia" in message.body
-    assert "11:00–11:50  Camila Soto · Psicoterapia individual · En línea" in message.body
+    video_page = f"{settings.SITE_URL}{reverse('portal:video', args=[online.reference])}"
+    assert f"11:00–11:50  Camila Soto · Psicoterapia individual · En línea · {video_page}" in message.body
+    assert "09:00–09:50  Camila Soto · Psicoterapia individual · Presencial, Providencia\n" in message.body
     assert not message.attachments
 
 
