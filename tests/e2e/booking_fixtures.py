@@ -118,6 +118,8 @@ def make_patient(db):
 def logged_in_context(browser, live_server):
     """``logged_in_context(user)``: a new browser context (es-CL, desktop) already logged in as ``user``.
 
+    ``logged_in_context(user, locale="en-US")`` makes the browser ask for English pages instead.
+
     The session is made as the test client's ``force_login`` makes it, and its cookie handed to Chromium: the
     login page is tested elsewhere, and going through it would double the race test's length for nothing.
     """
@@ -125,10 +127,10 @@ def logged_in_context(browser, live_server):
 
     contexts = []
 
-    def make(user):
+    def make(user, locale="es-CL"):
         client = Client()
         client.force_login(user)
-        context = browser.new_context(viewport=VIEWPORTS["desktop"], locale="es-CL", timezone_id="America/Santiago")
+        context = browser.new_context(viewport=VIEWPORTS["desktop"], locale=locale, timezone_id="America/Santiago")
         context.set_default_timeout(DEFAULT_TIMEOUT_MS)
         context.add_cookies(
             [

@@ -5,6 +5,10 @@ into each page: nothing is fetched from the internet. Minor and moderate finding
 serious and critical ones (contrast, names of controls, ARIA misuse) fail the test, each listed with its page,
 rule and elements.
 
+The professional's pages are audited with their forms showing: the day with a notice and sessions, the agenda's
+week and month, the availability page with every form (full self-service), a patient's page with the discharge and
+referral forms, a session with the note editor, the move page's calendar and the open video page.
+
 The booking steps are reached through their own addresses and ids (``/booking/``, ``date/``, ``identify/``,
 ``review/``, ``pay/<reference>/``, ``done/<reference>/``), not through their wording, which may change.
 """
@@ -20,6 +24,7 @@ from playwright.sync_api import expect
 from booking.widget.forms import format_start
 
 from .booking_fixtures import FIRST_FREE_TIME, new_page, without_favicon
+from .professional_fixtures import practice  # noqa: F401  (a fixture)
 from .public_site_fixtures import make_held_invoice, public_site  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -126,5 +131,46 @@ def test_every_booking_step_has_no_serious_accessibility_violations(
     expect(patient_page.locator(HEADING)).to_be_visible()
     if violations := serious_violations(patient_page):
         found["done"] = violations
+
+    assert not found, report(found)
+
+
+def test_the_professionals_portal_has_no_serious_accessibility_violations(
+    live_server,
+    practice,  # noqa: F811
+    logged_in_context,
+):
+    page = new_page(logged_in_context(practice.professional.user))
+    online, in_person = practice.online_today, practice.in_person_tuesday
+    pages = {
+        "today": reverse("portal:pro_today"),
+        "agenda week": reverse("portal:pro_agenda"),
+        "agenda month": f"{reverse('portal:pro_agenda')}?month=2026-11",
+        "availability": reverse("portal:pro_availability"),
+        "patients": reverse("portal:pro_patients"),
+        "patient": reverse("portal:pro_patient", args=[practice.patient.pk]),
+        "session": reverse("portal:pro_session", args=[online.reference]),
+        "move": reverse("portal:pro_move", args=[in_person.reference]),
+        "video": reverse("portal:video", args=[online.reference]),
+    }
+    found: dict[str, list[str]] = {}
+
+    for name, path in pages.items():
+        audit(page, live_server.url + path, found, name)
+        if name == "today":
+            expect(page.locator("#pro-news")).to_contain_text("ascensor")
+            expect(page.locator("#day-sessions")).to_contain_text("Camila")
+        elif name == "availability":
+            expect(page.locator("#time-off-add")).to_be_visible()
+            expect(page.locator("#weekly-add")).to_be_visible()
+        elif name == "patient":
+            expect(page.locator("#discharge form")).to_be_visible()
+            expect(page.locator("#refer form")).to_be_visible()
+        elif name == "session":
+            expect(page.locator("#note-body")).to_be_visible()
+        elif name == "move":
+            expect(page.locator("#new-times")).to_be_visible()
+        elif name == "video":
+            expect(page.locator("#video-join")).to_be_visible()
 
     assert not found, report(found)
