@@ -59,6 +59,19 @@ def browser():
         chromium.close()
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(browser, django_db_setup):
+    """Create the test database only once Chromium (and Playwright's event loop) is running.
+
+    Django keeps its connections per execution context, and Playwright's sync API starts a new one: a test database
+    created (and serialized for ``serialized_rollback``) before the browser started is then reached through a new
+    connection object without that serialized copy, and Django silently skips the restore, so every later test
+    finds no root page. Starting the browser first keeps one connection object for the whole session, whichever
+    e2e file runs first or alone.
+    """
+    yield
+
+
 @pytest.fixture
 def page(browser):
     """A page in a new context that speaks Chilean Spanish, as most visitors' browsers do.
