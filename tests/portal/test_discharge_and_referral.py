@@ -11,6 +11,7 @@ import time_machine
 from django.core import mail
 from django.db import connection
 from django.urls import reverse
+from django.utils import translation
 
 from booking.notifications.dispatch import dispatch_due
 from booking.notifications.events import Event
@@ -44,9 +45,11 @@ KEY_B = "dGVzdC1vbmx5LXJlY29yZHMta2V5LXJvdGF0ZWQtISE="
 
 
 @pytest.fixture(autouse=True)
-def pinned_clock(settings, home_page):
+def pinned_clock(settings, home_page, client):
+    """The clock pinned, and English for the messages the tests read (the services' and the pages')."""
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
-    with time_machine.travel(NOW, tick=False):
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    with time_machine.travel(NOW, tick=False), translation.override("en"):
         yield
 
 
